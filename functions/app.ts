@@ -1,0 +1,15 @@
+/**
+ * The Hono app: the API (Connect and gRPC-web) and a health check. Runtime-neutral; node.ts and the
+ * Worker entry give it a store and configuration.
+ */
+import { Hono } from "hono";
+import { connectMiddleware } from "./connect-hono.ts";
+import { createRouter } from "./routes.ts";
+import type { ServiceDeps } from "./service.ts";
+
+export function createApp(deps: ServiceDeps): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.use("*", connectMiddleware(createRouter(deps)));
+  return app;
+}

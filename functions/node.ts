@@ -1,0 +1,108 @@
+/**
+ * `npm start`: Tally on Node. One port serves HTTP/1.1 (Connect, gRPC-web, health) through Hono and
+ * HTTP/2 (plain gRPC with trailers, and everything else) through connect-node with Hono as its fallback.
+ * The first bytes of a connection decide: HTTP/2 always opens with the preface `PRI * HTTP/2.0`.
+ */
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { join } from "node:path";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { getRequestListener } from "@hono/node-server";
+import { createStorage } from "unstorage";
+import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
+import { EventStore } from "../store/event-store.ts";
+import { createApp } from "./app.ts";
+import { Authenticator } from "./auth.ts";
+import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
+import { PageTokens } from "./page-token.ts";
+import { routerOptions, routes } from "./routes.ts";
+import type { ServiceDeps } from "./service.ts";
+
+/** The page-token secret: configured, or created once per data directory (atomically, so two processes agree). */
+async function loadSecret(config: NodeConfig): Promise<Uint8Array<ArrayBuffer>> {
+  if (config.secret) return new Uint8Array(new TextEncoder().encode(config.secret));
+  await mkdir(config.dataDir, { recursive: true });
+  const path = join(config.dataDir, ".tally-secret");
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await writeFile(temp, randomBytes(32).toString("hex"), { mode: 0o600, flush: true });
+  await link(temp, path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+  });
+  await unlink(temp);
+  return new Uint8Array(Buffer.from((await readFile(path, "utf8")).trim(), "utf8"));
+}
+
+export async function startNode(config: NodeConfig = loadConfig()) {
+  if (!config.keys && !isLoopback(config.host)) {
+    throw new Error(
+      `[tally] refusing to serve ${config.host} without API keys: anyone could read and write. ` +
+        "Create a key with `npm run key -- --tenant <name> --scopes ingest,read` and list it under " +
+        '"keys" in tally.config.json (or set TALLY_CONFIG), or bind HOST=127.0.0.1.',
+    );
+  }
+  const deps: ServiceDeps = {
+    store: new EventStore({
+      storage: createStorage({ driver: fsAtomicDriver({ base: config.dataDir }) }),
+      cacheBytes: config.cacheBytes,
+    }),
+    auth: new Authenticator(config.keys),
+    tokens: new PageTokens(await loadSecret(config)),
+    limits: config.limits,
+  };
+  const app = createApp(deps);
+  const listener = getRequestListener(app.fetch);
+  const h1 = http.createServer(listener);
+  const h2 = http2.createServer(
+    {},
+    connectNodeAdapter({
+      ...routerOptions(deps),
+      routes: (router) => routes(router, deps),
+      // Hono's listener takes both HTTP/1 and HTTP/2 requests; only its callback typing differs.
+      fallback: listener as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
+    }),
+  );
+  const server = net.createServer((socket) => {
+    socket.once("data", (first) => {
+      socket.pause();
+      socket.unshift(first);
+      (first.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    });
+    socket.on("error", () => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const address = server.address() as net.AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const mode = config.keys
+    ? `${config.keys.length} API key(s) from ${config.configFile}`
+    : 'no API keys configured: open single-tenant mode, tenant "default", no auth (loopback only)';
+  console.log(`Tally listening on ${url} — events stored in ${config.dataDir} — ${mode}`);
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      h2.close();
+      h1.closeAllConnections();
+    });
+  return { url, close };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  startNode().then(
+    (server) => {
+      const stop = () => server.close().then(() => process.exit(0));
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,252 @@
+/**
+ * A filesystem driver whose writes are atomic and durable, unlike unstorage's `fs` and `fs-lite`, which
+ * rewrite files in place: there a reader can see half a file, two writers can interleave, and a crash or a
+ * full disk can destroy the old value. Here a value is written to a temp file beside its target, fsynced,
+ * renamed over the target, and the directory is fsynced, so every reader sees one whole value.
+ *
+ * Key `a:b:c` lives at `<base>/a/b/c`. A key cannot both hold a value and be a prefix of other keys (a path
+ * cannot be a file and a directory); such writes throw.
+ *
+ * @module
+ */
+import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { defineDriver } from "unstorage";
+import { checkBase, checkKey, createError, isSegment, toBytes } from "./utils.ts";
+
+/** The name in error messages: `[unstorage] [tally-fs] …`. */
+export const DRIVER_NAME = "tally-fs";
+
+/** Every temp file starts with this, so that listings skip it and a sweep can find what crashes left. */
+export const TEMP_PREFIX = ".tmp-";
+
+const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000;
+
+/** Errors that mean "no value at this key" when reading. */
+const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"]);
+
+/** Errors of a write whose path is taken by another key, as a reason a caller can act on. */
+const CONFLICTS = new Map([
+  ["EISDIR", "other keys lie below it"],
+  ["ENOTDIR", "a key above it holds a value"],
+  ["EEXIST", "a key above it holds a value"],
+]);
+
+export interface FsAtomicOptions {
+  /** The directory holding the store; created on first write. */
+  base: string;
+  /**
+   * Temp files older than this are a crashed writer's leftovers and are removed once, on the driver's
+   * first operation. Younger ones may belong to another process still writing.
+   * @default 600000 (10 minutes)
+   */
+  tempMaxAgeMs?: number;
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+async function orNull<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (error) {
+    if (ABSENT.has(codeOf(error) ?? "")) return null;
+    throw error;
+  }
+}
+
+/** Removes a file; false when there was none. */
+async function tryUnlink(path: string): Promise<boolean> {
+  return (await orNull(unlink(path).then(() => true))) ?? false;
+}
+
+async function listDir(dir: string) {
+  return (await orNull(readdir(dir, { withFileTypes: true }))) ?? [];
+}
+
+/**
+ * Deletes temp files under `base` older than `maxAgeMs`, left behind by writers that crashed between
+ * creating and renaming them. Young ones are kept: another process may be writing them right now.
+ * Returns how many files were removed.
+ */
+export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<number> {
+  const cutoff = Date.now() - maxAgeMs;
+  let removed = 0;
+  const sweep = async (dir: string): Promise<void> => {
+    const entries = await listDir(dir);
+    await Promise.all(
+      entries.map(async (entry) => {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory() && isSegment(entry.name)) return sweep(path);
+        if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) return;
+        // Its writer may rename it away between the listing and now: that is a success, not an error.
+        const info = await orNull(lstat(path));
+        if (info === null || info.mtimeMs >= cutoff) return;
+        if (await tryUnlink(path)) removed++;
+      }),
+    );
+  };
+  await sweep(resolve(base));
+  return removed;
+}
+
+async function openTemp(dir: string, temp: string) {
+  // removeItem prunes empty directories, so `dir` can vanish between mkdir and open: try again.
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(dir, { recursive: true });
+    try {
+      return await open(temp, "wx");
+    } catch (error) {
+      if (codeOf(error) !== "ENOENT" || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Without this the rename itself may not survive a power cut.
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some platforms and filesystems refuse fsync on a directory; the rename is then as durable as it gets.
+    if (codeOf(error) !== "EISDIR" && codeOf(error) !== "EINVAL") throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
+  const dir = dirname(file);
+  const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+  const handle = await openTemp(dir, temp);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    // Never leave half a value behind (ENOSPC, EIO, a directory in the way...). A failure to remove the
+    // temp file would hide the error that matters; the startup sweep gets it later.
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+/** Creates the driver. Throws at once when `base` is missing, not at the first write. */
+export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
+  if (!options?.base) throw createError(DRIVER_NAME, "Missing required option `base`.");
+  const maxAge = options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS;
+  if (!Number.isFinite(maxAge) || maxAge < 0) {
+    throw createError(DRIVER_NAME, `Option \`tempMaxAgeMs\` must be a number >= 0, got ${maxAge}`);
+  }
+  const root = resolve(options.base);
+  const pathOf = (segments: string[]) => join(root, ...segments);
+  const fileOf = (key: string) => pathOf(checkKey(DRIVER_NAME, key));
+
+  const ignore = () => {};
+  let swept: Promise<void> | undefined;
+  // Housekeeping must never fail a caller's read or write: on error the next process start sweeps again.
+  const ready = () => {
+    swept ??= cleanupTempFiles(root, maxAge).then(ignore, ignore);
+    return swept;
+  };
+
+  const prune = async (dir: string) => {
+    // Empty directories left by removals would make their key unwritable (a path cannot be both). The
+    // first directory that is not empty (or already gone) ends the climb.
+    for (let d = dir; d.startsWith(root + sep); d = dirname(d)) {
+      try {
+        await rmdir(d);
+      } catch {
+        return;
+      }
+    }
+  };
+
+  const write = async (key: string, data: Uint8Array) => {
+    const file = fileOf(key);
+    await ready();
+    try {
+      await writeAtomic(file, data);
+    } catch (error) {
+      const conflict = CONFLICTS.get(codeOf(error) ?? "");
+      if (conflict)
+        throw createError(DRIVER_NAME, `Cannot write key ${JSON.stringify(key)}: ${conflict}`, error);
+      throw error;
+    }
+  };
+
+  const walk = async (dir: string, prefix: string, out: string[]): Promise<void> => {
+    const entries = await listDir(dir);
+    await Promise.all(
+      entries.map(async (entry) => {
+        // Temp and other dot-files, and names no key can have, are not keys. Symlinks are not followed,
+        // so a listing cannot loop or leave the base.
+        if (!isSegment(entry.name)) return;
+        if (entry.isDirectory()) return walk(join(dir, entry.name), `${prefix}${entry.name}:`, out);
+        if (entry.isFile()) out.push(prefix + entry.name);
+      }),
+    );
+  };
+
+  return {
+    name: DRIVER_NAME,
+    options,
+    async hasItem(key: string) {
+      const file = fileOf(key);
+      await ready();
+      return (await orNull(stat(file)))?.isFile() ?? false;
+    },
+    async getItem(key: string) {
+      const file = fileOf(key);
+      await ready();
+      return orNull(readFile(file, "utf8"));
+    },
+    async getItemRaw(key: string) {
+      const file = fileOf(key);
+      await ready();
+      return orNull(readFile(file));
+    },
+    async setItem(key: string, value: string) {
+      await write(key, toBytes(DRIVER_NAME, value));
+    },
+    async setItemRaw(key: string, value: unknown) {
+      await write(key, toBytes(DRIVER_NAME, value));
+    },
+    async removeItem(key: string) {
+      const file = fileOf(key);
+      await ready();
+      if (await tryUnlink(file)) await prune(dirname(file));
+    },
+    async getKeys(base: string | undefined) {
+      const segments = checkBase(DRIVER_NAME, base);
+      await ready();
+      const keys: string[] = [];
+      await walk(pathOf(segments), segments.map((s) => `${s}:`).join(""), keys);
+      return keys.sort();
+    },
+    async clear(base: string | undefined) {
+      const segments = checkBase(DRIVER_NAME, base);
+      await ready();
+      const dir = pathOf(segments);
+      if (segments.length > 0) {
+        // A value at the base itself is not "under" the base, so only a directory is removed.
+        if ((await orNull(stat(dir)))?.isDirectory()) await rm(dir, { recursive: true, force: true });
+        return prune(dirname(dir));
+      }
+      // At the root, leave files that are not keys (a lock file, a .gitkeep) to their owners.
+      const entries = (await listDir(dir)).filter((entry) => isSegment(entry.name));
+      await Promise.all(entries.map((entry) => rm(join(dir, entry.name), { recursive: true, force: true })));
+    },
+    async dispose() {
+      // Let a sweep in flight finish rather than outlive the driver.
+      await swept;
+    },
+  };
+});

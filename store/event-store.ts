@@ -1,0 +1,171 @@
+/**
+ * The event store over an unstorage `Storage`: writes immutable segments, lists and loads them.
+ *
+ * Nothing is ever read-modified-written, so any number of stateless processes or Workers can record into
+ * the same store at once without losing an event; see dedup.ts for how retries stay exactly-once.
+ */
+import type { Storage } from "unstorage";
+import { duplicateMasks, holds } from "./dedup.ts";
+import { TallyError } from "./errors.ts";
+import type { StoredEvent } from "./json.ts";
+import { dayOf, dayStart, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import { SegmentCache } from "./segment-cache.ts";
+import { encodeSegment, Segment } from "./segment-format.ts";
+
+export interface EventStoreOptions {
+  storage: Storage;
+  /** Bytes of decoded segments kept in memory. Default 256 MiB. */
+  cacheBytes?: number;
+  /** The clock; tests replace it. */
+  now?: () => number;
+}
+
+/** One partition's segments, in name order, with the rows each must skip as duplicates. */
+export interface Partition {
+  day: string;
+  segments: { key: string; segment: Segment; duplicates: Uint8Array | null }[];
+}
+
+const DAY_MS = 86_400_000;
+/** Ranges of at most this many days are listed day by day; longer ones by one listing of the module. */
+const LIST_DAYS_SEPARATELY = 31;
+
+export class EventStore {
+  readonly storage: Storage;
+  readonly now: () => number;
+  private readonly cache: SegmentCache;
+  private readonly masks = new Map<string, (Uint8Array | null)[]>();
+
+  constructor(options: EventStoreOptions) {
+    this.storage = options.storage;
+    this.now = options.now ?? Date.now;
+    this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
+  }
+
+  /**
+   * Stores a validated batch: one segment per UTC day it touches. Events whose (id, time) the partition
+   * already holds, or that repeat within the batch, are dropped and counted as duplicates.
+   */
+  async record(tenant: string, module: string, events: readonly StoredEvent[]) {
+    const byDay = new Map<string, StoredEvent[]>();
+    const seen = new Set<string>();
+    let duplicates = 0;
+    for (const event of events) {
+      const key = `${event.time}\u0000${event.id}`;
+      if (seen.has(key)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(key);
+      const day = dayOf(event.time);
+      const list = byDay.get(day);
+      if (list) list.push(event);
+      else byDay.set(day, [event]);
+    }
+    const ingestedAt = this.now();
+    // Check every partition before writing any, so that a read failure stores nothing.
+    const fresh: [string, StoredEvent[]][] = [];
+    for (const [day, list] of byDay) {
+      const existing = await this.loadPartition(tenant, module, day);
+      const kept = list.filter((e) => !existing.some((s) => holds(s.segment, e.id, e.time)));
+      duplicates += list.length - kept.length;
+      if (kept.length > 0) fresh.push([day, kept]);
+    }
+    const written = fresh.map(([day, list]) => ({
+      key: segmentKey(tenant, module, day, newSegmentName(ingestedAt)),
+      bytes: encodeSegment(list, ingestedAt),
+    }));
+    const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      // A batch spanning days is several segments: take back those that landed, so a failed call stores
+      // nothing and its retry counts every event once.
+      await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
+      throw storageFailure("write", failed.reason);
+    }
+    return { accepted: events.length - duplicates, duplicates };
+  }
+
+  /** The partitions whose days intersect [start, end), in day order, each fully loaded. */
+  async partitions(tenant: string, module: string, start: number, end: number): Promise<Partition[]> {
+    const days = await this.listDays(tenant, module, start, end);
+    const sorted = [...days.keys()].sort();
+    const loaded = await Promise.all(
+      sorted.map((day) => this.loadPartition(tenant, module, day, days.get(day))),
+    );
+    return loaded.map((segments, i) => ({ day: sorted[i]!, segments }));
+  }
+
+  private async listDays(tenant: string, module: string, start: number, end: number) {
+    const prefix = eventsPrefix(tenant, module);
+    const first = dayStart(dayOf(start));
+    const days = new Map<string, string[]>();
+    if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
+      const wanted: string[] = [];
+      for (let t = first; t < end; t += DAY_MS) wanted.push(dayOf(t));
+      const listed = await Promise.all(wanted.map((day) => this.storage.getKeys(`${prefix}:${day}`)));
+      listed.forEach((keys, i) => {
+        if (keys.length) days.set(wanted[i]!, keys);
+      });
+    } else {
+      const [from, to] = [dayOf(start), dayOf(end - 1)];
+      for (const key of await this.storage.getKeys(prefix)) {
+        const parsed = parseSegmentKey(prefix, key);
+        if (!parsed || parsed.day < from || parsed.day > to) continue;
+        const list = days.get(parsed.day);
+        if (list) list.push(key);
+        else days.set(parsed.day, [key]);
+      }
+    }
+    return days;
+  }
+
+  private async loadPartition(tenant: string, module: string, day: string, listed?: string[]) {
+    const prefix = eventsPrefix(tenant, module);
+    const keys = (listed ?? (await this.storage.getKeys(`${prefix}:${day}`)))
+      .filter((key) => parseSegmentKey(prefix, key)?.day === day)
+      .sort();
+    const segments = await Promise.all(keys.map((key) => this.loadSegment(key)));
+    const signature = keys.join("|");
+    let masks = this.masks.get(signature);
+    if (!masks) {
+      masks = duplicateMasks(segments);
+      if (this.masks.size > 10_000) this.masks.clear();
+      this.masks.set(signature, masks);
+    }
+    const m = masks;
+    return keys.map((key, i) => ({ key, segment: segments[i]!, duplicates: m[i] ?? null }));
+  }
+
+  private async loadSegment(key: string): Promise<Segment> {
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const raw = await this.storage.getItemRaw(key);
+    if (raw === null || raw === undefined) {
+      throw new TallyError("unavailable", `segment ${key} was listed but could not be read; retry`);
+    }
+    const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
+    const segment = new Segment(bytes, key);
+    this.cache.set(key, segment, bytes.byteLength);
+    return segment;
+  }
+}
+
+function storageFailure(what: string, cause: unknown): TallyError {
+  const code = (cause as { code?: string } | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new TallyError("resource_exhausted", `storage is full; the ${what} was not done`, { cause });
+  }
+  return new TallyError("unavailable", `storage ${what} failed; nothing was stored, retry`, { cause });
+}
+
+/** Time-ordered, collision-resistant segment names: 9 base-36 digits of ms, then 12 random ones. */
+function newSegmentName(now: number): string {
+  const random = new Uint32Array(2);
+  crypto.getRandomValues(random);
+  const tail = (random[0]!.toString(36).padStart(7, "0") + random[1]!.toString(36).padStart(7, "0")).slice(
+    0,
+    12,
+  );
+  return now.toString(36).padStart(9, "0") + tail;
+}

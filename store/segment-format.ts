@@ -1,0 +1,343 @@
+/**
+ * The segment: one immutable, columnar file of events (docs/storage.md describes the bytes).
+ *
+ *   "TSEG" | version u8 | 3 zero bytes | header length u32 LE | header JSON | padding to 8 | columns…
+ *
+ * Every column starts 8-byte aligned so it can be viewed as a typed array without copying. Events are
+ * sorted by (time, id). Data is kept twice, on purpose: as per-path value columns that queries scan, and as
+ * each event's original JSON, which only ListEvents reads.
+ */
+import { TallyError } from "./errors.ts";
+import { flatten } from "./flatten.ts";
+import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
+
+export const SEGMENT_VERSION = 1;
+const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
+
+/** Value tags of path columns. */
+export const TAG_NULL = 0;
+export const TAG_FALSE = 1;
+export const TAG_TRUE = 2;
+export const TAG_NUMBER = 3;
+/** `vals` holds the code of the string in the segment dictionary. */
+export const TAG_STRING = 4;
+/** An object; `vals` holds the dictionary code of its JSON text. */
+export const TAG_OBJECT = 5;
+
+/** The values one path reaches: event i's values are [offsets[i], offsets[i+1]). */
+export interface PathColumn {
+  offsets: Uint32Array;
+  tags: Uint8Array;
+  vals: Float64Array;
+}
+
+type ColumnKind = "f64" | "u32" | "u8" | "bytes";
+interface Header {
+  count: number;
+  minTime: number;
+  maxTime: number;
+  /** Bounding box of located events: [south, west, north, east], or null when none has a location. */
+  bbox: [number, number, number, number] | null;
+  types: string[];
+  paths: string[];
+  cols: Record<string, [ColumnKind, number, number]>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms). */
+export function encodeSegment(input: readonly StoredEvent[], ingestedAt: number): Uint8Array {
+  const events = [...input].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = events.length;
+  const time = new Float64Array(n);
+  const ingested = new Float64Array(n).fill(ingestedAt);
+  const lat = new Float64Array(n);
+  const lon = new Float64Array(n);
+  const typeCodes = new Uint32Array(n);
+  const types = new Dictionary();
+  const strings = new Dictionary();
+  const paths = new Map<string, { rows: number[]; tags: number[]; vals: number[] }>();
+  let bbox: Header["bbox"] = null;
+
+  events.forEach((event, i) => {
+    time[i] = event.time;
+    lat[i] = event.lat;
+    lon[i] = event.lon;
+    typeCodes[i] = types.code(event.type);
+    if (!Number.isNaN(event.lat)) {
+      bbox = bbox
+        ? [
+            Math.min(bbox[0], event.lat),
+            Math.min(bbox[1], event.lon),
+            Math.max(bbox[2], event.lat),
+            Math.max(bbox[3], event.lon),
+          ]
+        : [event.lat, event.lon, event.lat, event.lon];
+    }
+    flatten(event.data, (path, value) => {
+      let column = paths.get(path);
+      if (!column) {
+        column = { rows: [], tags: [], vals: [] };
+        paths.set(path, column);
+      }
+      const [tag, val] = tagOf(value, strings);
+      column.rows.push(i);
+      column.tags.push(tag);
+      column.vals.push(val);
+    });
+  });
+
+  const writer = new ColumnWriter();
+  writer.add("time", "f64", time);
+  writer.add("ingested", "f64", ingested);
+  writer.add("lat", "f64", lat);
+  writer.add("lon", "f64", lon);
+  writer.add("type", "u32", typeCodes);
+  writer.strings("dict", strings.values);
+  writer.strings(
+    "id",
+    events.map((e) => e.id),
+  );
+  writer.strings(
+    "data",
+    events.map((e) => JSON.stringify(e.data)),
+  );
+  const pathNames = [...paths.keys()];
+  pathNames.forEach((path, p) => {
+    const column = paths.get(path)!;
+    const offsets = new Uint32Array(n + 1);
+    for (const row of column.rows) offsets[row + 1]!++;
+    for (let i = 0; i < n; i++) offsets[i + 1]! += offsets[i]!;
+    writer.add(`p${p}.o`, "u32", offsets);
+    writer.add(`p${p}.t`, "u8", Uint8Array.from(column.tags));
+    writer.add(`p${p}.v`, "f64", Float64Array.from(column.vals));
+  });
+
+  const header: Header = {
+    count: n,
+    minTime: n ? time[0]! : 0,
+    maxTime: n ? time[n - 1]! : 0,
+    bbox,
+    types: types.values,
+    paths: pathNames,
+    cols: writer.index,
+  };
+  return writer.finish(header);
+}
+
+function tagOf(value: JsonValue, strings: Dictionary): [number, number] {
+  if (value === null) return [TAG_NULL, 0];
+  switch (typeof value) {
+    case "boolean":
+      return [value ? TAG_TRUE : TAG_FALSE, 0];
+    case "number":
+      return [TAG_NUMBER, value];
+    case "string":
+      return [TAG_STRING, strings.code(value)];
+    default:
+      return [TAG_OBJECT, strings.code(JSON.stringify(value))];
+  }
+}
+
+class Dictionary {
+  readonly values: string[] = [];
+  private readonly codes = new Map<string, number>();
+  code(value: string): number {
+    let code = this.codes.get(value);
+    if (code === undefined) {
+      code = this.values.length;
+      this.values.push(value);
+      this.codes.set(value, code);
+    }
+    return code;
+  }
+}
+
+class ColumnWriter {
+  readonly index: Header["cols"] = {};
+  private readonly chunks: Uint8Array[] = [];
+  private size = 0;
+
+  add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    this.index[name] = [kind, this.size, bytes.byteLength];
+    this.chunks.push(bytes);
+    this.size += bytes.byteLength;
+    const pad = (8 - (this.size % 8)) % 8;
+    if (pad) {
+      this.chunks.push(new Uint8Array(pad));
+      this.size += pad;
+    }
+  }
+
+  strings(name: string, values: readonly string[]): void {
+    const encoded = values.map((v) => encoder.encode(v));
+    const offsets = new Uint32Array(values.length + 1);
+    encoded.forEach((bytes, i) => {
+      offsets[i + 1] = offsets[i]! + bytes.byteLength;
+    });
+    const blob = new Uint8Array(offsets[values.length]!);
+    encoded.forEach((bytes, i) => {
+      blob.set(bytes, offsets[i]);
+    });
+    this.add(`${name}.o`, "u32", offsets);
+    this.add(`${name}.b`, "bytes", blob);
+  }
+
+  finish(header: Header): Uint8Array {
+    const json = encoder.encode(JSON.stringify(header));
+    const start = align8(12 + json.byteLength);
+    const out = new Uint8Array(start + this.size);
+    out.set(MAGIC, 0);
+    out[4] = SEGMENT_VERSION;
+    new DataView(out.buffer).setUint32(8, json.byteLength, true);
+    out.set(json, 12);
+    let at = start;
+    for (const chunk of this.chunks) {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return out;
+  }
+}
+
+function align8(n: number): number {
+  return n + ((8 - (n % 8)) % 8);
+}
+
+/** A decoded segment. Columns are typed-array views; strings are decoded on first use. */
+export class Segment {
+  readonly count: number;
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly bbox: Header["bbox"];
+  readonly types: readonly string[];
+  readonly time: Float64Array;
+  readonly ingested: Float64Array;
+  readonly lat: Float64Array;
+  readonly lon: Float64Array;
+  readonly typeCodes: Uint32Array;
+  private readonly header: Header;
+  private readonly body: Uint8Array;
+  private readonly pathIndex: Map<string, number>;
+  private readonly pathCache = new Map<string, PathColumn>();
+  private dictCache?: StringColumn;
+  private idCache?: StringColumn;
+  private dataCache?: StringColumn;
+
+  constructor(bytes: Uint8Array, what = "segment") {
+    if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
+      throw new TallyError("data_loss", `${what}: not a Tally segment`);
+    }
+    if (bytes[4] !== SEGMENT_VERSION) {
+      throw new TallyError("data_loss", `${what}: unsupported segment version ${bytes[4]}`);
+    }
+    // Typed-array views need aligned offsets; bytes read from a driver may sit anywhere in a pool.
+    const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+    const view = new DataView(aligned.buffer, aligned.byteOffset, aligned.byteLength);
+    const headerLength = view.getUint32(8, true);
+    try {
+      this.header = JSON.parse(decoder.decode(aligned.subarray(12, 12 + headerLength))) as Header;
+    } catch (cause) {
+      throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
+    }
+    this.body = aligned.subarray(align8(12 + headerLength));
+    this.count = this.header.count;
+    this.minTime = this.header.minTime;
+    this.maxTime = this.header.maxTime;
+    this.bbox = this.header.bbox;
+    this.types = this.header.types;
+    this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
+    this.time = this.column("time", Float64Array);
+    this.ingested = this.column("ingested", Float64Array);
+    this.lat = this.column("lat", Float64Array);
+    this.lon = this.column("lon", Float64Array);
+    this.typeCodes = this.column("type", Uint32Array);
+  }
+
+  /** The values `path` reaches, or undefined when no event of this segment has that path. */
+  path(path: string): PathColumn | undefined {
+    let column = this.pathCache.get(path);
+    if (column) return column;
+    const p = this.pathIndex.get(path);
+    if (p === undefined) return undefined;
+    column = {
+      offsets: this.column(`p${p}.o`, Uint32Array),
+      tags: this.column(`p${p}.t`, Uint8Array),
+      vals: this.column(`p${p}.v`, Float64Array),
+    };
+    this.pathCache.set(path, column);
+    return column;
+  }
+
+  /** The segment's string dictionary (string values and object JSON texts). */
+  get dict(): StringColumn {
+    this.dictCache ??= this.strings("dict");
+    return this.dictCache;
+  }
+
+  id(i: number): string {
+    this.idCache ??= this.strings("id");
+    return this.idCache.get(i);
+  }
+
+  data(i: number): JsonObject {
+    this.dataCache ??= this.strings("data");
+    return JSON.parse(this.dataCache.get(i)) as JsonObject;
+  }
+
+  private column<T extends Float64Array | Uint32Array | Uint8Array>(
+    name: string,
+    Type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
+  ): T {
+    const entry = this.header.cols[name];
+    if (!entry) throw new TallyError("data_loss", `segment: missing column ${name}`);
+    const [, offset, length] = entry;
+    if (offset + length > this.body.byteLength)
+      throw new TallyError("data_loss", `segment: truncated column ${name}`);
+    return new Type(this.body.buffer, this.body.byteOffset + offset, length / Type.BYTES_PER_ELEMENT);
+  }
+
+  private strings(name: string): StringColumn {
+    return new StringColumn(this.column(`${name}.o`, Uint32Array), this.column(`${name}.b`, Uint8Array));
+  }
+}
+
+/** Strings stored as UTF-8 bytes plus offsets; an all-ASCII blob is decoded once, not per string. */
+export class StringColumn {
+  readonly length: number;
+  private readonly whole?: string;
+  private readonly cache: (string | undefined)[];
+  constructor(
+    private readonly offsets: Uint32Array,
+    private readonly bytes: Uint8Array,
+  ) {
+    this.length = offsets.length - 1;
+    this.cache = new Array(this.length);
+    if (isAscii(bytes)) this.whole = decoder.decode(bytes);
+  }
+
+  get(i: number): string {
+    let s = this.cache[i];
+    if (s === undefined) {
+      const from = this.offsets[i]!;
+      const to = this.offsets[i + 1]!;
+      s =
+        this.whole !== undefined ? this.whole.slice(from, to) : decoder.decode(this.bytes.subarray(from, to));
+      this.cache[i] = s;
+    }
+    return s;
+  }
+
+  /** The code of `value`, or -1 when the dictionary lacks it. */
+  indexOf(value: string): number {
+    for (let i = 0; i < this.length; i++) if (this.get(i) === value) return i;
+    return -1;
+  }
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
+}

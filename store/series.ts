@@ -1,0 +1,165 @@
+/**
+ * QuerySeries: time-bucketed aggregations, grouped. Memory grows with buckets × groups (plus the distinct
+ * values of a unique count), never with the number of events scanned.
+ */
+import { TallyError } from "./errors.ts";
+import type { EventStore } from "./event-store.ts";
+import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
+import type { SeriesSpec } from "./query-spec.ts";
+import { scan } from "./scan.ts";
+import { TAG_NUMBER } from "./segment-format.ts";
+import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
+
+export interface SeriesResult {
+  /** Bucket start instants (ms), ascending. */
+  starts: Float64Array;
+  /** Every group that appears, ordered by its values. One empty group when there is no group-by. */
+  groups: string[][];
+  /** The value of bucket b, group g (an index into `groups`). */
+  value(b: number, g: number): number;
+}
+
+export interface SeriesLimits {
+  maxGroups: number;
+}
+
+export async function querySeries(
+  store: EventStore,
+  spec: SeriesSpec,
+  limits: SeriesLimits,
+): Promise<SeriesResult> {
+  const starts =
+    spec.interval === "total"
+      ? Float64Array.of(spec.start)
+      : bucketStarts({
+          start: spec.start,
+          end: spec.end,
+          interval: spec.interval,
+          timeZone: spec.timeZone,
+          weekStart: spec.weekStart,
+        });
+  const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  const fn = spec.aggregation.fn;
+  for (const { segment, rows } of await scan(store, spec)) {
+    const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
+    const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+    for (const r of rows) {
+      const b = bucketIndexOf(starts, segment.time[r]!);
+      for (const g of acc.groupsOf(groupColumns, r)) {
+        if (fn === "count") acc.count[g]![b]!++;
+        else if (aggColumn) acc.add(g, b, aggColumn, r);
+      }
+    }
+  }
+  return acc.result(starts, spec.groupBy.length === 0);
+}
+
+class Accumulator {
+  readonly count: Float64Array[] = [];
+  private readonly sum: Float64Array[] = [];
+  private readonly n: Float64Array[] = [];
+  private readonly unique: Map<number, Set<string>>[] = [];
+  private readonly keys = new Map<string, number>();
+  private readonly values: string[][] = [];
+
+  constructor(
+    private readonly buckets: number,
+    private readonly fn: SeriesSpec["aggregation"]["fn"],
+    private readonly maxGroups: number,
+  ) {}
+
+  /** The indexes of the groups row r joins: one per distinct combination of its group values. */
+  groupsOf(columns: (FieldColumn | undefined)[], r: number): number[] {
+    if (columns.length === 0) return [this.group([])];
+    let combos: string[][] = [[]];
+    for (const column of columns) {
+      const texts = new Set<string>();
+      if (column) {
+        for (let k = column.offsets[r]!, end = column.offsets[r + 1]!; k < end; k++)
+          texts.add(groupText(column, k));
+      }
+      if (texts.size === 0) texts.add("");
+      combos = combos.flatMap((c) => [...texts].map((t) => [...c, t]));
+    }
+    return combos.map((c) => this.group(c));
+  }
+
+  private group(values: string[]): number {
+    const key = values.length === 1 ? values[0]! : JSON.stringify(values);
+    let g = this.keys.get(key);
+    if (g === undefined) {
+      g = this.values.length;
+      if (g >= this.maxGroups) {
+        throw new TallyError(
+          "resource_exhausted",
+          `group_by: more than ${this.maxGroups} groups; narrow the query with filters or fewer group-by fields`,
+        );
+      }
+      this.keys.set(key, g);
+      this.values.push(values);
+      this.count.push(new Float64Array(this.buckets));
+      if (this.fn === "count_unique") this.unique.push(new Map());
+      else if (this.fn !== "count") {
+        this.sum.push(
+          new Float64Array(this.buckets).fill(
+            this.fn === "min" ? Infinity : this.fn === "max" ? -Infinity : 0,
+          ),
+        );
+        this.n.push(new Float64Array(this.buckets));
+      }
+    }
+    return g;
+  }
+
+  add(g: number, b: number, column: FieldColumn, r: number): void {
+    const start = column.offsets[r]!;
+    const end = column.offsets[r + 1]!;
+    if (this.fn === "count_unique") {
+      if (start === end) return;
+      const byBucket = this.unique[g]!;
+      const set = byBucket.get(b) ?? new Set<string>();
+      byBucket.set(b, set);
+      for (let k = start; k < end; k++) set.add(valueKey(column, k));
+      return;
+    }
+    const sum = this.sum[g]!;
+    const n = this.n[g]!;
+    for (let k = start; k < end; k++) {
+      if (column.tags[k] !== TAG_NUMBER) continue;
+      const v = column.vals[k]!;
+      if (this.fn === "min") sum[b] = Math.min(sum[b]!, v);
+      else if (this.fn === "max") sum[b] = Math.max(sum[b]!, v);
+      else sum[b]! += v;
+      n[b]!++;
+    }
+  }
+
+  result(starts: Float64Array, ungrouped: boolean): SeriesResult {
+    if (ungrouped && this.values.length === 0) this.group([]);
+    const order = this.values
+      .map((_, g) => g)
+      .sort((a, b) => compareGroups(this.values[a]!, this.values[b]!));
+    const fn = this.fn;
+    return {
+      starts,
+      groups: order.map((g) => this.values[g]!),
+      value: (b, i) => {
+        const g = order[i]!;
+        if (fn === "count") return this.count[g]![b]!;
+        if (fn === "count_unique") return this.unique[g]!.get(b)?.size ?? 0;
+        const n = this.n[g]![b]!;
+        if (n === 0) return 0;
+        return fn === "avg" ? this.sum[g]![b]! / n : this.sum[g]![b]!;
+      },
+    };
+  }
+}
+
+/** Group order: element by element, by UTF-16 code units (as JavaScript compares strings). */
+export function compareGroups(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i]! < b[i]!) return -1;
+    if (a[i]! > b[i]!) return 1;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,213 @@
+/**
+ * The real server process: restarts, two processes on one data directory, API keys and tenants, and the
+ * refusal to serve a non-loopback host without keys.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { Interval, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { runServerToExit, type ServerProcess, startServer } from "./server-process.ts";
+
+const dirs: string[] = [];
+const servers: ServerProcess[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tally-server-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(env: Record<string, string>): Promise<ServerProcess> {
+  const server = await startServer(env);
+  servers.push(server);
+  return server;
+}
+
+function client(url: string, key?: string) {
+  return createClient(
+    TelemetryService,
+    createConnectTransport({
+      baseUrl: url,
+      httpVersion: "1.1",
+      interceptors: key
+        ? [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${key}`);
+              return next(req);
+            },
+          ]
+        : [],
+    }),
+  );
+}
+
+const T0 = Date.UTC(2026, 5, 1);
+const RANGE = { start: timestampFromMs(T0), end: timestampFromMs(T0 + 30 * 86_400_000) };
+
+function batch(prefix: string, n: number, withIds = true) {
+  return Array.from({ length: n }, (_, i) => ({
+    ...(withIds ? { id: `${prefix}-${i}` } : {}),
+    type: "enrolled",
+    time: timestampFromMs(T0 + ((i * 7_919_000) % (29 * 86_400_000))),
+    data: { org: `org-${i % 3}`, userId: `u-${i}` },
+  }));
+}
+
+async function total(url: string, key?: string): Promise<number> {
+  const res = await client(url, key).querySeries({
+    module: "mod-disco",
+    range: RANGE,
+    interval: Interval.TOTAL,
+  });
+  return res.rows.reduce((sum, row) => sum + row.value, 0);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<Code | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (e) {
+    return ConnectError.from(e).code;
+  }
+}
+
+describe("the server process", () => {
+  it("keeps every event across a restart, and after a crash", async () => {
+    const dataDir = tempDir();
+    let server = await start({ DATA_DIR: dataDir });
+    await client(server.url).recordEvents({ module: "mod-disco", events: batch("a", 500) });
+    await server.stop();
+    server = await start({ DATA_DIR: dataDir });
+    expect(await total(server.url)).toBe(500);
+    await client(server.url).recordEvents({ module: "mod-disco", events: batch("b", 300) });
+    await server.kill();
+    server = await start({ DATA_DIR: dataDir });
+    expect(await total(server.url)).toBe(800);
+    // Retrying an acknowledged batch after the restart changes nothing.
+    const retry = await client(server.url).recordEvents({ module: "mod-disco", events: batch("b", 300) });
+    expect(retry).toMatchObject({ accepted: 0, duplicates: 300 });
+    expect(await total(server.url)).toBe(800);
+  });
+
+  it("loses nothing when two processes write to one data directory at once", async () => {
+    const dataDir = tempDir();
+    const [a, b] = await Promise.all([start({ DATA_DIR: dataDir }), start({ DATA_DIR: dataDir })]);
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(client(a!.url).recordEvents({ module: "mod-disco", events: batch(`a${i}`, 50) }));
+      writes.push(client(b!.url).recordEvents({ module: "mod-disco", events: batch(`b${i}`, 50) }));
+      // The same retried batch on both processes at once: stored by both, counted once.
+      const retried = batch(`r${i}`, 10);
+      writes.push(client(a!.url).recordEvents({ module: "mod-disco", events: retried }));
+      writes.push(client(b!.url).recordEvents({ module: "mod-disco", events: retried }));
+      // Events without ids are never duplicates of each other.
+      writes.push(client(b!.url).recordEvents({ module: "mod-disco", events: batch(`n${i}`, 5, false) }));
+    }
+    await Promise.all(writes);
+    const expected = 20 * (50 + 50 + 10 + 5);
+    expect(await total(a!.url)).toBe(expected);
+    expect(await total(b!.url)).toBe(expected);
+    const listed = new Set<string>();
+    let pageToken = "";
+    do {
+      const page = await client(a!.url).listEvents({
+        module: "mod-disco",
+        range: RANGE,
+        pageSize: 1000,
+        pageToken,
+      });
+      for (const e of page.events) {
+        expect(listed.has(e.id)).toBe(false);
+        listed.add(e.id);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(listed.size).toBe(expected);
+  });
+
+  it("authenticates by API key and keeps tenants apart", async () => {
+    const dir = tempDir();
+    const hash = (key: string) => createHash("sha256").update(key).digest("hex");
+    const config = join(dir, "tally.config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        keys: [
+          { name: "a-rw", hash: hash("key-a-rw"), tenant: "acme", scopes: ["ingest", "read"] },
+          { name: "a-ingest", hash: hash("key-a-ingest"), tenant: "acme", scopes: ["ingest"] },
+          { name: "a-read", hash: hash("key-a-read"), tenant: "acme", scopes: ["read"] },
+          { name: "b-rw", hash: hash("key-b-rw"), tenant: "acme-b", scopes: ["ingest", "read"] },
+        ],
+      }),
+    );
+    const server = await start({ DATA_DIR: join(dir, "data"), TALLY_CONFIG: config });
+    expect(server.output()).toContain("4 API key(s)");
+    const events = batch("t", 40);
+    expect(await codeOf(client(server.url).recordEvents({ module: "mod-disco", events }))).toBe(
+      Code.Unauthenticated,
+    );
+    expect(await codeOf(client(server.url, "nope").recordEvents({ module: "mod-disco", events }))).toBe(
+      Code.Unauthenticated,
+    );
+    expect(
+      await client(server.url, "key-a-ingest").recordEvents({ module: "mod-disco", events }),
+    ).toMatchObject({
+      accepted: 40,
+    });
+    expect(await codeOf(total(server.url, "key-a-ingest"))).toBe(Code.PermissionDenied);
+    expect(await codeOf(client(server.url, "key-a-read").recordEvents({ module: "mod-disco", events }))).toBe(
+      Code.PermissionDenied,
+    );
+    expect(await total(server.url, "key-a-read")).toBe(40);
+    expect(await total(server.url, "key-a-rw")).toBe(40);
+    // Tenant B sees none of A's events, and its own retry of the same ids is no duplicate of A's.
+    expect(await total(server.url, "key-b-rw")).toBe(0);
+    const listB = await client(server.url, "key-b-rw").listEvents({ module: "mod-disco", range: RANGE });
+    expect(listB.events).toEqual([]);
+    expect(await client(server.url, "key-b-rw").recordEvents({ module: "mod-disco", events })).toMatchObject({
+      accepted: 40,
+      duplicates: 0,
+    });
+    expect(await total(server.url, "key-a-read")).toBe(40);
+    // A page token of tenant A is refused for tenant B, even for the same query.
+    const page = await client(server.url, "key-a-read").listEvents({
+      module: "mod-disco",
+      range: RANGE,
+      pageSize: 5,
+    });
+    expect(page.nextPageToken).not.toBe("");
+    expect(
+      await codeOf(
+        client(server.url, "key-b-rw").listEvents({
+          module: "mod-disco",
+          range: RANGE,
+          pageSize: 5,
+          pageToken: page.nextPageToken,
+        }),
+      ),
+    ).toBe(Code.InvalidArgument);
+  });
+
+  it("refuses to serve a non-loopback host without keys, and says how to fix it", async () => {
+    const { code, output } = await runServerToExit({ HOST: "0.0.0.0", DATA_DIR: tempDir() });
+    expect(code).toBe(1);
+    expect(output).toMatch(/without API keys/);
+    expect(output).toMatch(/tally\.config\.json/);
+  });
+
+  it("answers the health check", async () => {
+    const server = await start({ DATA_DIR: tempDir() });
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+});
