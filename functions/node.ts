@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { join } from "node:path";
+import { Duplex } from "node:stream";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { createStorage } from "unstorage";
@@ -33,6 +34,37 @@ async function loadSecret(config: NodeConfig): Promise<Uint8Array<ArrayBuffer>> 
   });
   await unlink(temp);
   return new Uint8Array(Buffer.from((await readFile(path, "utf8")).trim(), "utf8"));
+}
+
+/**
+ * The socket as a stream that first yields the bytes already read. http2 reads a net.Socket's native
+ * handle directly, past anything unshifted into its JS buffer, so it gets this wrapper instead (which it
+ * accepts as any duplex stream).
+ */
+function replaying(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, callback) {
+      socket.write(chunk, encoding, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(error, callback) {
+      socket.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  duplex.push(first);
+  socket.on("data", (chunk) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  socket.on("error", (error) => duplex.destroy(error));
+  return duplex;
 }
 
 export async function startNode(config: NodeConfig = loadConfig()) {
@@ -64,14 +96,21 @@ export async function startNode(config: NodeConfig = loadConfig()) {
       fallback: listener as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
     }),
   );
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
     socket.once("data", (first) => {
       socket.pause();
-      socket.unshift(first);
-      (first.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (first.subarray(0, 3).toString("latin1") === "PRI") {
+        h2.emit("connection", replaying(socket, first));
+      } else {
+        socket.unshift(first);
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
-    socket.on("error", () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -84,11 +123,15 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     ? `${config.keys.length} API key(s) from ${config.configFile}`
     : 'no API keys configured: open single-tenant mode, tenant "default", no auth (loopback only)';
   console.log(`Tally listening on ${url} — events stored in ${config.dataDir} — ${mode}`);
-  const close = () =>
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what is left. */
+  const close = (graceMs = 2000) =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
       h2.close();
-      h1.closeAllConnections();
+      h1.closeIdleConnections();
+      setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, graceMs).unref();
     });
   return { url, close };
 }
