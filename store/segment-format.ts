@@ -309,6 +309,7 @@ export class StringColumn {
   readonly length: number;
   private readonly whole?: string;
   private readonly cache: (string | undefined)[];
+  private index?: Map<string, number>;
   constructor(
     private readonly offsets: Uint32Array,
     private readonly bytes: Uint8Array,
@@ -332,8 +333,11 @@ export class StringColumn {
 
   /** The code of `value`, or -1 when the dictionary lacks it. */
   indexOf(value: string): number {
-    for (let i = 0; i < this.length; i++) if (this.get(i) === value) return i;
-    return -1;
+    if (!this.index) {
+      this.index = new Map();
+      for (let i = 0; i < this.length; i++) this.index.set(this.get(i), i);
+    }
+    return this.index.get(value) ?? -1;
   }
 }
 

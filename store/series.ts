@@ -7,7 +7,7 @@ import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { scan } from "./scan.ts";
-import { TAG_NUMBER } from "./segment-format.ts";
+import { TAG_NUMBER, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 
 export interface SeriesResult {
@@ -40,18 +40,32 @@ export async function querySeries(
         });
   const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
   const fn = spec.aggregation.fn;
+  const single = spec.groupBy.length === 1;
+  const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
+  const joined: number[] = [];
   for (const { segment, rows } of await scan(store, spec)) {
     const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
     const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+    // The group of each dictionary code of a single group-by column: strings are compared once per segment.
+    const byCode = new Map<number, number>();
+    const time = segment.time;
+    // Rows ascend in time, so the bucket only ever moves forward.
+    let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
+    const last = starts.length - 1;
     for (const r of rows) {
-      const b = bucketIndexOf(starts, segment.time[r]!);
-      for (const g of acc.groupsOf(groupColumns, r)) {
+      const t = time[r]!;
+      while (b < last && starts[b + 1]! <= t) b++;
+      joined.length = 0;
+      if (ungrouped >= 0) joined.push(ungrouped);
+      else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
+      else acc.crossGroups(groupColumns, r, joined);
+      for (const g of joined) {
         if (fn === "count") acc.count[g]![b]!++;
         else if (aggColumn) acc.add(g, b, aggColumn, r);
       }
     }
   }
-  return acc.result(starts, spec.groupBy.length === 0);
+  return acc.result(starts);
 }
 
 class Accumulator {
@@ -68,23 +82,43 @@ class Accumulator {
     private readonly maxGroups: number,
   ) {}
 
-  /** The indexes of the groups row r joins: one per distinct combination of its group values. */
-  groupsOf(columns: (FieldColumn | undefined)[], r: number): number[] {
-    if (columns.length === 0) return [this.group([])];
+  /** Adds to `out` the groups row r joins by one field: one per distinct value, "" when it has none. */
+  singleGroups(column: FieldColumn | undefined, r: number, byCode: Map<number, number>, out: number[]): void {
+    const start = column ? column.offsets[r]! : 0;
+    const end = column ? column.offsets[r + 1]! : 0;
+    if (!column || start === end) {
+      out.push(this.groupOf([""]));
+      return;
+    }
+    for (let k = start; k < end; k++) {
+      let g: number | undefined;
+      if (column.tags[k] === TAG_STRING) {
+        const code = column.vals[k]!;
+        g = byCode.get(code);
+        if (g === undefined) {
+          g = this.groupOf([column.text(code)]);
+          byCode.set(code, g);
+        }
+      } else g = this.groupOf([groupText(column, k)]);
+      if (!out.includes(g)) out.push(g);
+    }
+  }
+
+  /** Adds to `out` the groups row r joins: one per distinct combination of its group values. */
+  crossGroups(columns: (FieldColumn | undefined)[], r: number, out: number[]): void {
     let combos: string[][] = [[]];
     for (const column of columns) {
       const texts = new Set<string>();
       if (column) {
-        for (let k = column.offsets[r]!, end = column.offsets[r + 1]!; k < end; k++)
-          texts.add(groupText(column, k));
+        for (let k = column.offsets[r]!, end = column.offsets[r + 1]!; k < end; k++) texts.add(groupText(column, k));
       }
       if (texts.size === 0) texts.add("");
       combos = combos.flatMap((c) => [...texts].map((t) => [...c, t]));
     }
-    return combos.map((c) => this.group(c));
+    for (const c of combos) out.push(this.groupOf(c));
   }
 
-  private group(values: string[]): number {
+  groupOf(values: string[]): number {
     const key = values.length === 1 ? values[0]! : JSON.stringify(values);
     let g = this.keys.get(key);
     if (g === undefined) {
@@ -134,8 +168,7 @@ class Accumulator {
     }
   }
 
-  result(starts: Float64Array, ungrouped: boolean): SeriesResult {
-    if (ungrouped && this.values.length === 0) this.group([]);
+  result(starts: Float64Array): SeriesResult {
     const order = this.values
       .map((_, g) => g)
       .sort((a, b) => compareGroups(this.values[a]!, this.values[b]!));
