@@ -57,7 +57,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
   return {
     async recordEvents(req, ctx) {
       const { tenant } = await auth.authorize(ctx.requestHeader, "ingest");
-      const events = validateRecord(req, limits, now());
+      const events = validateRecord(req, limits, Math.floor(now()));
       return store.record(tenant, req.module, events);
     },
 

@@ -38,7 +38,7 @@ export class EventStore {
 
   constructor(options: EventStoreOptions) {
     this.storage = options.storage;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
   }
 
@@ -159,6 +159,15 @@ function storageFailure(what: string, cause: unknown): TallyError {
   return new TallyError("unavailable", `storage ${what} failed; nothing was stored, retry`, { cause });
 }
 
+/**
+ * Wall-clock ms with a sub-millisecond fraction: ingestion instants and page snapshots compare finer than
+ * a millisecond, so an event written in the same millisecond as a first page almost always sorts after it.
+ * (The whole part stays Date.now(), which follows the system clock as other processes see it.)
+ */
+function preciseNow(): number {
+  return Date.now() + (performance.now() % 1);
+}
+
 /** Time-ordered, collision-resistant segment names: 9 base-36 digits of ms, then 12 random ones. */
 function newSegmentName(now: number): string {
   const random = new Uint32Array(2);
@@ -167,5 +176,5 @@ function newSegmentName(now: number): string {
     0,
     12,
   );
-  return now.toString(36).padStart(9, "0") + tail;
+  return Math.floor(now).toString(36).padStart(9, "0") + tail;
 }

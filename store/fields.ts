@@ -2,7 +2,7 @@
  * A field of a segment as a column of reached values, whether it is the event `type` or a data path, so
  * that filters, groups and aggregations read both the same way.
  */
-import type { JsonValue } from "./json.ts";
+import { canonicalJson, type JsonValue } from "./json.ts";
 import {
   type PathColumn,
   type Segment,
@@ -84,6 +84,6 @@ export function encodeOperand(column: FieldColumn, value: JsonValue): [number, n
   }
   // Arrays are never reached (a path reaches their elements); objects compare by their JSON text.
   if (Array.isArray(value)) return undefined;
-  const code = column.codeOf(JSON.stringify(value));
+  const code = column.codeOf(canonicalJson(value));
   return code < 0 ? undefined : [TAG_OBJECT, code];
 }

@@ -11,3 +11,14 @@ export interface StoredEvent {
   lat: number;
   lon: number;
 }
+
+/**
+ * JSON text with object keys sorted at every level: JSON objects have no key order, so two objects are
+ * the same value exactly when their canonical texts are equal.
+ */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`).join(",")}}`;
+}

@@ -9,7 +9,7 @@
  */
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
-import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
+import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 
 export const SEGMENT_VERSION = 1;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
@@ -21,7 +21,7 @@ export const TAG_TRUE = 2;
 export const TAG_NUMBER = 3;
 /** `vals` holds the code of the string in the segment dictionary. */
 export const TAG_STRING = 4;
-/** An object; `vals` holds the dictionary code of its JSON text. */
+/** An object; `vals` holds the dictionary code of its canonical JSON text (keys sorted). */
 export const TAG_OBJECT = 5;
 
 /** The values one path reaches: event i's values are [offsets[i], offsets[i+1]). */
@@ -136,7 +136,7 @@ function tagOf(value: JsonValue, strings: Dictionary): [number, number] {
     case "string":
       return [TAG_STRING, strings.code(value)];
     default:
-      return [TAG_OBJECT, strings.code(JSON.stringify(value))];
+      return [TAG_OBJECT, strings.code(canonicalJson(value))];
   }
 }
 
