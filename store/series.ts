@@ -110,7 +110,8 @@ class Accumulator {
     for (const column of columns) {
       const texts = new Set<string>();
       if (column) {
-        for (let k = column.offsets[r]!, end = column.offsets[r + 1]!; k < end; k++) texts.add(groupText(column, k));
+        for (let k = column.offsets[r]!, end = column.offsets[r + 1]!; k < end; k++)
+          texts.add(groupText(column, k));
       }
       if (texts.size === 0) texts.add("");
       combos = combos.flatMap((c) => [...texts].map((t) => [...c, t]));

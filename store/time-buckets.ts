@@ -16,9 +16,9 @@
 //
 // Offsets come from `Intl.DateTimeFormat#formatToParts` and are cached per 15-minute UTC slot. A slot
 // whose two ends disagree is searched (to the second) for its transition, so offsets are exact unless a
-// zone changes its offset twice within 15 minutes (no zone does). Day, week and month boundaries probe
-// the offset 18 hours either side of the local midnight, so they assume at most one offset change in
-// that 36-hour window (true for every zone since 1970 that we know of).
+// zone changes its offset twice within 15 minutes. Day, week and month boundaries probe the offset on
+// the whole-day UTC grid at least 16 hours either side of the local midnight, so they assume at most one
+// offset change within that window of at most 80 hours.
 
 export type IntervalKind = "minute" | "hour" | "day" | "week" | "month" | "total";
 
@@ -469,8 +469,11 @@ export function bucketStarts(q: BucketQuery): Float64Array {
   const out = new StartsBuilder(Math.min(estimateBucketCount(start, end, interval), 1 << 16));
   if (interval === "minute" || interval === "hour") {
     const unit = interval === "minute" ? MINUTE : HOUR;
-    for (let b = clockBucketStart(zone, start, unit); b < end; b = nextClockBucket(zone, b, unit)) {
+    for (let b = clockBucketStart(zone, start, unit); b < end; ) {
       out.push(b);
+      const next = nextClockBucket(zone, b, unit);
+      if (!(next > b)) throw new Error(`time-buckets: no progress at ${b} in ${timeZone}`);
+      b = next;
     }
     return out.finish(start);
   }
