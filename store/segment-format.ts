@@ -7,6 +7,7 @@
  * sorted by (time, id). Data is kept twice, on purpose: as per-path value columns that queries scan, and as
  * each event's original JSON, which only ListEvents reads.
  */
+import { deflateSync, inflateSync } from "fflate";
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
@@ -31,7 +32,7 @@ export interface PathColumn {
   vals: Float64Array;
 }
 
-type ColumnKind = "f64" | "u32" | "u8" | "bytes";
+type ColumnKind = "f64" | "u32" | "u8" | "bytes" | "deflate";
 interface Header {
   count: number;
   minTime: number;
@@ -99,9 +100,11 @@ export function encodeSegment(input: readonly StoredEvent[], ingestedAt: number)
     "id",
     events.map((e) => e.id),
   );
+  // The original JSON is the largest column and only ListEvents reads it: deflate pays there.
   writer.strings(
     "data",
     events.map((e) => JSON.stringify(e.data)),
+    true,
   );
   const pathNames = [...paths.keys()];
   pathNames.forEach((path, p) => {
@@ -171,7 +174,7 @@ class ColumnWriter {
     }
   }
 
-  strings(name: string, values: readonly string[]): void {
+  strings(name: string, values: readonly string[], compress = false): void {
     const encoded = values.map((v) => encoder.encode(v));
     const offsets = new Uint32Array(values.length + 1);
     encoded.forEach((bytes, i) => {
@@ -182,7 +185,8 @@ class ColumnWriter {
       blob.set(bytes, offsets[i]);
     });
     this.add(`${name}.o`, "u32", offsets);
-    this.add(`${name}.b`, "bytes", blob);
+    if (compress) this.add(`${name}.b`, "deflate", deflateSync(blob, { level: 1 }));
+    else this.add(`${name}.b`, "bytes", blob);
   }
 
   finish(header: Header): Uint8Array {
@@ -300,7 +304,16 @@ export class Segment {
   }
 
   private strings(name: string): StringColumn {
-    return new StringColumn(this.column(`${name}.o`, Uint32Array), this.column(`${name}.b`, Uint8Array));
+    const offsets = this.column(`${name}.o`, Uint32Array);
+    let bytes = this.column(`${name}.b`, Uint8Array);
+    if (this.header.cols[`${name}.b`]?.[0] === "deflate") {
+      try {
+        bytes = inflateSync(bytes, { out: new Uint8Array(offsets[offsets.length - 1]!) });
+      } catch (cause) {
+        throw new TallyError("data_loss", `segment: corrupt column ${name}`, { cause });
+      }
+    }
+    return new StringColumn(offsets, bytes);
   }
 }
 
