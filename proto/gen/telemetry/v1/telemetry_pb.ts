@@ -19,7 +19,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file telemetry/v1/telemetry.proto.
  */
 export const file_telemetry_v1_telemetry: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZWxlbWV0cnkvdjEvdGVsZW1ldHJ5LnByb3RvEgx0ZWxlbWV0cnkudjEiJAoITG9jYXRpb24SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoASKcAQoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCghsb2NhdGlvbhgFIAEoCzIWLnRlbGVtZXRyeS52MS5Mb2NhdGlvbiJKChNSZWNvcmRFdmVudHNSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIjCgZldmVudHMYAiADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQiPAoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUSEgoKZHVwbGljYXRlcxgCIAEoBSJfCglUaW1lUmFuZ2USKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoGRmlsdGVyEg0KBWZpZWxkGAEgASgJEiIKAm9wGAIgASgOMhYudGVsZW1ldHJ5LnYxLk9wZXJhdG9yEiYKBnZhbHVlcxgDIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgNCb3gSDQoFc291dGgYASABKAESDAoEd2VzdBgCIAEoARINCgVub3J0aBgDIAEoARIMCgRlYXN0GAQgASgBIkcKBkNpcmNsZRImCgZjZW50ZXIYASABKAsyFi50ZWxlbWV0cnkudjEuTG9jYXRpb24SFQoNcmFkaXVzX21ldGVycxgCIAEoASJeCglHZW9GaWx0ZXISIAoDYm94GAEgASgLMhEudGVsZW1ldHJ5LnYxLkJveEgAEiYKBmNpcmNsZRgCIAEoCzIULnRlbGVtZXRyeS52MS5DaXJjbGVIAEIHCgVzaGFwZSJRCgtBZ2dyZWdhdGlvbhIzCghmdW5jdGlvbhgBIAEoDjIhLnRlbGVtZXRyeS52MS5BZ2dyZWdhdGlvbkZ1bmN0aW9uEg0KBWZpZWxkGAIgASgJIvkCChJRdWVyeVNlcmllc1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIoCghpbnRlcnZhbBgEIAEoDjIWLnRlbGVtZXRyeS52MS5JbnRlcnZhbBIRCgl0aW1lX3pvbmUYBSABKAkSKQoKd2Vla19zdGFydBgGIAEoDjIVLnRlbGVtZXRyeS52MS5XZWVrZGF5EiUKB2ZpbHRlcnMYByADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgIIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISEAoIZ3JvdXBfYnkYCSADKAkSLgoLYWdncmVnYXRpb24YCiABKAsyGS50ZWxlbWV0cnkudjEuQWdncmVnYXRpb24SEQoJcGFnZV9zaXplGAsgASgFEhIKCnBhZ2VfdG9rZW4YDCABKAkiWwoJU2VyaWVzUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZ3JvdXAYAiADKAkSDQoFdmFsdWUYAyABKAEiVQoTUXVlcnlTZXJpZXNSZXNwb25zZRIlCgRyb3dzGAEgAygLMhcudGVsZW1ldHJ5LnYxLlNlcmllc1JvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki9QEKD1F1ZXJ5R2VvUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSDQoFdHlwZXMYAiADKAkSJgoFcmFuZ2UYAyABKAsyFy50ZWxlbWV0cnkudjEuVGltZVJhbmdlEiUKB2ZpbHRlcnMYBCADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgFIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISFAoMY2VsbF9kZWdyZWVzGAYgASgBEhEKCW1pbl9jb3VudBgHIAEoBRIRCglwYWdlX3NpemUYCCABKAUSEgoKcGFnZV90b2tlbhgJIAEoCSIxCgZHZW9CaW4SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoARINCgVjb3VudBgDIAEoASJPChBRdWVyeUdlb1Jlc3BvbnNlEiIKBGJpbnMYASADKAsyFC50ZWxlbWV0cnkudjEuR2VvQmluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLyAQoRTGlzdEV2ZW50c1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIlCgdmaWx0ZXJzGAQgAygLMhQudGVsZW1ldHJ5LnYxLkZpbHRlchIkCgNnZW8YBSABKAsyFy50ZWxlbWV0cnkudjEuR2VvRmlsdGVyEiIKBW9yZGVyGAYgASgOMhMudGVsZW1ldHJ5LnYxLk9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlIKEkxpc3RFdmVudHNSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKpkBCghJbnRlcnZhbBIYChRJTlRFUlZBTF9VTlNQRUNJRklFRBAAEhMKD0lOVEVSVkFMX01JTlVURRABEhEKDUlOVEVSVkFMX0hPVVIQAhIQCgxJTlRFUlZBTF9EQVkQAxIRCg1JTlRFUlZBTF9XRUVLEAQSEgoOSU5URVJWQUxfTU9OVEgQBRISCg5JTlRFUlZBTF9UT1RBTBAGKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcq0gEKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASDwoLT1BFUkFUT1JfRVEQARIQCgxPUEVSQVRPUl9ORVEQAhITCg9PUEVSQVRPUl9FWElTVFMQAxIXChNPUEVSQVRPUl9OT1RfRVhJU1RTEAQSDwoLT1BFUkFUT1JfR1QQBRIQCgxPUEVSQVRPUl9HVEUQBhIPCgtPUEVSQVRPUl9MVBAHEhAKDE9QRVJBVE9SX0xURRAIEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAkq+gEKE0FnZ3JlZ2F0aW9uRnVuY3Rpb24SJAogQUdHUkVHQVRJT05fRlVOQ1RJT05fVU5TUEVDSUZJRUQQABIeChpBR0dSRUdBVElPTl9GVU5DVElPTl9DT1VOVBABEiUKIUFHR1JFR0FUSU9OX0ZVTkNUSU9OX0NPVU5UX1VOSVFVRRACEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX1NVTRADEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX0FWRxAEEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01JThAFEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01BWBAGKj0KBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASDQoJT1JERVJfQVNDEAESDgoKT1JERVJfREVTQxACMtkCChBUZWxlbWV0cnlTZXJ2aWNlElUKDFJlY29yZEV2ZW50cxIhLnRlbGVtZXRyeS52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiIudGVsZW1ldHJ5LnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElIKC1F1ZXJ5U2VyaWVzEiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdBohLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1Jlc3BvbnNlEkkKCFF1ZXJ5R2VvEh0udGVsZW1ldHJ5LnYxLlF1ZXJ5R2VvUmVxdWVzdBoeLnRlbGVtZXRyeS52MS5RdWVyeUdlb1Jlc3BvbnNlEk8KCkxpc3RFdmVudHMSHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3QaIC50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chx0ZWxlbWV0cnkvdjEvdGVsZW1ldHJ5LnByb3RvEgx0ZWxlbWV0cnkudjEiJAoITG9jYXRpb24SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoASKcAQoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCghsb2NhdGlvbhgFIAEoCzIWLnRlbGVtZXRyeS52MS5Mb2NhdGlvbiJKChNSZWNvcmRFdmVudHNSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIjCgZldmVudHMYAiADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQiPAoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUSEgoKZHVwbGljYXRlcxgCIAEoBSJfCglUaW1lUmFuZ2USKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoGRmlsdGVyEg0KBWZpZWxkGAEgASgJEiIKAm9wGAIgASgOMhYudGVsZW1ldHJ5LnYxLk9wZXJhdG9yEiYKBnZhbHVlcxgDIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgNCb3gSDQoFc291dGgYASABKAESDAoEd2VzdBgCIAEoARINCgVub3J0aBgDIAEoARIMCgRlYXN0GAQgASgBIkcKBkNpcmNsZRImCgZjZW50ZXIYASABKAsyFi50ZWxlbWV0cnkudjEuTG9jYXRpb24SFQoNcmFkaXVzX21ldGVycxgCIAEoASJeCglHZW9GaWx0ZXISIAoDYm94GAEgASgLMhEudGVsZW1ldHJ5LnYxLkJveEgAEiYKBmNpcmNsZRgCIAEoCzIULnRlbGVtZXRyeS52MS5DaXJjbGVIAEIHCgVzaGFwZSJRCgtBZ2dyZWdhdGlvbhIzCghmdW5jdGlvbhgBIAEoDjIhLnRlbGVtZXRyeS52MS5BZ2dyZWdhdGlvbkZ1bmN0aW9uEg0KBWZpZWxkGAIgASgJIvkCChJRdWVyeVNlcmllc1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIoCghpbnRlcnZhbBgEIAEoDjIWLnRlbGVtZXRyeS52MS5JbnRlcnZhbBIRCgl0aW1lX3pvbmUYBSABKAkSKQoKd2Vla19zdGFydBgGIAEoDjIVLnRlbGVtZXRyeS52MS5XZWVrZGF5EiUKB2ZpbHRlcnMYByADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgIIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISEAoIZ3JvdXBfYnkYCSADKAkSLgoLYWdncmVnYXRpb24YCiABKAsyGS50ZWxlbWV0cnkudjEuQWdncmVnYXRpb24SEQoJcGFnZV9zaXplGAsgASgFEhIKCnBhZ2VfdG9rZW4YDCABKAkiWwoJU2VyaWVzUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZ3JvdXAYAiADKAkSDQoFdmFsdWUYAyABKAEiVQoTUXVlcnlTZXJpZXNSZXNwb25zZRIlCgRyb3dzGAEgAygLMhcudGVsZW1ldHJ5LnYxLlNlcmllc1JvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki9QEKD1F1ZXJ5R2VvUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSDQoFdHlwZXMYAiADKAkSJgoFcmFuZ2UYAyABKAsyFy50ZWxlbWV0cnkudjEuVGltZVJhbmdlEiUKB2ZpbHRlcnMYBCADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgFIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISFAoMY2VsbF9kZWdyZWVzGAYgASgBEhEKCW1pbl9jb3VudBgHIAEoBRIRCglwYWdlX3NpemUYCCABKAUSEgoKcGFnZV90b2tlbhgJIAEoCSIxCgZHZW9CaW4SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoARINCgVjb3VudBgDIAEoASJPChBRdWVyeUdlb1Jlc3BvbnNlEiIKBGJpbnMYASADKAsyFC50ZWxlbWV0cnkudjEuR2VvQmluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLyAQoRTGlzdEV2ZW50c1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIlCgdmaWx0ZXJzGAQgAygLMhQudGVsZW1ldHJ5LnYxLkZpbHRlchIkCgNnZW8YBSABKAsyFy50ZWxlbWV0cnkudjEuR2VvRmlsdGVyEiIKBW9yZGVyGAYgASgOMhMudGVsZW1ldHJ5LnYxLk9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlIKEkxpc3RFdmVudHNSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIs4BChBFeHBvcnRDc3ZSZXF1ZXN0EjIKBnNlcmllcxgBIAEoCzIgLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1JlcXVlc3RIABIsCgNnZW8YAiABKAsyHS50ZWxlbWV0cnkudjEuUXVlcnlHZW9SZXF1ZXN0SAASMQoGZXZlbnRzGAMgASgLMh8udGVsZW1ldHJ5LnYxLkxpc3RFdmVudHNSZXF1ZXN0SAASCwoDYm9tGAQgASgIEg8KB2NvbHVtbnMYBSADKAlCBwoFcXVlcnkiIQoRRXhwb3J0Q3N2UmVzcG9uc2USDAoEZGF0YRgBIAEoDCLVAQoXQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QSMgoGc2VyaWVzGAEgASgLMiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdEgAEiwKA2dlbxgCIAEoCzIdLnRlbGVtZXRyeS52MS5RdWVyeUdlb1JlcXVlc3RIABIxCgZldmVudHMYAyABKAsyHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3RIABILCgNib20YBCABKAgSDwoHY29sdW1ucxgFIAMoCUIHCgVxdWVyeSJXChhDcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USCwoDdXJsGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpkBCghJbnRlcnZhbBIYChRJTlRFUlZBTF9VTlNQRUNJRklFRBAAEhMKD0lOVEVSVkFMX01JTlVURRABEhEKDUlOVEVSVkFMX0hPVVIQAhIQCgxJTlRFUlZBTF9EQVkQAxIRCg1JTlRFUlZBTF9XRUVLEAQSEgoOSU5URVJWQUxfTU9OVEgQBRISCg5JTlRFUlZBTF9UT1RBTBAGKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcq0gEKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASDwoLT1BFUkFUT1JfRVEQARIQCgxPUEVSQVRPUl9ORVEQAhITCg9PUEVSQVRPUl9FWElTVFMQAxIXChNPUEVSQVRPUl9OT1RfRVhJU1RTEAQSDwoLT1BFUkFUT1JfR1QQBRIQCgxPUEVSQVRPUl9HVEUQBhIPCgtPUEVSQVRPUl9MVBAHEhAKDE9QRVJBVE9SX0xURRAIEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAkq+gEKE0FnZ3JlZ2F0aW9uRnVuY3Rpb24SJAogQUdHUkVHQVRJT05fRlVOQ1RJT05fVU5TUEVDSUZJRUQQABIeChpBR0dSRUdBVElPTl9GVU5DVElPTl9DT1VOVBABEiUKIUFHR1JFR0FUSU9OX0ZVTkNUSU9OX0NPVU5UX1VOSVFVRRACEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX1NVTRADEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX0FWRxAEEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01JThAFEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01BWBAGKj0KBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASDQoJT1JERVJfQVNDEAESDgoKT1JERVJfREVTQxACMowEChBUZWxlbWV0cnlTZXJ2aWNlElUKDFJlY29yZEV2ZW50cxIhLnRlbGVtZXRyeS52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiIudGVsZW1ldHJ5LnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElIKC1F1ZXJ5U2VyaWVzEiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdBohLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1Jlc3BvbnNlEkkKCFF1ZXJ5R2VvEh0udGVsZW1ldHJ5LnYxLlF1ZXJ5R2VvUmVxdWVzdBoeLnRlbGVtZXRyeS52MS5RdWVyeUdlb1Jlc3BvbnNlEk8KCkxpc3RFdmVudHMSHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3QaIC50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEk4KCUV4cG9ydENzdhIeLnRlbGVtZXRyeS52MS5FeHBvcnRDc3ZSZXF1ZXN0Gh8udGVsZW1ldHJ5LnYxLkV4cG9ydENzdlJlc3BvbnNlMAESYQoQQ3JlYXRlRXhwb3J0TGluaxIlLnRlbGVtZXRyeS52MS5DcmVhdGVFeHBvcnRMaW5rUmVxdWVzdBomLnRlbGVtZXRyeS52MS5DcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A point on the WGS 84 sphere, in degrees.
@@ -699,6 +699,153 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
   messageDesc(file_telemetry_v1_telemetry, 17);
 
 /**
+ * @generated from message telemetry.v1.ExportCsvRequest
+ */
+export type ExportCsvRequest = Message<"telemetry.v1.ExportCsvRequest"> & {
+  /**
+   * Exactly one query, with the same fields and semantics as its RPC. Its page_size and page_token are
+   * ignored: the export holds every row.
+   *
+   * @generated from oneof telemetry.v1.ExportCsvRequest.query
+   */
+  query: {
+    /**
+     * @generated from field: telemetry.v1.QuerySeriesRequest series = 1;
+     */
+    value: QuerySeriesRequest;
+    case: "series";
+  } | {
+    /**
+     * @generated from field: telemetry.v1.QueryGeoRequest geo = 2;
+     */
+    value: QueryGeoRequest;
+    case: "geo";
+  } | {
+    /**
+     * @generated from field: telemetry.v1.ListEventsRequest events = 3;
+     */
+    value: ListEventsRequest;
+    case: "events";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Start with a UTF-8 byte order mark, so that Excel reads the file as UTF-8.
+   *
+   * @generated from field: bool bom = 4;
+   */
+  bom: boolean;
+
+  /**
+   * Events only: the data paths to export as columns, in this order, after id,type,time,lat,lon. Empty
+   * means the union of the paths of the exported events, sorted.
+   *
+   * @generated from field: repeated string columns = 5;
+   */
+  columns: string[];
+};
+
+/**
+ * Describes the message telemetry.v1.ExportCsvRequest.
+ * Use `create(ExportCsvRequestSchema)` to create a new message.
+ */
+export const ExportCsvRequestSchema: GenMessage<ExportCsvRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 18);
+
+/**
+ * @generated from message telemetry.v1.ExportCsvResponse
+ */
+export type ExportCsvResponse = Message<"telemetry.v1.ExportCsvResponse"> & {
+  /**
+   * The next chunk of the CSV file.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message telemetry.v1.ExportCsvResponse.
+ * Use `create(ExportCsvResponseSchema)` to create a new message.
+ */
+export const ExportCsvResponseSchema: GenMessage<ExportCsvResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 19);
+
+/**
+ * The same request as ExportCsv.
+ *
+ * @generated from message telemetry.v1.CreateExportLinkRequest
+ */
+export type CreateExportLinkRequest = Message<"telemetry.v1.CreateExportLinkRequest"> & {
+  /**
+   * @generated from oneof telemetry.v1.CreateExportLinkRequest.query
+   */
+  query: {
+    /**
+     * @generated from field: telemetry.v1.QuerySeriesRequest series = 1;
+     */
+    value: QuerySeriesRequest;
+    case: "series";
+  } | {
+    /**
+     * @generated from field: telemetry.v1.QueryGeoRequest geo = 2;
+     */
+    value: QueryGeoRequest;
+    case: "geo";
+  } | {
+    /**
+     * @generated from field: telemetry.v1.ListEventsRequest events = 3;
+     */
+    value: ListEventsRequest;
+    case: "events";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * @generated from field: bool bom = 4;
+   */
+  bom: boolean;
+
+  /**
+   * @generated from field: repeated string columns = 5;
+   */
+  columns: string[];
+};
+
+/**
+ * Describes the message telemetry.v1.CreateExportLinkRequest.
+ * Use `create(CreateExportLinkRequestSchema)` to create a new message.
+ */
+export const CreateExportLinkRequestSchema: GenMessage<CreateExportLinkRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 20);
+
+/**
+ * @generated from message telemetry.v1.CreateExportLinkResponse
+ */
+export type CreateExportLinkResponse = Message<"telemetry.v1.CreateExportLinkResponse"> & {
+  /**
+   * A URL relative to the server (e.g. "/exports/<token>"), signed with the server secret and bound to the
+   * caller's tenant and the request. A GET of it answers the CSV as an attachment, gzip-encoded when the
+   * client accepts it; an expired or altered link answers 403.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * When the link stops working (15 minutes after it was made).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message telemetry.v1.CreateExportLinkResponse.
+ * Use `create(CreateExportLinkResponseSchema)` to create a new message.
+ */
+export const CreateExportLinkResponseSchema: GenMessage<CreateExportLinkResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 21);
+
+/**
  * The width of a time bucket, aligned in the query's time zone.
  *
  * @generated from enum telemetry.v1.Interval
@@ -1043,6 +1190,27 @@ export const TelemetryService: GenService<{
     methodKind: "unary";
     input: typeof ListEventsRequestSchema;
     output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * The whole answer of one QuerySeries, QueryGeo or ListEvents request as CSV (docs/csv.md), streamed in
+   * chunks: every row of every page, no row cap, the first bytes sent before the scan ends.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.ExportCsv
+   */
+  exportCsv: {
+    methodKind: "server_streaming";
+    input: typeof ExportCsvRequestSchema;
+    output: typeof ExportCsvResponseSchema;
+  },
+  /**
+   * A short-lived signed URL for the same export, for browsers: a plain GET of it downloads the CSV.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.CreateExportLink
+   */
+  createExportLink: {
+    methodKind: "unary";
+    input: typeof CreateExportLinkRequestSchema;
+    output: typeof CreateExportLinkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_telemetry_v1_telemetry, 0);
