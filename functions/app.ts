@@ -4,12 +4,14 @@
  */
 import { Hono } from "hono";
 import { connectMiddleware } from "./connect-hono.ts";
+import { serveLink } from "./export-link.ts";
 import { createRouter } from "./routes.ts";
 import type { ServiceDeps } from "./service.ts";
 
 export function createApp(deps: ServiceDeps): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/exports/:token", (c) => serveLink(c, deps));
   app.use("*", connectMiddleware(createRouter(deps)));
   return app;
 }

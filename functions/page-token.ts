@@ -26,29 +26,39 @@ export class PageTokens {
 
   /** `scope` identifies tenant, RPC and query; see `queryScope`. */
   async sign<C>(scope: string, state: PageState<C>): Promise<string> {
-    const body = encoder.encode(JSON.stringify({ a: state.asOf, c: state.cursor }));
-    const mac = await crypto.subtle.sign("HMAC", await this.key, concat(encoder.encode(`${scope}\n`), body));
-    return `${base64url(body)}.${base64url(new Uint8Array(mac).subarray(0, 16))}`;
+    return this.seal(scope, { a: state.asOf, c: state.cursor });
   }
 
   async open<C>(scope: string, token: string): Promise<PageState<C>> {
-    const [bodyText, macText, extra] = token.split(".");
-    const body = bodyText === undefined ? undefined : fromBase64url(bodyText);
-    const mac = macText === undefined ? undefined : fromBase64url(macText);
-    if (extra !== undefined || !body || !mac || mac.length !== 16) {
-      throw invalidArgument("pageToken", "not a page token of this server");
-    }
-    const expected = new Uint8Array(
-      await crypto.subtle.sign("HMAC", await this.key, concat(encoder.encode(`${scope}\n`), body)),
-    ).subarray(0, 16);
-    if (!constantTimeEqual(expected, mac)) {
+    const parsed = await this.unseal<{ a: number; c: C }>(scope, token);
+    if (parsed === "malformed") throw invalidArgument("pageToken", "not a page token of this server");
+    if (parsed === "forged") {
       throw invalidArgument(
         "pageToken",
         "does not belong to this query (or was altered); start again without it",
       );
     }
-    const parsed = JSON.parse(decoder.decode(body)) as { a: number; c: C };
     return { asOf: parsed.a, cursor: parsed.c };
+  }
+
+  /** Any JSON value, signed for `scope`: `<base64url JSON>.<base64url MAC>`. */
+  async seal(scope: string, value: unknown): Promise<string> {
+    const body = encoder.encode(JSON.stringify(value));
+    const mac = await crypto.subtle.sign("HMAC", await this.key, concat(encoder.encode(`${scope}\n`), body));
+    return `${base64url(body)}.${base64url(new Uint8Array(mac).subarray(0, 16))}`;
+  }
+
+  /** The value sealed for `scope`, or why not: "malformed" (not a token at all) or "forged". */
+  async unseal<T>(scope: string, token: string): Promise<T | "malformed" | "forged"> {
+    const [bodyText, macText, extra] = token.split(".");
+    const body = bodyText === undefined ? undefined : fromBase64url(bodyText);
+    const mac = macText === undefined ? undefined : fromBase64url(macText);
+    if (extra !== undefined || !body || !mac || mac.length !== 16) return "malformed";
+    const expected = new Uint8Array(
+      await crypto.subtle.sign("HMAC", await this.key, concat(encoder.encode(`${scope}\n`), body)),
+    ).subarray(0, 16);
+    if (!constantTimeEqual(expected, mac)) return "forged";
+    return JSON.parse(decoder.decode(body)) as T;
   }
 }
 
@@ -79,7 +89,7 @@ function base64url(bytes: Uint8Array): string {
 }
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length > 4096) return undefined;
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length > 65_536) return undefined;
   try {
     const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
     return Uint8Array.from(s, (c) => c.charCodeAt(0));

@@ -12,13 +12,16 @@ import {
   type TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import type { EventStore } from "../store/event-store.ts";
+import { exportCsv } from "../store/export.ts";
 import { compareBins, queryGeo } from "../store/geo-query.ts";
 import { type EventCursor, listEvents } from "../store/list-events.ts";
 import { compareGroups, querySeries } from "../store/series.ts";
 import type { Authenticator, Scope } from "./auth.ts";
+import { createLink } from "./export-link.ts";
 import type { Limits } from "./limits.ts";
 import { type PageState, type PageTokens, queryScope } from "./page-token.ts";
 import { validateRecord } from "./validate-events.ts";
+import { validateExport } from "./validate-export.ts";
 import { pageSize, validateGeoQuery, validateList, validateSeries } from "./validate-query.ts";
 
 export interface ServiceDeps {
@@ -128,6 +131,23 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
             })
           : "";
       return { bins: page.map((b) => ({ lat: b.lat, lon: b.lon, count: b.count })), nextPageToken };
+    },
+
+    async *exportCsv(req, ctx) {
+      const { tenant } = await auth.authorize(ctx.requestHeader, "read");
+      const valid = validateExport(req, tenant, now(), limits);
+      const encoder = new TextEncoder();
+      for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
+        yield { data: encoder.encode(text) };
+      }
+    },
+
+    async createExportLink(req, ctx) {
+      const { tenant } = await auth.authorize(ctx.requestHeader, "read");
+      const at = now();
+      validateExport(req, tenant, at, limits);
+      const link = await createLink(deps, tenant, req, at);
+      return { url: link.url, expiresAt: timestampFromMs(link.expires) };
     },
 
     async listEvents(req, ctx) {

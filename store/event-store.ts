@@ -86,14 +86,34 @@ export class EventStore {
     return { accepted: events.length - duplicates, duplicates };
   }
 
-  /** The partitions whose days intersect [start, end), in day order, each fully loaded. */
-  async partitions(tenant: string, module: string, start: number, end: number): Promise<Partition[]> {
+  /**
+   * The partitions whose days intersect [start, end), in day order (or reversed), loaded one at a time as
+   * the caller asks for them, so a scan holds one partition's segments at once, not the whole range's.
+   */
+  async *partitions(
+    tenant: string,
+    module: string,
+    start: number,
+    end: number,
+    order: "asc" | "desc" = "asc",
+  ): AsyncGenerator<Partition> {
     const days = await this.listDays(tenant, module, start, end);
     const sorted = [...days.keys()].sort();
-    const loaded = await Promise.all(
-      sorted.map((day) => this.loadPartition(tenant, module, day, days.get(day))),
-    );
-    return loaded.map((segments, i) => ({ day: sorted[i]!, segments }));
+    if (order === "desc") sorted.reverse();
+    // Load the next partition while the caller works on this one.
+    let next =
+      sorted.length > 0 ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!)) : undefined;
+    for (let i = 0; i < sorted.length; i++) {
+      const segments = await next!;
+      const following = sorted[i + 1];
+      next =
+        following === undefined
+          ? undefined
+          : this.loadPartition(tenant, module, following, days.get(following));
+      // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
+      next?.catch(() => {});
+      yield { day: sorted[i]!, segments };
+    }
   }
 
   private async listDays(tenant: string, module: string, start: number, end: number) {

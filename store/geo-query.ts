@@ -19,24 +19,25 @@ export interface GeoBin {
 export async function queryGeo(store: EventStore, spec: GeoQuerySpec): Promise<GeoBin[]> {
   const cells = new Map<number, GeoBin>();
   const size = spec.cellDegrees;
-  for (const { segment, rows } of await scan(store, spec)) {
-    const { lat, lon } = segment;
-    for (const r of rows) {
-      const y = lat[r]!;
-      const x = lon[r]!;
-      if (Number.isNaN(y)) continue;
-      const cellLat = Math.floor(y / size);
-      const cellLon = Math.floor(x / size);
-      // Cell indexes are bounded by ±1,800,000 (cellDegrees ≥ 0.0001), so one number keys them exactly.
-      const key = (cellLat + 2_000_000) * 4_000_001 + (cellLon + 2_000_000);
-      const bin = cells.get(key);
-      if (bin) {
-        bin.lat += y;
-        bin.lon += x;
-        bin.count++;
-      } else cells.set(key, { cellLat, cellLon, lat: y, lon: x, count: 1 });
+  for await (const partition of scan(store, spec))
+    for (const { segment, rows } of partition) {
+      const { lat, lon } = segment;
+      for (const r of rows) {
+        const y = lat[r]!;
+        const x = lon[r]!;
+        if (Number.isNaN(y)) continue;
+        const cellLat = Math.floor(y / size);
+        const cellLon = Math.floor(x / size);
+        // Cell indexes are bounded by ±1,800,000 (cellDegrees ≥ 0.0001), so one number keys them exactly.
+        const key = (cellLat + 2_000_000) * 4_000_001 + (cellLon + 2_000_000);
+        const bin = cells.get(key);
+        if (bin) {
+          bin.lat += y;
+          bin.lon += x;
+          bin.count++;
+        } else cells.set(key, { cellLat, cellLon, lat: y, lon: x, count: 1 });
+      }
     }
-  }
   const bins: GeoBin[] = [];
   for (const bin of cells.values()) {
     if (bin.count < spec.minCount) continue;

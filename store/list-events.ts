@@ -1,12 +1,13 @@
 /**
- * ListEvents: matching events in (time, id) order, one page at a time after a keyset cursor. Partitions
- * are read in the order of the listing and the scan stops once a page is certain, so the first page of a
- * long range reads only the first days.
+ * ListEvents and event exports: matching events in (time, id) order. Partitions (UTC days) are read in
+ * order and each is sorted on its own — a day's events all sort before the next day's — so a page stops
+ * reading once it is full, and an export streams with one day's matches in memory.
  */
 import type { EventStore } from "./event-store.ts";
 import type { JsonObject } from "./json.ts";
 import type { ListSpec } from "./query-spec.ts";
-import { scan } from "./scan.ts";
+import { type Match, scan } from "./scan.ts";
+import type { Segment } from "./segment-format.ts";
 
 export interface ListedEvent {
   id: string;
@@ -23,7 +24,44 @@ export interface EventCursor {
   id: string;
 }
 
-const DAY_MS = 86_400_000;
+interface Candidate {
+  time: number;
+  id: string;
+  segment: Segment;
+  row: number;
+}
+
+function compare(a: EventCursor, b: EventCursor): number {
+  return a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** One partition's matches, sorted in the listing order. */
+function sortedCandidates(matches: Match[], desc: boolean): Candidate[] {
+  const out: Candidate[] = [];
+  for (const { segment, rows } of matches) {
+    for (const row of rows) out.push({ time: segment.time[row]!, id: segment.id(row), segment, row });
+  }
+  return out.sort(desc ? (a, b) => compare(b, a) : compare);
+}
+
+function materialise({ segment, row, time, id }: Candidate): ListedEvent {
+  return {
+    id,
+    type: segment.types[segment.typeCodes[row]!]!,
+    time,
+    data: segment.data(row),
+    lat: segment.lat[row]!,
+    lon: segment.lon[row]!,
+  };
+}
+
+/** The range narrowed to the cursor's side: the cursor's own millisecond stays in (ties go by id). */
+function narrowed(spec: ListSpec, cursor: EventCursor | undefined): ListSpec {
+  if (!cursor) return spec;
+  return spec.order === "desc"
+    ? { ...spec, end: Math.min(spec.end, cursor.time + 1) }
+    : { ...spec, start: Math.max(spec.start, cursor.time) };
+}
 
 /** Up to `limit` events after `cursor`, plus whether more follow. */
 export async function listEvents(
@@ -33,56 +71,23 @@ export async function listEvents(
   cursor: EventCursor | undefined,
 ): Promise<{ events: ListedEvent[]; more: boolean }> {
   const desc = spec.order === "desc";
-  const after = (time: number, id: string): boolean => {
-    if (!cursor) return true;
-    const c = time - cursor.time || (id < cursor.id ? -1 : id > cursor.id ? 1 : 0);
-    return desc ? c < 0 : c > 0;
-  };
-  let candidates: { time: number; id: string; take: () => ListedEvent }[] = [];
-  // Narrow the range to the cursor's side, then walk it a window of days at a time.
-  let start = spec.start;
-  let end = spec.end;
-  if (cursor) {
-    if (desc) end = Math.min(end, cursor.time + 1);
-    else start = Math.max(start, cursor.time);
-  }
-  let window = 7 * DAY_MS;
-  while (start < end) {
-    const from = desc ? Math.max(start, end - window) : start;
-    const to = desc ? end : Math.min(end, start + window);
-    for (const { segment, rows } of await scan(store, { ...spec, start: from, end: to })) {
-      for (const r of rows) {
-        const time = segment.time[r]!;
-        const id = segment.id(r);
-        if (!after(time, id)) continue;
-        candidates.push({
-          time,
-          id,
-          take: () => ({
-            id,
-            type: segment.types[segment.typeCodes[r]!]!,
-            time,
-            data: segment.data(r),
-            lat: segment.lat[r]!,
-            lon: segment.lon[r]!,
-          }),
-        });
-      }
-      if (candidates.length > 4 * limit + 1024) candidates = best(candidates, limit + 1, desc);
+  const page: Candidate[] = [];
+  const sel = narrowed(spec, cursor);
+  if (sel.start >= sel.end) return { events: [], more: false };
+  for await (const matches of scan(store, sel, spec.order)) {
+    for (const c of sortedCandidates(matches, desc)) {
+      if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
+      page.push(c);
+      if (page.length > limit) break;
     }
-    if (candidates.length > limit) break;
-    if (desc) end = from;
-    else start = to;
-    window *= 2;
+    if (page.length > limit) break;
   }
-  const page = best(candidates, limit + 1, desc);
-  return { events: page.slice(0, limit).map((c) => c.take()), more: page.length > limit };
+  return { events: page.slice(0, limit).map(materialise), more: page.length > limit };
 }
 
-function best<T extends { time: number; id: string }>(items: T[], n: number, desc: boolean): T[] {
-  items.sort((a, b) => {
-    const c = a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-    return desc ? -c : c;
-  });
-  return items.length > n ? items.slice(0, n) : items;
+/** Every matching event, in order, one partition in memory at a time. */
+export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<ListedEvent[]> {
+  for await (const matches of scan(store, spec, spec.order)) {
+    yield sortedCandidates(matches, spec.order === "desc").map(materialise);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * The scan: which rows of which segments a selection matches. Segments are skipped whole when their time
+ * The scan: which rows of which segments a selection matches, partition by partition. Segments are skipped whole when their time
  * range, types, bounding box or dictionaries rule them out; inside a segment the time range is found by
  * binary search (rows are sorted by time) and the remaining conditions are checked row by row.
  */
@@ -18,18 +18,21 @@ export interface Match {
   rows: Uint32Array;
 }
 
-/** Every match of `sel`, partition by partition in day order. */
-export async function scan(store: EventStore, sel: Selection): Promise<Match[]> {
-  const partitions = await store.partitions(sel.tenant, sel.module, sel.start, sel.end);
+/** The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. */
+export async function* scan(
+  store: EventStore,
+  sel: Selection,
+  order: "asc" | "desc" = "asc",
+): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
-  const out: Match[] = [];
-  for (const partition of partitions) {
+  for await (const partition of store.partitions(sel.tenant, sel.module, sel.start, sel.end, order)) {
+    const out: Match[] = [];
     for (const { key, segment, duplicates } of partition.segments) {
       const rows = matchRows(segment, duplicates, sel, geo);
       if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
     }
+    if (out.length > 0) yield out;
   }
-  return out;
 }
 
 function matchRows(

@@ -43,28 +43,29 @@ export async function querySeries(
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const joined: number[] = [];
-  for (const { segment, rows } of await scan(store, spec)) {
-    const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
-    const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
-    // The group of each dictionary code of a single group-by column: strings are compared once per segment.
-    const byCode = new Map<number, number>();
-    const time = segment.time;
-    // Rows ascend in time, so the bucket only ever moves forward.
-    let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
-    const last = starts.length - 1;
-    for (const r of rows) {
-      const t = time[r]!;
-      while (b < last && starts[b + 1]! <= t) b++;
-      joined.length = 0;
-      if (ungrouped >= 0) joined.push(ungrouped);
-      else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
-      else acc.crossGroups(groupColumns, r, joined);
-      for (const g of joined) {
-        if (fn === "count") acc.count[g]![b]!++;
-        else if (aggColumn) acc.add(g, b, aggColumn, r);
+  for await (const partition of scan(store, spec))
+    for (const { segment, rows } of partition) {
+      const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
+      const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+      // The group of each dictionary code of a single group-by column: strings are compared once per segment.
+      const byCode = new Map<number, number>();
+      const time = segment.time;
+      // Rows ascend in time, so the bucket only ever moves forward.
+      let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
+      const last = starts.length - 1;
+      for (const r of rows) {
+        const t = time[r]!;
+        while (b < last && starts[b + 1]! <= t) b++;
+        joined.length = 0;
+        if (ungrouped >= 0) joined.push(ungrouped);
+        else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
+        else acc.crossGroups(groupColumns, r, joined);
+        for (const g of joined) {
+          if (fn === "count") acc.count[g]![b]!++;
+          else if (aggColumn) acc.add(g, b, aggColumn, r);
+        }
       }
     }
-  }
   return acc.result(starts);
 }
 

@@ -94,10 +94,10 @@ interface Q {
   weekStart?: number;
 }
 
-function reference(q: Q): number[] {
+/** `step` must divide every offset change and bucket edge: 15 minutes for today's zones. */
+function reference(q: Q, step = q.interval === "minute" ? MIN : 15 * MIN): number[] {
   if (q.interval === "total") return [q.start];
   const weekStart = q.weekStart ?? 1;
-  const step = q.interval === "minute" ? MIN : 15 * MIN;
   const clock = q.interval === "minute" || q.interval === "hour";
   const edges: number[] = [];
   let g = Math.floor((q.start - LOOKBACK[q.interval]) / step) * step;
@@ -138,7 +138,7 @@ function lengths(s: number[], end: number): number[] {
 }
 
 /** Checks the partition contract and compares with the brute-force reference. */
-function checkAgainstReference(q: Q): number[] {
+function checkAgainstReference(q: Q, step?: number): number[] {
   const got = starts(q);
   expect(got.length).toBeGreaterThan(0);
   expect(got[0]!).toBeLessThanOrEqual(q.start);
@@ -147,7 +147,7 @@ function checkAgainstReference(q: Q): number[] {
     expect(got[i]!).toBeGreaterThan(q.start);
     expect(got[i]!).toBeLessThan(q.end);
   }
-  expect(got).toEqual(reference(q));
+  expect(got).toEqual(reference(q, step));
   return got;
 }
 
@@ -417,6 +417,46 @@ describe("bucketStarts: DST days", () => {
       timeZone: tz,
     });
   });
+  it("America/St_Johns 2001-10-28: set back at 00:01 to 23:01, still one bucket per day", () => {
+    // The brute-force key walk would split this day into three runs (28th, 27th again, 28th); the contract
+    // is one bucket per local day from its first instant, so the repeated hour of the 27th joins the 28th.
+    const tz = "America/St_Johns";
+    const days = starts({
+      start: iso("2001-10-27T12:00:00Z"),
+      end: iso("2001-10-29T12:00:00Z"),
+      interval: "day",
+      timeZone: tz,
+    });
+    expect(days).toEqual([
+      iso("2001-10-27T02:30:00Z"),
+      iso("2001-10-28T02:30:00Z"),
+      iso("2001-10-29T03:30:00Z"),
+    ]);
+    expect(days[2]! - days[1]!).toBe(25 * HOUR);
+    expect(wallText(tz, days[1]!)).toBe("2001-10-28 00:00");
+    // a range starting inside the repeated 23:xx still gets the bucket of the 28th as its first
+    const inside = iso("2001-10-28T03:00:00Z");
+    expect(wallText(tz, inside)).toBe("2001-10-27 23:30");
+    expect(starts({ start: inside, end: inside + HOUR, interval: "day", timeZone: tz })).toEqual([days[1]]);
+    // hours do follow the wall clock: 00:00 NDT lasts one minute, then 23:01 NST starts a new bucket
+    const hours = checkAgainstReference(
+      {
+        start: iso("2001-10-28T01:00:00Z"),
+        end: iso("2001-10-28T05:00:00Z"),
+        interval: "hour",
+        timeZone: tz,
+      },
+      MIN,
+    ); // the switch is at 00:01 local: walk every minute
+    expect(hours.map((t) => wallText(tz, t).slice(11))).toEqual([
+      "22:00",
+      "23:00",
+      "00:00",
+      "23:01",
+      "00:00",
+      "01:00",
+    ]);
+  });
 });
 
 describe("bucketStarts: alignment", () => {
@@ -617,7 +657,10 @@ describe("estimateBucketCount and speed", () => {
     const warm = bucketStarts(q);
     const warmMs = performance.now() - t0;
     expect(cold.length).toBe(100_000);
-    expect(warm).toEqual(cold);
+    expect(warm.length).toBe(cold.length);
+    let same = true;
+    for (let i = 0; i < cold.length; i++) same &&= warm[i] === cold[i] && cold[i] === start + i * MIN;
+    expect(same).toBe(true);
     expect(coldMs).toBeLessThan(500);
     expect(warmMs).toBeLessThan(150);
   });

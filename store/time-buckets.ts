@@ -9,7 +9,9 @@
 //   back (a DST fall-back), so a repeated local hour is two buckets and a 25-hour day has 25 hour
 //   buckets; a skipped hour (spring-forward) has no bucket.
 // - day: the local calendar day, starting at its first instant (00:00 local, or the end of a DST gap
-//   when 00:00 does not exist); a day skipped entirely (Pacific/Apia 2011-12-30) has no bucket.
+//   when 00:00 does not exist); a day skipped entirely (Pacific/Apia 2011-12-30) has no bucket. Each
+//   day has at most one bucket: where the clock was set back across midnight (America/St_Johns at
+//   00:01 until 2011, Antarctica/Casey 2010), the repeated minutes of the old day belong to the new one.
 // - week: local days grouped into weeks starting on `weekStart` (ISO weekday, 1 = Monday).
 // - month: local calendar months.
 // - total: one bucket starting at range.start.
