@@ -24,11 +24,21 @@ export function toConnectError(error: unknown, log: (message: string) => void = 
   return new ConnectError("internal error; see the server log", Code.Internal);
 }
 
-/** Applied to every call, on every protocol and runtime. */
+/** Applied to every call, on every protocol and runtime — including errors a response stream throws late. */
 export const errorInterceptor: Interceptor = (next) => async (req) => {
   try {
-    return await next(req);
+    const res = await next(req);
+    if (!res.stream) return res;
+    return { ...res, message: translated(res.message) };
   } catch (error) {
     throw toConnectError(error);
   }
 };
+
+async function* translated<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error);
+  }
+}
