@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createStorage } from "unstorage";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { EventStore } from "../store/event-store.ts";
+import { exportCsv } from "../store/export.ts";
 import type { SeriesSpec } from "../store/query-spec.ts";
 import { querySeries } from "../store/series.ts";
 import { type GeneratedEvent, generateEvents } from "./bench-data.ts";
@@ -144,6 +145,30 @@ async function main() {
         referenceMs: reference,
       });
     }
+    // Export: every event as CSV, the whole answer, consumed as a client would.
+    const exportSpec = {
+      kind: "events" as const,
+      spec: {
+        tenant: "default",
+        module: "bench",
+        start: START,
+        end: END,
+        types: [],
+        filters: [],
+        asOf: Date.now(),
+        order: "asc" as const,
+      },
+      columns: [],
+    };
+    const e0 = performance.now();
+    let exportBytes = 0;
+    for await (const chunk of exportCsv(store, exportSpec, { bom: false, limits: { maxGroups: 10_000 } }))
+      exportBytes += chunk.length;
+    const exportSeconds = (performance.now() - e0) / 1000;
+    const exportRate = N / exportSeconds;
+    log(
+      `Export of all ${N.toLocaleString("en")} events as CSV: ${Math.round(exportRate).toLocaleString("en")} rows/s (${(exportBytes / 1024 ** 2).toFixed(0)} MiB)`,
+    );
     const rss = process.memoryUsage().rss;
     if (asJson) {
       console.log(
