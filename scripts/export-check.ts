@@ -1,0 +1,127 @@
+/**
+ * `npm run export-check [-- --events 1000000]`: the end-to-end export check. Starts a real server,
+ * records N events over HTTP (Connect binary, 1,000-event batches), exports them all through the
+ * ExportCsv RPC and through a download link, parses both with a real CSV parser and checks every row
+ * against what was recorded. Prints rows/s of each path and the server's RSS before and its peak after.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { parse } from "csv-parse";
+import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { startServer } from "../test/server-process.ts";
+import { generateEvents } from "./bench-data.ts";
+
+const args = process.argv.slice(2);
+const N = Number(args[args.indexOf("--events") + 1] || 1_000_000);
+const START = Date.UTC(2026, 0, 1);
+const END = Date.UTC(2026, 6, 1);
+
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+
+/** Parses CSV text chunks as they come and checks each row against the recorded events. */
+async function check(
+  chunks: AsyncIterable<Uint8Array | string>,
+  expected: ReturnType<typeof generateEvents>,
+) {
+  const parser = parse({ bom: true, relax_quotes: false });
+  let header: string[] | undefined;
+  let i = 0;
+  const done = (async () => {
+    for await (const row of parser as AsyncIterable<string[]>) {
+      if (!header) {
+        header = row;
+        continue;
+      }
+      const e = expected[i++]!;
+      const cell = (name: string) => row[header!.indexOf(name)];
+      if (cell("id") !== e.id || cell("type") !== e.type || cell("time") !== new Date(e.time).toISOString()) {
+        throw new Error(`row ${i}: ${row.slice(0, 3).join(",")} is not ${e.id},${e.type}`);
+      }
+      if (cell("lat") !== (Number.isNaN(e.lat) ? "" : String(e.lat)) || cell("userId") !== e.data.userId) {
+        throw new Error(`row ${i}: location or userId differs`);
+      }
+    }
+  })();
+  for await (const chunk of chunks)
+    if (!parser.write(chunk)) await new Promise((r) => parser.once("drain", r));
+  parser.end();
+  await done;
+  if (i !== expected.length) throw new Error(`parsed ${i} rows, expected ${expected.length}`);
+  return i;
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), "tally-export-"));
+  const server = await startServer({ DATA_DIR: dataDir });
+  try {
+    const pid = server.child.pid!;
+    const client = createClient(
+      TelemetryService,
+      createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
+    );
+    const events = generateEvents(N, { start: START, end: END }).filter((e) => e.module === "mod-disco");
+    console.log(`Recording ${events.length.toLocaleString("en")} mod-disco events over HTTP…`);
+    const r0 = performance.now();
+    for (let i = 0; i < events.length; i += 1000) {
+      await client.recordEvents({
+        module: "mod-disco",
+        events: events.slice(i, i + 1000).map((e) => ({
+          id: e.id,
+          type: e.type,
+          time: timestampFromMs(e.time),
+          data: e.data,
+          ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
+        })),
+      });
+    }
+    console.log(
+      `  ${Math.round(events.length / ((performance.now() - r0) / 1000)).toLocaleString("en")} events/s`,
+    );
+    const before = memory(pid);
+    const request = {
+      query: {
+        case: "events" as const,
+        value: { module: "mod-disco", range: { start: timestampFromMs(START), end: timestampFromMs(END) } },
+      },
+    };
+    const t0 = performance.now();
+    const rows = await check(
+      (async function* () {
+        for await (const res of client.exportCsv(request)) yield res.data;
+      })(),
+      events,
+    );
+    const rpcSeconds = (performance.now() - t0) / 1000;
+    const afterRpc = memory(pid);
+    const link = await client.createExportLink(request);
+    const t1 = performance.now();
+    const res = await fetch(`${server.url}${link.url}`, { headers: { "accept-encoding": "gzip" } });
+    if (!res.ok || !res.body) throw new Error(`link answered ${res.status}`);
+    await check(res.body as unknown as AsyncIterable<Uint8Array>, events);
+    const linkSeconds = (performance.now() - t1) / 1000;
+    const afterLink = memory(pid);
+    console.log(
+      `ExportCsv RPC: ${rows.toLocaleString("en")} rows, all equal, ${Math.round(rows / rpcSeconds).toLocaleString("en")} rows/s`,
+    );
+    console.log(
+      `Export link (gzip): ${rows.toLocaleString("en")} rows, all equal, ${Math.round(rows / linkSeconds).toLocaleString("en")} rows/s`,
+    );
+    console.log(
+      `Server RSS: ${mib(before.rss)} before exporting; ${mib(afterRpc.rss)} after the RPC, ${mib(afterLink.rss)} after the link; peak ${mib(afterLink.peak)} (peak before exporting ${mib(before.peak)})`,
+    );
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
