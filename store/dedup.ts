@@ -11,49 +11,89 @@ import type { Segment } from "./segment-format.ts";
 
 /** For each segment (in name order), a mask of rows that repeat an earlier segment's event, or null. */
 export function duplicateMasks(segments: readonly Segment[]): (Uint8Array | null)[] {
-  return segments.map((later, j) => {
-    let mask: Uint8Array | null = null;
-    for (let i = 0; i < j; i++) {
-      const earlier = segments[i]!;
-      if (earlier.count === 0 || later.count === 0) continue;
-      if (earlier.maxTime < later.minTime || later.maxTime < earlier.minTime) continue;
-      mask = markRepeats(earlier, later, mask);
+  const masks: (Uint8Array | null)[] = segments.map(() => null);
+  // Only segments whose time ranges overlap can share an event: sweep them into overlapping clusters.
+  const order = segments.map((_, i) => i).filter((i) => segments[i]!.count > 0);
+  order.sort((a, b) => segments[a]!.minTime - segments[b]!.minTime);
+  let cluster: number[] = [];
+  let clusterEnd = Number.NEGATIVE_INFINITY;
+  for (const i of order) {
+    const segment = segments[i]!;
+    if (segment.minTime > clusterEnd) {
+      if (cluster.length > 1) markCluster(segments, cluster, masks);
+      cluster = [];
     }
-    return mask;
-  });
+    cluster.push(i);
+    clusterEnd = Math.max(clusterEnd, segment.maxTime);
+  }
+  if (cluster.length > 1) markCluster(segments, cluster, masks);
+  return masks;
 }
 
-function markRepeats(earlier: Segment, later: Segment, mask: Uint8Array | null): Uint8Array | null {
-  const a = earlier.time;
-  const b = later.time;
-  let i = lowerBound(a, later.minTime);
-  let j = lowerBound(b, earlier.minTime);
-  while (i < a.length && j < b.length) {
-    const ta = a[i]!;
-    const tb = b[j]!;
-    if (ta < tb) i++;
-    else if (tb < ta) j++;
-    else {
-      // Rows of equal time: compare every id pair (runs of equal times are short).
-      let iEnd = i;
-      while (iEnd < a.length && a[iEnd] === ta) iEnd++;
-      let jEnd = j;
-      while (jEnd < b.length && b[jEnd] === tb) jEnd++;
-      for (let y = j; y < jEnd; y++) {
-        const id = later.id(y);
-        for (let x = i; x < iEnd; x++) {
-          if (earlier.id(x) === id) {
-            mask ??= new Uint8Array(later.count);
-            mask[y] = 1;
-            break;
-          }
-        }
+/**
+ * A k-way merge of the clustered segments' time columns (each sorted) through a binary heap: O(n log k).
+ * Within each run of equal times, a row whose id an earlier segment (lower index) holds is marked.
+ */
+function markCluster(segments: readonly Segment[], cluster: number[], masks: (Uint8Array | null)[]): void {
+  const cursor = new Map<number, number>(cluster.map((i) => [i, 0]));
+  const timeOf = (i: number) => segments[i]!.time[cursor.get(i)!]!;
+  const less = (a: number, b: number) => timeOf(a) < timeOf(b) || (timeOf(a) === timeOf(b) && a < b);
+  const heap: number[] = [];
+  const push = (i: number) => {
+    heap.push(i);
+    for (let c = heap.length - 1; c > 0; ) {
+      const p = (c - 1) >> 1;
+      if (!less(heap[c]!, heap[p]!)) break;
+      [heap[c], heap[p]] = [heap[p]!, heap[c]!];
+      c = p;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let p = 0; ; ) {
+        const l = 2 * p + 1;
+        const r = l + 1;
+        let m = p;
+        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
+        if (m === p) break;
+        [heap[m], heap[p]] = [heap[p]!, heap[m]!];
+        p = m;
       }
-      i = iEnd;
-      j = jEnd;
+    }
+    return top;
+  };
+  for (const i of cluster) push(i);
+  while (heap.length > 0) {
+    const first = pop();
+    const time = timeOf(first);
+    // Gather this time's rows from every segment: [segment, row] pairs, segments in ascending index.
+    const run: [number, number][] = [];
+    const take = (i: number) => {
+      const seg = segments[i]!;
+      let r = cursor.get(i)!;
+      while (r < seg.count && seg.time[r] === time) run.push([i, r++]);
+      cursor.set(i, r);
+      if (r < seg.count) push(i);
+    };
+    take(first);
+    while (heap.length > 0 && timeOf(heap[0]!) === time) take(pop());
+    if (run.length < 2 || run.every(([i]) => i === run[0]![0])) continue;
+    const firstHolder = new Map<string, number>();
+    for (const [i, r] of run) {
+      const id = segments[i]!.id(r);
+      const holder = firstHolder.get(id);
+      if (holder === undefined || holder === i) firstHolder.set(id, i);
+      else {
+        const mask = masks[i] ?? new Uint8Array(segments[i]!.count);
+        masks[i] = mask;
+        mask[r] = 1;
+      }
     }
   }
-  return mask;
 }
 
 /** The first index whose value is ≥ t in a sorted array. */
