@@ -66,7 +66,7 @@ export class EventStore {
     // Check every partition before writing any, so that a read failure stores nothing.
     const fresh: [string, StoredEvent[]][] = [];
     for (const [day, list] of byDay) {
-      const existing = await this.loadPartition(tenant, module, day);
+      const existing = await this.loadPartition(tenant, module, day, undefined, false);
       const kept = list.filter((e) => !existing.some((s) => holds(s.segment, e.id, e.time)));
       duplicates += list.length - kept.length;
       if (kept.length > 0) fresh.push([day, kept]);
@@ -140,20 +140,20 @@ export class EventStore {
     return days;
   }
 
-  private async loadPartition(tenant: string, module: string, day: string, listed?: string[]) {
+  /** A partition's segments in name order; with their duplicate masks unless `masks` is false (writers). */
+  private async loadPartition(tenant: string, module: string, day: string, listed?: string[], masks = true) {
     const prefix = eventsPrefix(tenant, module);
     const keys = (listed ?? (await this.storage.getKeys(`${prefix}:${day}`)))
       .filter((key) => parseSegmentKey(prefix, key)?.day === day)
       .sort();
     const segments = await Promise.all(keys.map((key) => this.loadSegment(key)));
-    const signature = keys.join("|");
-    let masks = this.masks.get(signature);
-    if (!masks) {
-      masks = duplicateMasks(segments);
+    let m: (Uint8Array | null)[] = [];
+    if (masks) {
+      const signature = keys.join("|");
+      m = this.masks.get(signature) ?? duplicateMasks(segments);
       if (this.masks.size > 10_000) this.masks.clear();
-      this.masks.set(signature, masks);
+      this.masks.set(signature, m);
     }
-    const m = masks;
     return keys.map((key, i) => ({ key, segment: segments[i]!, duplicates: m[i] ?? null }));
   }
 
