@@ -28,14 +28,17 @@ describe("CSV cells and rows (RFC 4180)", () => {
 
   it("round-trips any strings through a real CSV parser", () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.string({ unit: "grapheme" }), { minLength: 1, maxLength: 5 }), { minLength: 1 }), (rows) => {
-        const width = rows[0]!.length;
-        const table = rows.map((r) => Array.from({ length: width }, (_, i) => r[i] ?? ""));
-        const text = table.map((r) => csvRow(r)).join("");
-        const parsed = parse(text, { relax_column_count: false }) as string[][];
-        const expected = table.map((r) => r.map((cell) => (/^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell)));
-        expect(parsed).toEqual(expected);
-      }),
+      fc.property(
+        fc.array(fc.array(fc.string({ unit: "grapheme" }), { minLength: 1, maxLength: 5 }), { minLength: 1 }),
+        (rows) => {
+          const width = rows[0]!.length;
+          const table = rows.map((r) => Array.from({ length: width }, (_, i) => r[i] ?? ""));
+          const text = table.map((r) => csvRow(r)).join("");
+          const parsed = parse(text, { relax_column_count: false }) as string[][];
+          const expected = table.map((r) => r.map((cell) => (/^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell)));
+          expect(parsed).toEqual(expected);
+        },
+      ),
       { numRuns: 200 },
     );
   });
