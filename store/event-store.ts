@@ -35,6 +35,8 @@ export class EventStore {
   readonly now: () => number;
   private readonly cache: SegmentCache;
   private readonly masks = new Map<string, (Uint8Array | null)[]>();
+  /** Partitions this process wrote to since the compactor last asked: `tenant:module:day`. */
+  readonly written = new Set<string>();
 
   constructor(options: EventStoreOptions) {
     this.storage = options.storage;
@@ -83,6 +85,7 @@ export class EventStore {
       await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
       throw storageFailure("write", failed.reason);
     }
+    for (const [day] of fresh) this.written.add(`${tenant}:${module}:${day}`);
     return { accepted: events.length - duplicates, duplicates };
   }
 
@@ -140,34 +143,91 @@ export class EventStore {
     return days;
   }
 
-  /** A partition's segments in name order; with their duplicate masks unless `masks` is false (writers). */
+  /**
+   * A partition's live segments in name order — those no other listed segment supersedes — with their
+   * duplicate masks unless `masks` is false (writers do not need them). A segment deleted between listing
+   * and reading was superseded by compaction, so the partition is listed again.
+   */
   private async loadPartition(tenant: string, module: string, day: string, listed?: string[], masks = true) {
-    const prefix = eventsPrefix(tenant, module);
-    const keys = (listed ?? (await this.storage.getKeys(`${prefix}:${day}`)))
-      .filter((key) => parseSegmentKey(prefix, key)?.day === day)
-      .sort();
-    const segments = await Promise.all(keys.map((key) => this.loadSegment(key)));
+    const state = await this.partitionState(tenant, module, day, listed);
+    const live = state.live;
     let m: (Uint8Array | null)[] = [];
     if (masks) {
-      const signature = keys.join("|");
-      m = this.masks.get(signature) ?? duplicateMasks(segments);
+      const signature = live.map((s) => s.key).join("|");
+      m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
       this.masks.set(signature, m);
     }
-    return keys.map((key, i) => ({ key, segment: segments[i]!, duplicates: m[i] ?? null }));
+    return live.map((s, i) => ({ ...s, duplicates: m[i] ?? null }));
   }
 
-  private async loadSegment(key: string): Promise<Segment> {
+  /** Live and superseded segments of a partition (compaction deletes the superseded ones). */
+  async partitionState(tenant: string, module: string, day: string, listed?: string[]) {
+    const prefix = eventsPrefix(tenant, module);
+    for (let attempt = 0; ; attempt++) {
+      const keys = (attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`))
+        .filter((key) => parseSegmentKey(prefix, key)?.day === day)
+        .sort();
+      const loaded = await Promise.all(keys.map((key) => this.loadSegment(key)));
+      if (loaded.some((s) => s === undefined)) {
+        if (attempt < 3) continue;
+        throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
+      }
+      const segments = keys.map((key, i) => ({
+        key,
+        name: key.slice(key.lastIndexOf(":") + 1),
+        segment: loaded[i]!,
+      }));
+      const superseded = new Set(segments.flatMap((s) => s.segment.supersedes));
+      return {
+        live: segments.filter((s) => !superseded.has(s.name)),
+        superseded: segments.filter((s) => superseded.has(s.name)),
+      };
+    }
+  }
+
+  /** The decoded segment, or undefined when the key is gone (superseded and deleted since it was listed). */
+  private async loadSegment(key: string): Promise<Segment | undefined> {
     const cached = this.cache.get(key);
     if (cached) return cached;
-    const raw = await this.storage.getItemRaw(key);
-    if (raw === null || raw === undefined) {
-      throw new TallyError("unavailable", `segment ${key} was listed but could not be read; retry`);
+    let raw: unknown;
+    try {
+      raw = await this.storage.getItemRaw(key);
+    } catch (cause) {
+      throw storageFailure("read", cause);
     }
+    if (raw === null || raw === undefined) return undefined;
     const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
     const segment = new Segment(bytes, key);
     this.cache.set(key, segment, bytes.byteLength);
     return segment;
+  }
+
+  /** Writes a compacted segment; see compaction.ts. */
+  async writeSegment(
+    tenant: string,
+    module: string,
+    day: string,
+    events: StoredEvent[],
+    supersedes: string[],
+  ) {
+    const now = this.now();
+    const key = segmentKey(tenant, module, day, newSegmentName(now));
+    try {
+      await this.storage.setItemRaw(key, encodeSegment(events, now, supersedes));
+    } catch (cause) {
+      throw storageFailure("write", cause);
+    }
+    return key;
+  }
+
+  async removeSegment(key: string): Promise<void> {
+    this.cache.delete(key);
+    try {
+      await this.storage.removeItem(key);
+    } catch (cause) {
+      throw storageFailure("remove", cause);
+    }
   }
 }
 

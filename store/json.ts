@@ -10,6 +10,8 @@ export interface StoredEvent {
   data: JsonObject;
   lat: number;
   lon: number;
+  /** When it was first written (ms); set only when compaction rewrites an event. */
+  ingested?: number;
 }
 
 /**

@@ -42,17 +42,26 @@ interface Header {
   types: string[];
   paths: string[];
   cols: Record<string, [ColumnKind, number, number]>;
+  /** Names of the segments (same partition) this one replaces; absent on segments written by RecordEvents. */
+  supersedes?: string[];
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
-/** Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms). */
-export function encodeSegment(input: readonly StoredEvent[], ingestedAt: number): Uint8Array {
+/**
+ * Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms), for events
+ * that do not carry their own. `supersedes` names the segments a compacted segment replaces.
+ */
+export function encodeSegment(
+  input: readonly StoredEvent[],
+  ingestedAt: number,
+  supersedes: string[] = [],
+): Uint8Array {
   const events = [...input].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = events.length;
   const time = new Float64Array(n);
-  const ingested = new Float64Array(n).fill(ingestedAt);
+  const ingested = new Float64Array(n);
   const lat = new Float64Array(n);
   const lon = new Float64Array(n);
   const typeCodes = new Uint32Array(n);
@@ -63,6 +72,7 @@ export function encodeSegment(input: readonly StoredEvent[], ingestedAt: number)
 
   events.forEach((event, i) => {
     time[i] = event.time;
+    ingested[i] = event.ingested ?? ingestedAt;
     lat[i] = event.lat;
     lon[i] = event.lon;
     typeCodes[i] = types.code(event.type);
@@ -125,6 +135,7 @@ export function encodeSegment(input: readonly StoredEvent[], ingestedAt: number)
     types: types.values,
     paths: pathNames,
     cols: writer.index,
+    ...(supersedes.length > 0 ? { supersedes } : {}),
   };
   return writer.finish(header);
 }
@@ -213,10 +224,13 @@ function align8(n: number): number {
 /** A decoded segment. Columns are typed-array views; strings are decoded on first use. */
 export class Segment {
   readonly count: number;
+  /** Size of the encoded segment. */
+  readonly byteLength: number;
   readonly minTime: number;
   readonly maxTime: number;
   readonly bbox: Header["bbox"];
   readonly types: readonly string[];
+  readonly supersedes: readonly string[];
   readonly time: Float64Array;
   readonly ingested: Float64Array;
   readonly lat: Float64Array;
@@ -248,10 +262,12 @@ export class Segment {
     }
     this.body = aligned.subarray(align8(12 + headerLength));
     this.count = this.header.count;
+    this.byteLength = bytes.byteLength;
     this.minTime = this.header.minTime;
     this.maxTime = this.header.maxTime;
     this.bbox = this.header.bbox;
     this.types = this.header.types;
+    this.supersedes = this.header.supersedes ?? [];
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     this.time = this.column("time", Float64Array);
     this.ingested = this.column("ingested", Float64Array);
@@ -284,6 +300,19 @@ export class Segment {
   id(i: number): string {
     this.idCache ??= this.strings("id");
     return this.idCache.get(i);
+  }
+
+  /** Event i whole, as compaction rewrites it. */
+  event(i: number): StoredEvent {
+    return {
+      id: this.id(i),
+      type: this.types[this.typeCodes[i]!]!,
+      time: this.time[i]!,
+      data: this.data(i),
+      lat: this.lat[i]!,
+      lon: this.lon[i]!,
+      ingested: this.ingested[i]!,
+    };
   }
 
   data(i: number): JsonObject {
