@@ -17,6 +17,8 @@ export interface NodeConfig {
   keys: KeyEntry[] | undefined;
   limits: Limits;
   cacheBytes: number;
+  /** How often the partitions this process wrote to are compacted (ms). */
+  compactionIntervalMs: number;
   secret: string | undefined;
   configFile: string | undefined;
 }
@@ -25,6 +27,7 @@ interface ConfigFile {
   keys?: KeyEntry[];
   limits?: Partial<Limits>;
   cacheBytes?: number;
+  compactionIntervalMs?: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
@@ -51,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     keys: file.keys && file.keys.length > 0 ? file.keys : undefined,
     limits: { ...DEFAULT_LIMITS, ...file.limits },
     cacheBytes: file.cacheBytes ?? 256 * 1024 * 1024,
+    compactionIntervalMs: file.compactionIntervalMs ?? 30_000,
     secret: env.TALLY_SECRET || undefined,
     configFile: explicit || existsSync(path) ? path : undefined,
   };

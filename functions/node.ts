@@ -14,6 +14,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { createStorage } from "unstorage";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
+import { startCompactor } from "../store/compaction.ts";
 import { EventStore } from "../store/event-store.ts";
 import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
@@ -84,6 +85,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     tokens: new PageTokens(await loadSecret(config)),
     limits: config.limits,
   };
+  const stopCompactor = startCompactor(deps.store, config.compactionIntervalMs);
   const app = createApp(deps);
   const listener = getRequestListener(app.fetch);
   const h1 = http.createServer(listener);
@@ -126,6 +128,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what is left. */
   const close = (graceMs = 2000) =>
     new Promise<void>((resolve) => {
+      stopCompactor();
       server.close(() => resolve());
       h2.close();
       h1.closeIdleConnections();

@@ -11,6 +11,8 @@ import {
   QuerySeriesRequestSchema,
   type TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { compactModule } from "../store/compaction.ts";
+import { invalidArgument } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
 import { exportCsv } from "../store/export.ts";
 import { compareBins, queryGeo } from "../store/geo-query.ts";
@@ -20,7 +22,7 @@ import type { Authenticator, Scope } from "./auth.ts";
 import { createLink } from "./export-link.ts";
 import type { Limits } from "./limits.ts";
 import { type PageState, type PageTokens, queryScope } from "./page-token.ts";
-import { validateRecord } from "./validate-events.ts";
+import { timestampMs, validateModule, validateRecord } from "./validate-events.ts";
 import { validateExport } from "./validate-export.ts";
 import { pageSize, validateGeoQuery, validateList, validateSeries } from "./validate-query.ts";
 
@@ -148,6 +150,21 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       validateExport(req, tenant, at, limits);
       const link = await createLink(deps, tenant, req, at);
       return { url: link.url, expiresAt: timestampFromMs(link.expires) };
+    },
+
+    async compact(req, ctx) {
+      const { tenant } = await auth.authorize(ctx.requestHeader, "admin");
+      const module = validateModule(req.module);
+      let range: { start: number; end: number } | undefined;
+      if (req.range) {
+        if (!req.range.start || !req.range.end) throw invalidArgument("range", "needs both start and end");
+        range = {
+          start: timestampMs(req.range.start, "range.start"),
+          end: timestampMs(req.range.end, "range.end"),
+        };
+        if (range.end <= range.start) throw invalidArgument("range.end", "must be after range.start");
+      }
+      return compactModule(store, tenant, module, range);
     },
 
     async listEvents(req, ctx) {

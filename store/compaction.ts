@@ -15,6 +15,7 @@
 import { duplicateMasks } from "./dedup.ts";
 import type { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
+import { END_OF_TIME } from "./keys.ts";
 
 export interface CompactionOptions {
   /** Events in a merged segment, at most. */
@@ -97,4 +98,68 @@ export async function compactPartition(
     after -= inputs.length - 1;
   }
   return { segmentsBefore: live.length, segmentsAfter: after };
+}
+
+/** Compacts every partition of a module within [start, end) (all of them by default), one at a time. */
+export async function compactModule(
+  store: EventStore,
+  tenant: string,
+  module: string,
+  range: { start: number; end: number } = { start: 0, end: END_OF_TIME },
+  options: CompactionOptions = DEFAULT_COMPACTION,
+) {
+  const days = await store.days(tenant, module, range.start, range.end);
+  let segmentsBefore = 0;
+  let segmentsAfter = 0;
+  for (const day of days) {
+    const result = await compactPartition(store, tenant, module, day, options);
+    segmentsBefore += result.segmentsBefore;
+    segmentsAfter += result.segmentsAfter;
+  }
+  return { partitions: days.length, segmentsBefore, segmentsAfter };
+}
+
+/**
+ * Background compaction of the partitions this process wrote to, every `intervalMs`. Runtime-neutral: the
+ * Node server starts it; a Worker would call `compactWritten` from a scheduled handler instead.
+ */
+export function startCompactor(
+  store: EventStore,
+  intervalMs: number,
+  log: (m: string) => void = console.error,
+) {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await compactWritten(store);
+    } catch (error) {
+      log(
+        `[tally] background compaction failed (will retry): ${error instanceof Error ? error.message : error}`,
+      );
+    } finally {
+      running = false;
+    }
+  }, intervalMs);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+}
+
+/** Compacts the partitions recorded into since the last call. */
+export async function compactWritten(
+  store: EventStore,
+  options: CompactionOptions = DEFAULT_COMPACTION,
+): Promise<void> {
+  const written = [...store.written];
+  store.written.clear();
+  for (const entry of written) {
+    const [tenant, module, day] = entry.split(":") as [string, string, string];
+    try {
+      await compactPartition(store, tenant, module, day, options);
+    } catch (error) {
+      store.written.add(entry);
+      throw error;
+    }
+  }
 }

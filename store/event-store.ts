@@ -8,7 +8,7 @@ import type { Storage } from "unstorage";
 import { duplicateMasks, holds } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
-import { dayOf, dayStart, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 
@@ -117,6 +117,11 @@ export class EventStore {
       next?.catch(() => {});
       yield { day: sorted[i]!, segments };
     }
+  }
+
+  /** The UTC days (yyyymmdd) holding segments of a module within [start, end), sorted. */
+  async days(tenant: string, module: string, start = 0, end = END_OF_TIME): Promise<string[]> {
+    return [...(await this.listDays(tenant, module, start, end)).keys()].sort();
   }
 
   private async listDays(tenant: string, module: string, start: number, end: number) {

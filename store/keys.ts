@@ -16,6 +16,9 @@ const SEGMENT_PATTERN = /^[a-z0-9]{1,64}$/;
 
 const ROOT = "v1";
 
+/** Just past the last instant a partition key can name (10000-01-01T00:00:00Z). */
+export const END_OF_TIME = 253_402_300_800_000;
+
 export function isValidModule(module: string): boolean {
   return MODULE_PATTERN.test(module);
 }
