@@ -1,7 +1,7 @@
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { csvCell, csvRow, flattenForCsv, isoInZone } from "./csv.ts";
+import { csvCell, csvRow, isoInZone } from "./csv.ts";
 
 describe("CSV cells and rows (RFC 4180)", () => {
   it("quotes commas, quotes and line breaks, doubling quotes, and ends rows with CRLF", () => {
@@ -51,22 +51,5 @@ describe("CSV values", () => {
     expect(isoInZone(Date.UTC(2026, 0, 1), "UTC")).toBe("2026-01-01T00:00:00+00:00");
     expect(isoInZone(Date.UTC(2026, 0, 1), "America/St_Johns")).toBe("2025-12-31T20:30:00-03:30");
     expect(isoInZone(Date.UTC(2026, 0, 1), "Asia/Kathmandu")).toBe("2026-01-01T05:45:00+05:45");
-  });
-
-  it("flattens nested objects with dots and keeps arrays as JSON", () => {
-    const flat = flattenForCsv({
-      org: "o",
-      meta: { a: 1, b: { c: null }, empty: {} },
-      supplies: [{ name: "Childcare", value: 5 }],
-      needs: [],
-    });
-    expect(Object.fromEntries(flat)).toEqual({
-      org: "o",
-      "meta.a": 1,
-      "meta.b.c": null,
-      "meta.empty": "{}",
-      supplies: '[{"name":"Childcare","value":5}]',
-      needs: "[]",
-    });
   });
 });

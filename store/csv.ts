@@ -3,20 +3,32 @@
  * quoted and its quotes doubled), UTF-8, a header row. A string cell that a spreadsheet would run as a
  * formula (starting with =, +, -, @, tab or CR) is prefixed with ' ; numbers are written as they are.
  */
-import type { JsonObject, JsonValue } from "./json.ts";
 import { offsetMinutesAt } from "./time-buckets.ts";
 
 export type Cell = string | number | boolean | null | undefined;
 
-const FORMULA = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
-
 export function csvCell(value: Cell): string {
+  if (typeof value === "string") return csvString(value);
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
-  if (typeof value === "boolean") return value ? "true" : "false";
-  const text = FORMULA.test(value) ? `'${value}` : value;
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return value ? "true" : "false";
+}
+
+/** A string cell; character tests instead of regular expressions, since every exported cell passes here. */
+function csvString(value: string): string {
+  if (value.length === 0) return value;
+  const first = value.charCodeAt(0);
+  // = + - @ tab CR: a spreadsheet would run the cell as a formula.
+  const text =
+    first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13
+      ? `'${value}`
+      : value;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // " , CR LF
+    if (c === 34 || c === 44 || c === 13 || c === 10) return `"${text.replace(/"/g, '""')}"`;
+  }
+  return text;
 }
 
 export function csvRow(cells: readonly Cell[]): string {
@@ -32,32 +44,4 @@ export function isoInZone(ms: number, timeZone: string): string {
   const sign = offset < 0 ? "-" : "+";
   const abs = Math.abs(offset);
   return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-}
-
-/**
- * An event's data as CSV columns: nested objects flattened with dots, arrays (and empty objects) as JSON
- * text, null as an empty cell.
- */
-export function flattenForCsv(
-  data: JsonObject,
-  out: Map<string, Cell> = new Map(),
-  prefix = "",
-): Map<string, Cell> {
-  for (const key of Object.keys(data)) {
-    const value = data[key] as JsonValue;
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (
-      value !== null &&
-      typeof value === "object" &&
-      !Array.isArray(value) &&
-      Object.keys(value).length > 0
-    ) {
-      flattenForCsv(value, out, path);
-    } else if (value !== null && typeof value === "object") {
-      out.set(path, JSON.stringify(value));
-    } else {
-      out.set(path, value);
-    }
-  }
-  return out;
 }

@@ -3,7 +3,8 @@
  * 64 KiB. Series and geo answers are small (buckets × groups, cells); events stream one partition at a
  * time, so a 10 M-event export holds one day's matches in memory, never the whole answer.
  */
-import { csvRow, flattenForCsv, isoInZone } from "./csv.ts";
+import { csvCell, csvRow, isoInZone } from "./csv.ts";
+import { flattenJsonText } from "./csv-flatten.ts";
 import type { EventStore } from "./event-store.ts";
 import { queryGeo } from "./geo-query.ts";
 import { streamEvents } from "./list-events.ts";
@@ -64,24 +65,26 @@ async function* eventRows(store: EventStore, spec: ListSpec, requested: string[]
   let columns = requested;
   if (columns.length === 0) {
     const union = new Set<string>();
-    for await (const events of streamEvents(store, spec)) {
-      for (const event of events) for (const path of flattenForCsv(event.data).keys()) union.add(path);
-    }
+    const add = (path: string) => union.add(path);
+    for await (const events of streamEvents(store, spec))
+      for (const e of events) flattenJsonText(e.dataText, add);
     columns = [...union].sort();
   }
   yield csvRow(["id", "type", "time", "lat", "lon", ...columns]);
+  const index = new Map(columns.map((c, i) => [c, i]));
+  const cells: string[] = new Array(columns.length).fill("");
+  const set = (path: string, cell: string) => {
+    const i = index.get(path);
+    if (i !== undefined) cells[i] = cell;
+  };
   for await (const events of streamEvents(store, spec)) {
+    let chunk = "";
     for (const e of events) {
-      const data = flattenForCsv(e.data);
+      cells.fill("");
+      flattenJsonText(e.dataText, set);
       const located = !Number.isNaN(e.lat);
-      yield csvRow([
-        e.id,
-        e.type,
-        new Date(e.time).toISOString(),
-        located ? e.lat : null,
-        located ? e.lon : null,
-        ...columns.map((c) => data.get(c)),
-      ]);
+      chunk += `${csvCell(e.id)},${csvCell(e.type)},${new Date(e.time).toISOString()},${located ? e.lat : ""},${located ? e.lon : ""}${cells.length ? "," : ""}${cells.join(",")}\r\n`;
     }
+    yield chunk;
   }
 }

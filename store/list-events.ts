@@ -85,9 +85,21 @@ export async function listEvents(
   return { events: page.slice(0, limit).map(materialise), more: page.length > limit };
 }
 
+/** An event with its data left as stored JSON text, for exports that never need the objects. */
+export interface RawEvent extends Omit<ListedEvent, "data"> {
+  dataText: string;
+}
+
 /** Every matching event, in order, one partition in memory at a time. */
-export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<ListedEvent[]> {
+export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<RawEvent[]> {
   for await (const matches of scan(store, spec, spec.order)) {
-    yield sortedCandidates(matches, spec.order === "desc").map(materialise);
+    yield sortedCandidates(matches, spec.order === "desc").map(({ segment, row, time, id }) => ({
+      id,
+      type: segment.types[segment.typeCodes[row]!]!,
+      time,
+      dataText: segment.dataText(row),
+      lat: segment.lat[row]!,
+      lon: segment.lon[row]!,
+    }));
   }
 }

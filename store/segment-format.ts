@@ -316,8 +316,13 @@ export class Segment {
   }
 
   data(i: number): JsonObject {
+    return JSON.parse(this.dataText(i)) as JsonObject;
+  }
+
+  /** Event i's data as the JSON text it was stored as (JSON.stringify output: no whitespace). */
+  dataText(i: number): string {
     this.dataCache ??= this.strings("data");
-    return JSON.parse(this.dataCache.get(i)) as JsonObject;
+    return this.dataCache.get(i);
   }
 
   private column<T extends Float64Array | Uint32Array | Uint8Array>(
