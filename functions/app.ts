@@ -5,13 +5,16 @@
 import { Hono } from "hono";
 import { connectMiddleware } from "./connect-hono.ts";
 import { serveLink } from "./export-link.ts";
+import { recordFastPath } from "./record-fast-path.ts";
 import { createRouter } from "./routes.ts";
 import type { ServiceDeps } from "./service.ts";
 
-export function createApp(deps: ServiceDeps): Hono {
+export function createApp(deps: ServiceDeps, options: { recordFastPath?: boolean } = {}): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.get("/exports/:token", (c) => serveLink(c, deps));
+  // RecordEvents in Connect binary skips the generic protobuf decoder (see record-fast-path.ts).
+  if (options.recordFastPath !== false) app.use("*", recordFastPath(deps));
   app.use("*", connectMiddleware(createRouter(deps)));
   return app;
 }

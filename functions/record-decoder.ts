@@ -1,0 +1,430 @@
+/**
+ * A hand-written decoder of `telemetry.v1.RecordEventsRequest` from the protobuf binary wire format, for the
+ * ingest fast path (record-fast-path.ts). @bufbuild/protobuf decodes a `google.protobuf.Struct` through its
+ * generic reflection and then converts it to JSON, which caps ingest at ~50 k events/s; this reads the
+ * wire straight into the JSON objects the service stores.
+ *
+ * It returns what `fromBinary(RecordEventsRequestSchema, bytes)` returns — the same messages (with their
+ * `$typeName`), minus `$unknown` (unknown fields are skipped, not kept) — and it throws exactly when
+ * `fromBinary` throws. record-decoder.test.ts checks both against the library on random requests and on
+ * random mutations of them. What it reproduces, deliberately, quirks included (protobuf-es 2.13):
+ *
+ * - Known fields are read by their declared type whatever the tag's wire type says; only unknown fields
+ *   are skipped by wire type (groups too, with the remaining recursion budget; a stray end-group tag
+ *   throws).
+ * - A sub-message's length only bounds its field loop: a last field that runs past it is not an error,
+ *   and the parent continues where that field ended. Reads past the end of the input throw.
+ * - Varints as protobuf-es reads them: 32-bit ones keep the low 32 bits of up to 10 bytes (so a negative
+ *   int32 such as `nanos` arrives sign-extended in 10 bytes), 64-bit ones throw past 10 bytes, tags
+ *   longer than 5 bytes or above 2^32 throw, field number 0 and wire types 6 and 7 throw.
+ * - int64 `seconds` as a bigint; doubles little-endian, every bit pattern (NaN, ±Infinity, -0) kept.
+ * - Strings are validated UTF-8 (proto3 fields verify it): invalid UTF-8 throws, and a leading byte order
+ *   mark is dropped, as TextDecoder does.
+ * - Singular fields: the last occurrence wins; a message field seen twice is merged (two `location`s
+ *   merge lat and lon; two `data`s add up their keys, later keys winning; a Value's `struct_value` or
+ *   `list_value` seen twice merges too, unless another kind came in between).
+ * - `Struct.fields` map entries: a missing key is "", a missing value is null, a later duplicate key
+ *   replaces the earlier one in its original position, and the key `__proto__` is dropped (protobuf-es
+ *   assigns it to a plain object, which sets the prototype instead). Inside an entry, fields other than
+ *   key and value are not skipped: protobuf-es goes on reading their payload as tags, and so does this.
+ * - A Value with no kind set is null.
+ * - Nesting: the request is depth 1, each nested message one more (data's Struct is 3, each JSON level
+ *   adds 2); a message deeper than 100 throws.
+ */
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Event, Location, RecordEventsRequest } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+
+/**
+ * What the decoder returns: the generated message type itself, so `validateRecord(req, …)` takes it as is.
+ * (`$unknown` is never set.)
+ */
+export type RecordRequestLike = RecordEventsRequest;
+
+/** protobuf-es's default `recursionLimit`. */
+const RECURSION_LIMIT = 100;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = new Uint8Array(0);
+
+// The input being decoded. Module state rather than a reader object: decoding is synchronous and not
+// re-entrant, and V8 reads these as fast as locals.
+let buf: Uint8Array = EMPTY;
+let pos = 0;
+let len = 0;
+let view: DataView = new DataView(EMPTY.buffer);
+/** The two halves of the last 64-bit varint read. */
+let lo = 0;
+let hi = 0;
+
+/** Decodes a binary `RecordEventsRequest`; throws an Error on input that `fromBinary` would refuse. */
+export function decodeRecordRequest(bytes: Uint8Array): RecordRequestLike {
+  buf = bytes;
+  pos = 0;
+  len = bytes.length;
+  view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    return readRequest();
+  } finally {
+    buf = EMPTY;
+    view = new DataView(EMPTY.buffer);
+  }
+}
+
+function readRequest(): RecordEventsRequest {
+  let module = "";
+  const events: Event[] = [];
+  while (pos < len) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) module = readString();
+    else if (no === 2) events.push(readEvent(2));
+    else skip(tag & 7, no, RECURSION_LIMIT - 1);
+  }
+  return { $typeName: "telemetry.v1.RecordEventsRequest", module, events };
+}
+
+function readEvent(depth: number): Event {
+  const end = messageEnd(depth, "telemetry.v1.Event");
+  let id = "";
+  let type = "";
+  let time: Timestamp | undefined;
+  let data: JsonObject | undefined;
+  let location: Location | undefined;
+  while (pos < end) {
+    const tag = readTag();
+    switch (tag >>> 3) {
+      case 1:
+        id = readString();
+        break;
+      case 2:
+        type = readString();
+        break;
+      case 3:
+        time = readTimestamp(depth + 1, time);
+        break;
+      case 4:
+        data = readStruct(depth + 1, data);
+        break;
+      case 5:
+        location = readLocation(depth + 1, location);
+        break;
+      default:
+        skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+    }
+  }
+  return { $typeName: "telemetry.v1.Event", id, type, time, data, location };
+}
+
+function readTimestamp(depth: number, into: Timestamp | undefined): Timestamp {
+  const end = messageEnd(depth, "google.protobuf.Timestamp");
+  const ts: Timestamp = into ?? { $typeName: "google.protobuf.Timestamp", seconds: 0n, nanos: 0 };
+  while (pos < end) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) {
+      readVarint64();
+      ts.seconds = int64(lo, hi);
+    } else if (no === 2) ts.nanos = readVarint32() | 0;
+    else skip(tag & 7, no, RECURSION_LIMIT - depth);
+  }
+  return ts;
+}
+
+function readLocation(depth: number, into: Location | undefined): Location {
+  const end = messageEnd(depth, "telemetry.v1.Location");
+  const loc: Location = into ?? { $typeName: "telemetry.v1.Location", lat: 0, lon: 0 };
+  while (pos < end) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) loc.lat = readDouble();
+    else if (no === 2) loc.lon = readDouble();
+    else skip(tag & 7, no, RECURSION_LIMIT - depth);
+  }
+  return loc;
+}
+
+/** A Struct as a JSON object, merged into `into` when the field was already present. */
+function readStruct(depth: number, into: JsonObject | undefined): JsonObject {
+  const end = messageEnd(depth, "google.protobuf.Struct");
+  const obj: JsonObject = into ?? {};
+  while (pos < end) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) readEntry(obj, depth);
+    else skip(tag & 7, no, RECURSION_LIMIT - depth);
+  }
+  return obj;
+}
+
+/** One `map<string, Value> fields` entry, read the way protobuf-es's readMapEntry reads it. */
+function readEntry(obj: JsonObject, depth: number): void {
+  const length = readVarint32();
+  const end = pos + length;
+  let key = "";
+  let value: JsonValue = null;
+  while (pos < end) {
+    const no = readTag() >>> 3;
+    if (no === 1) key = readString();
+    else if (no === 2) value = readValue(depth + 1);
+    // Any other field: protobuf-es neither reads nor skips it; its payload is read as the next tags.
+  }
+  if (key !== "__proto__") obj[key] = value;
+}
+
+const KIND_NONE = 0;
+const KIND_STRUCT = 5;
+const KIND_LIST = 6;
+
+/** A google.protobuf.Value as JSON; no kind is null. */
+function readValue(depth: number): JsonValue {
+  const end = messageEnd(depth, "google.protobuf.Value");
+  let kind = KIND_NONE;
+  let value: JsonValue = null;
+  while (pos < end) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    switch (no) {
+      case 1: // null_value, an open enum read as int32
+        readVarint32();
+        value = null;
+        break;
+      case 2:
+        value = readDouble();
+        break;
+      case 3:
+        value = readString();
+        break;
+      case 4:
+        readVarint64();
+        value = lo !== 0 || hi !== 0;
+        break;
+      case KIND_STRUCT:
+        value = readStruct(depth + 1, kind === KIND_STRUCT ? (value as JsonObject) : undefined);
+        break;
+      case KIND_LIST:
+        value = readList(depth + 1, kind === KIND_LIST ? (value as JsonValue[]) : undefined);
+        break;
+      default:
+        skip(tag & 7, no, RECURSION_LIMIT - depth);
+        continue;
+    }
+    kind = no;
+  }
+  return value;
+}
+
+function readList(depth: number, into: JsonValue[] | undefined): JsonValue[] {
+  const end = messageEnd(depth, "google.protobuf.ListValue");
+  const list: JsonValue[] = into ?? [];
+  while (pos < end) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) list.push(readValue(depth + 1));
+    else skip(tag & 7, no, RECURSION_LIMIT - depth);
+  }
+  return list;
+}
+
+/** Reads a sub-message's length and returns where its fields end; refuses nesting past the limit. */
+function messageEnd(depth: number, typeName: string): number {
+  const length = readVarint32();
+  if (depth > RECURSION_LIMIT) {
+    throw new Error(
+      `cannot decode ${typeName} from binary: maximum recursion depth of ${RECURSION_LIMIT} reached`,
+    );
+  }
+  return pos + length;
+}
+
+// ---- wire primitives, each throwing where protobuf-es's BinaryReader throws ----
+
+function eof(): Error {
+  return new RangeError("premature EOF");
+}
+
+/** The byte at `i`, or 0 past the end (BinaryReader reads `undefined` there, which masks to 0). */
+function byteAt(i: number): number {
+  return i < len ? buf[i]! : 0;
+}
+
+/** A tag as (field number << 3 | wire type), validated like BinaryReader.tag(). */
+function readTag(): number {
+  if (pos < len) {
+    const b = buf[pos]!;
+    if (b < 0x80) {
+      pos++;
+      if (b < 8 || (b & 7) > 5) throw illegalTag(b);
+      return b;
+    }
+  }
+  const start = pos;
+  const tag = readVarint32();
+  const bytesRead = pos - start;
+  if (bytesRead > 5 || (bytesRead === 5 && buf[pos - 1]! > 0x0f)) {
+    throw new Error("illegal tag: varint overflows uint32");
+  }
+  if (tag >>> 3 === 0 || (tag & 7) > 5) throw illegalTag(tag);
+  return tag;
+}
+
+function illegalTag(tag: number): Error {
+  return new Error(`illegal tag: field no ${tag >>> 3} wire type ${tag & 7}`);
+}
+
+/** A uint32 varint as BinaryReader.uint32() reads it: the low 32 bits of at most 10 bytes. */
+function readVarint32(): number {
+  if (pos < len) {
+    const b = buf[pos]!;
+    if (b < 0x80) {
+      pos++;
+      return b;
+    }
+  }
+  let b = byteAt(pos++);
+  let result = b & 0x7f;
+  if ((b & 0x80) === 0) return checked(result);
+  b = byteAt(pos++);
+  result |= (b & 0x7f) << 7;
+  if ((b & 0x80) === 0) return checked(result);
+  b = byteAt(pos++);
+  result |= (b & 0x7f) << 14;
+  if ((b & 0x80) === 0) return checked(result);
+  b = byteAt(pos++);
+  result |= (b & 0x7f) << 21;
+  if ((b & 0x80) === 0) return checked(result);
+  b = byteAt(pos++);
+  result |= (b & 0x0f) << 28;
+  for (let read = 5; (b & 0x80) !== 0 && read < 10; read++) b = byteAt(pos++);
+  if ((b & 0x80) !== 0) throw new Error("invalid varint");
+  return checked(result >>> 0);
+}
+
+function checked(value: number): number {
+  if (pos > len) throw eof();
+  return value;
+}
+
+/** A 64-bit varint into `lo` and `hi` (two int32 halves), as BinaryReader.varint64() reads it. */
+function readVarint64(): void {
+  let low = 0;
+  let high = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    const b = byteAt(pos++);
+    low |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) {
+      set64(low, high);
+      return;
+    }
+  }
+  const middle = byteAt(pos++);
+  low |= (middle & 0x0f) << 28;
+  high = (middle & 0x70) >> 4;
+  if ((middle & 0x80) === 0) {
+    set64(low, high);
+    return;
+  }
+  for (let shift = 3; shift <= 31; shift += 7) {
+    const b = byteAt(pos++);
+    high |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) {
+      set64(low, high);
+      return;
+    }
+  }
+  throw new Error("invalid varint");
+}
+
+function set64(low: number, high: number): void {
+  if (pos > len) throw eof();
+  lo = low;
+  hi = high;
+}
+
+/** The signed 64-bit integer hi:lo, as protoInt64.dec gives it. */
+function int64(low: number, high: number): bigint {
+  // hi as a signed 32-bit number times 2^32 plus lo unsigned is the two's complement value; it is exact
+  // in a double while |hi| < 2^21.
+  if (high >= -0x200000 && high < 0x200000) return BigInt(high * 0x1_0000_0000 + (low >>> 0));
+  return (BigInt(high) << 32n) | BigInt(low >>> 0);
+}
+
+function readDouble(): number {
+  if (pos + 8 > len) {
+    pos += 8;
+    throw eof();
+  }
+  const value = view.getFloat64(pos, true);
+  pos += 8;
+  return value;
+}
+
+/** A length-delimited string, validated UTF-8; ASCII without TextDecoder. */
+function readString(): string {
+  const length = readVarint32();
+  const start = pos;
+  const end = start + length;
+  if (end > len) {
+    pos = end;
+    throw eof();
+  }
+  pos = end;
+  if (length <= 24) {
+    // Short strings (keys, names, ids): build them directly while they are ASCII.
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
+  }
+  return latin1(start, end);
+}
+
+/** ASCII bytes [start, end) as a string, in chunks small enough for a spread call. */
+function latin1(start: number, end: number): string {
+  let s = "";
+  for (let at = start; at < end; at += 4096) {
+    s += String.fromCharCode.apply(null, buf.subarray(at, Math.min(end, at + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+/** Skips one unknown field of wire type `wireType`, as BinaryReader.skip() does. */
+function skip(wireType: number, fieldNo: number, recursionLimit: number): void {
+  switch (wireType) {
+    case 0: // varint, of any length
+      while (byteAt(pos++) & 0x80) {
+        // skip
+      }
+      break;
+    case 1: // 64-bit
+      pos += 8;
+      break;
+    case 2: {
+      const length = readVarint32();
+      pos += length;
+      break;
+    }
+    case 3: // group: fields up to the matching end-group tag
+      if (recursionLimit <= 0) throw new Error("maximum recursion depth reached");
+      for (;;) {
+        const tag = readTag();
+        if ((tag & 7) === 4) {
+          if (tag >>> 3 !== fieldNo) throw new Error("invalid end group tag");
+          break;
+        }
+        skip(tag & 7, tag >>> 3, recursionLimit - 1);
+      }
+      break;
+    case 5: // 32-bit
+      pos += 4;
+      break;
+    default:
+      throw new Error(`cant skip wire type ${wireType}`);
+  }
+  if (pos > len) throw eof();
+}
