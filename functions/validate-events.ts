@@ -12,7 +12,6 @@ import type { Limits } from "./limits.ts";
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** 9999-12-31T23:59:59.999Z, the last instant a Timestamp's JSON form can carry. */
 export const MAX_TIME_MS = 253_402_300_799_999;
-const encoder = new TextEncoder();
 
 export function validateModule(module: string, field = "module"): string {
   if (!module) throw invalidArgument(field, 'required (e.g. "mod-disco")');
@@ -40,7 +39,7 @@ function validateEvent(event: Event, at: string, limits: Limits, now: number): S
   const id = event.id ? checkName(event.id, `${at}.id`, limits) : newEventId();
   const time = event.time ? timestampMs(event.time, `${at}.time`) : now;
   const data = event.data ?? {};
-  checkData(data, `${at}.data`, limits);
+  const dataJson = checkData(data, `${at}.data`, limits);
   let lat = Number.NaN;
   let lon = Number.NaN;
   if (event.location) {
@@ -53,7 +52,7 @@ function validateEvent(event: Event, at: string, limits: Limits, now: number): S
       throw invalidArgument(`${at}.location.lon`, `${lon} is outside -180..180`);
     }
   }
-  return { id, type: event.type, time, data, lat, lon };
+  return { id, type: event.type, time, data, dataJson, lat, lon };
 }
 
 function checkName(value: string, field: string, limits: Limits): string {
@@ -75,29 +74,93 @@ export function timestampMs(ts: Timestamp, field: string): number {
   return ms;
 }
 
-function checkData(data: JsonObject, field: string, limits: Limits): void {
-  let keys = 0;
-  const walk = (value: JsonValue, depth: number, path: string): void => {
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      throw invalidArgument(path, `${value} is not a finite number`);
-    }
-    if (value === null || typeof value !== "object") return;
-    if (depth > limits.maxDepth) throw invalidArgument(path, `nested deeper than ${limits.maxDepth} levels`);
-    const entries = Array.isArray(value)
-      ? value.map((v, i) => [`[${i}]`, v] as const)
-      : Object.entries(value);
-    keys += entries.length;
-    if (keys > limits.maxKeys)
-      throw invalidArgument(field, `more than ${limits.maxKeys} keys and array elements`);
-    for (const [key, child] of entries) {
-      walk(child, depth + 1, Array.isArray(value) ? `${path}${key}` : `${path}.${key}`);
-    }
-  };
-  walk(data, 1, field);
-  const bytes = encoder.encode(JSON.stringify(data)).byteLength;
+/** Checks `data` against the limits and returns its JSON text (which the store keeps, so it is made once). */
+function checkData(data: JsonObject, field: string, limits: Limits): string {
+  const state = { keys: 0 };
+  const problem = dataProblem(data, 1, limits, state);
+  if (problem) {
+    // The common case carries no path strings; only a failure walks again to name the place.
+    const [path, message] = locate(data, field, 1, limits, { keys: 0 }) ?? [field, problem];
+    throw invalidArgument(path, message);
+  }
+  const json = JSON.stringify(data);
+  const bytes = utf8Length(json);
   if (bytes > limits.maxEventBytes) {
     throw invalidArgument(field, `${bytes} bytes as JSON; at most ${limits.maxEventBytes}`);
   }
+  return json;
+}
+
+/** The first problem in `value`, or undefined. Counts keys and array elements in `state`. */
+function dataProblem(
+  value: JsonValue,
+  depth: number,
+  limits: Limits,
+  state: { keys: number },
+): string | undefined {
+  if (typeof value === "number")
+    return Number.isFinite(value) ? undefined : `${value} is not a finite number`;
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth > limits.maxDepth) return `nested deeper than ${limits.maxDepth} levels`;
+  if (Array.isArray(value)) {
+    state.keys += value.length;
+    if (state.keys > limits.maxKeys) return `more than ${limits.maxKeys} keys and array elements`;
+    for (const child of value) {
+      const problem = dataProblem(child, depth + 1, limits, state);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    if (++state.keys > limits.maxKeys) return `more than ${limits.maxKeys} keys and array elements`;
+    const problem = dataProblem(value[key] as JsonValue, depth + 1, limits, state);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** Where the first problem is, as [path, message]; the key limit names the whole `data`. */
+function locate(
+  value: JsonValue,
+  path: string,
+  depth: number,
+  limits: Limits,
+  state: { keys: number },
+  root = path,
+): [string, string] | undefined {
+  if (value === null || typeof value !== "object") {
+    const problem = dataProblem(value, depth, limits, state);
+    return problem ? [path, problem] : undefined;
+  }
+  if (depth > limits.maxDepth) return [path, `nested deeper than ${limits.maxDepth} levels`];
+  const entries: [string, JsonValue][] = Array.isArray(value)
+    ? value.map((v, i) => [`${path}[${i}]`, v])
+    : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v]);
+  state.keys += entries.length;
+  if (state.keys > limits.maxKeys) return [root, `more than ${limits.maxKeys} keys and array elements`];
+  for (const [childPath, child] of entries) {
+    const found = locate(child, childPath, depth + 1, limits, state, root);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** UTF-8 length of a string, without encoding it. */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // 4 bytes for two UTF-16 units
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
 }
 
 /** A server-assigned event id: 20 characters of base 32 from 100 random bits. */

@@ -219,7 +219,7 @@ export class EventStore {
     const now = this.now();
     const key = segmentKey(tenant, module, day, newSegmentName(now));
     try {
-      await this.storage.setItemRaw(key, encodeSegment(events, now, supersedes));
+      await this.storage.setItemRaw(key, encodeSegment(events, now, supersedes, true));
     } catch (cause) {
       throw storageFailure("write", cause);
     }

@@ -10,6 +10,8 @@ export interface StoredEvent {
   data: JsonObject;
   lat: number;
   lon: number;
+  /** `data` as JSON text, when the caller has it already (validation makes it to check the size). */
+  dataJson?: string;
   /** When it was first written (ms); set only when compaction rewrites an event. */
   ingested?: number;
 }

@@ -51,12 +51,14 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 
 /**
  * Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms), for events
- * that do not carry their own. `supersedes` names the segments a compacted segment replaces.
+ * that do not carry their own. `supersedes` names the segments a compacted segment replaces. `compress`
+ * deflates the per-event JSON column: compaction does, so ingest stays fast and what is kept is small.
  */
 export function encodeSegment(
   input: readonly StoredEvent[],
   ingestedAt: number,
   supersedes: string[] = [],
+  compress = false,
 ): Uint8Array {
   const events = [...input].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = events.length;
@@ -110,11 +112,12 @@ export function encodeSegment(
     "id",
     events.map((e) => e.id),
   );
-  // The original JSON is the largest column and only ListEvents reads it: deflate pays there.
+  // The original JSON is the largest column and only ListEvents and exports read it: deflate pays there,
+  // once compaction has merged segments (fresh per-batch segments stay raw, for ingest speed).
   writer.strings(
     "data",
-    events.map((e) => JSON.stringify(e.data)),
-    true,
+    events.map((e) => e.dataJson ?? JSON.stringify(e.data)),
+    compress,
   );
   const pathNames = [...paths.keys()];
   pathNames.forEach((path, p) => {
@@ -186,18 +189,24 @@ class ColumnWriter {
   }
 
   strings(name: string, values: readonly string[], compress = false): void {
-    const encoded = values.map((v) => encoder.encode(v));
+    // One buffer for all, filled with encodeInto: a Uint8Array per string costs more than the encoding.
+    let blob = new Uint8Array(64 + values.reduce((n, v) => n + v.length, 0) * 3);
     const offsets = new Uint32Array(values.length + 1);
-    encoded.forEach((bytes, i) => {
-      offsets[i + 1] = offsets[i]! + bytes.byteLength;
-    });
-    const blob = new Uint8Array(offsets[values.length]!);
-    encoded.forEach((bytes, i) => {
-      blob.set(bytes, offsets[i]);
-    });
+    let at = 0;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      if (blob.length - at < value.length * 3) {
+        const bigger = new Uint8Array((at + value.length * 3) * 2);
+        bigger.set(blob.subarray(0, at));
+        blob = bigger;
+      }
+      at += encoder.encodeInto(value, blob.subarray(at)).written;
+      offsets[i + 1] = at;
+    }
+    const bytes = blob.subarray(0, at);
     this.add(`${name}.o`, "u32", offsets);
-    if (compress) this.add(`${name}.b`, "deflate", deflateSync(blob, { level: 1 }));
-    else this.add(`${name}.b`, "bytes", blob);
+    if (compress) this.add(`${name}.b`, "deflate", deflateSync(bytes, { level: 1 }));
+    else this.add(`${name}.b`, "bytes", bytes);
   }
 
   finish(header: Header): Uint8Array {
@@ -309,6 +318,7 @@ export class Segment {
       type: this.types[this.typeCodes[i]!]!,
       time: this.time[i]!,
       data: this.data(i),
+      dataJson: this.dataText(i),
       lat: this.lat[i]!,
       lon: this.lon[i]!,
       ingested: this.ingested[i]!,
