@@ -250,6 +250,7 @@ export class Segment {
   private readonly pathIndex: Map<string, number>;
   private readonly pathCache = new Map<string, PathColumn>();
   private dictCache?: StringColumn;
+  private maxIngestedCache?: number;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
 
@@ -283,6 +284,16 @@ export class Segment {
     this.lat = this.column("lat", Float64Array);
     this.lon = this.column("lon", Float64Array);
     this.typeCodes = this.column("type", Uint32Array);
+  }
+
+  /** The latest ingestion instant of any event here: a snapshot at or after it sees the whole segment. */
+  get maxIngested(): number {
+    if (this.maxIngestedCache === undefined) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < this.count; i++) if (this.ingested[i]! > max) max = this.ingested[i]!;
+      this.maxIngestedCache = max;
+    }
+    return this.maxIngestedCache;
   }
 
   /** The values `path` reaches, or undefined when no event of this segment has that path. */
