@@ -17,7 +17,7 @@ import {
   type QuerySeriesRequestSchema,
   TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { generateEvents } from "../scripts/bench-data.ts";
+import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
 import { createApp } from "./app.ts";
 import { routerOptions, routes } from "./routes.ts";
 import { testDeps } from "./test-deps.ts";
@@ -40,13 +40,7 @@ beforeAll(async () => {
   events[0]!.data.note = '=HYPERLINK("x"), "quoted"\nand Zürich 東京';
   await client.recordEvents({
     module: "mod-disco",
-    events: events.map((e) => ({
-      id: e.id,
-      type: e.type,
-      time: timestampFromMs(e.time),
-      data: e.data,
-      ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
-    })),
+    events: events.map(toEventInit),
   });
 });
 

@@ -7,7 +7,6 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import {
@@ -15,7 +14,7 @@ import {
   type RecordEventsRequest,
   RecordEventsRequestSchema,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { generateEvents } from "../scripts/bench-data.ts";
+import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { decodeRecordRequest, type RecordRequestLike } from "./record-decoder.ts";
 import { validateRecord } from "./validate-events.ts";
@@ -711,13 +710,7 @@ function benchBatch(count: number, seed: number) {
   const events = generateEvents(count, { seed });
   const req = create(RecordEventsRequestSchema, {
     module: "mod-disco",
-    events: events.map((e) => ({
-      id: e.id,
-      type: e.type,
-      time: timestampFromMs(e.time),
-      data: e.data,
-      ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
-    })),
+    events: events.map(toEventInit),
   });
   return toBinary(RecordEventsRequestSchema, req);
 }

@@ -2,6 +2,9 @@
  * Seeded, realistic telemetry for benchmarks and demos: sys-account membership and role events and
  * mod-disco enrolments with supplies and needs, 60% located around a few dozen cities.
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { EventSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import type { StoredEvent } from "../store/json.ts";
 
 /** mulberry32: small, fast, and the same sequence on every machine. */
@@ -95,4 +98,15 @@ export function generateEvents(count: number, options: { seed?: number; start?: 
     }
   }
   return events;
+}
+
+/** A generated event as the API's Event (what a client sends). */
+export function toEventInit(e: StoredEvent): MessageInitShape<typeof EventSchema> {
+  return {
+    id: e.id,
+    type: e.type,
+    time: timestampFromMs(e.time),
+    data: e.data,
+    ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
+  };
 }

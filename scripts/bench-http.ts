@@ -6,10 +6,10 @@
  * connections, so the rate is what the server sustains, not what a client's encoder manages. One batch
  * is first sent through @connectrpc/connect-node's own client, to check the wire format.
  */
+
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import {
@@ -19,6 +19,7 @@ import {
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import type { StoredEvent } from "../store/json.ts";
 import { startServer } from "../test/server-process.ts";
+import { toEventInit } from "./bench-data.ts";
 
 export function encodeBatch(module: string, events: readonly StoredEvent[]): Uint8Array {
   return toBinary(RecordEventsRequestSchema, requestOf(module, events));
@@ -27,13 +28,7 @@ export function encodeBatch(module: string, events: readonly StoredEvent[]): Uin
 function requestOf(module: string, events: readonly StoredEvent[]) {
   return create(RecordEventsRequestSchema, {
     module,
-    events: events.map((e) => ({
-      id: e.id,
-      type: e.type,
-      time: timestampFromMs(e.time),
-      data: e.data,
-      ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
-    })),
+    events: events.map(toEventInit),
   });
 }
 

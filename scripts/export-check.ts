@@ -13,7 +13,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { parse } from "csv-parse";
 import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { startServer } from "../test/server-process.ts";
-import { generateEvents } from "./bench-data.ts";
+import { generateEvents, toEventInit } from "./bench-data.ts";
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf("--events") + 1] || 1_000_000);
@@ -74,13 +74,7 @@ async function main() {
     for (let i = 0; i < events.length; i += 1000) {
       await client.recordEvents({
         module: "mod-disco",
-        events: events.slice(i, i + 1000).map((e) => ({
-          id: e.id,
-          type: e.type,
-          time: timestampFromMs(e.time),
-          data: e.data,
-          ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
-        })),
+        events: events.slice(i, i + 1000).map(toEventInit),
       });
     }
     console.log(
