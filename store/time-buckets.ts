@@ -51,7 +51,8 @@ function isInterval(x: unknown): x is IntervalKind {
 // Zones and formatters
 
 interface Zone {
-  readonly dtf: Intl.DateTimeFormat;
+  /** Absent for UTC, whose offset is always 0: the first Intl.DateTimeFormat of a process costs ~100 ms. */
+  readonly dtf: Intl.DateTimeFormat | undefined;
   /** Offsets per 15-minute UTC slot (see cachePut). */
   recent: Map<number, SlotEntry>;
   older: Map<number, SlotEntry>;
@@ -74,8 +75,11 @@ function lookupZone(timeZone: string): Zone | null {
   const hit = zonesByName.get(timeZone);
   if (hit !== undefined) return hit;
   let zone: Zone | null = null;
-  // Offset strings ("+05:30") are not IANA names; some runtimes accept them, so refuse them everywhere.
-  if (timeZone !== "" && !/^[+\-\u2212]/.test(timeZone)) {
+  if (timeZone === "UTC") {
+    zone = zonesByResolved.get("UTC") ?? newZone(undefined);
+    zonesByResolved.set("UTC", zone);
+    // Offset strings ("+05:30") are not IANA names; some runtimes accept them, so refuse them everywhere.
+  } else if (timeZone !== "" && !/^[+\-\u2212]/.test(timeZone)) {
     try {
       const dtf = new Intl.DateTimeFormat("en-US-u-ca-gregory-nu-latn", {
         timeZone,
@@ -91,14 +95,7 @@ function lookupZone(timeZone: string): Zone | null {
       const resolved = dtf.resolvedOptions().timeZone;
       zone = zonesByResolved.get(resolved) ?? null;
       if (zone === null) {
-        zone = {
-          dtf,
-          recent: new Map(),
-          older: new Map(),
-          probeT: new Float64Array(PROBE_MEMO).fill(Number.NaN),
-          probeO: new Float64Array(PROBE_MEMO),
-          probeNext: 0,
-        };
+        zone = newZone(dtf);
         zonesByResolved.set(resolved, zone);
       }
     } catch {
@@ -108,6 +105,17 @@ function lookupZone(timeZone: string): Zone | null {
   if (zonesByName.size >= MAX_NAMES) zonesByName.clear();
   zonesByName.set(timeZone, zone);
   return zone;
+}
+
+function newZone(dtf: Intl.DateTimeFormat | undefined): Zone {
+  return {
+    dtf,
+    recent: new Map(),
+    older: new Map(),
+    probeT: new Float64Array(PROBE_MEMO).fill(Number.NaN),
+    probeO: new Float64Array(PROBE_MEMO),
+    probeNext: 0,
+  };
 }
 
 function requireZone(timeZone: string): Zone {
@@ -136,6 +144,7 @@ function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
 
 /** The zone's UTC offset in ms at instant `t`, straight from Intl (second resolution). */
 function rawOffset(zone: Zone, t: number): number {
+  if (!zone.dtf) return 0;
   const sec = Math.floor(t / 1000) * 1000;
   let y = 0;
   let mo = 1;
