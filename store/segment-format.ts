@@ -378,6 +378,7 @@ export class StringColumn {
   private readonly whole?: string;
   private readonly cache: (string | undefined)[];
   private index?: Map<string, number>;
+  private lookups = 0;
   constructor(
     private readonly offsets: Uint32Array,
     private readonly bytes: Uint8Array,
@@ -399,13 +400,27 @@ export class StringColumn {
     return s;
   }
 
-  /** The code of `value`, or -1 when the dictionary lacks it. */
+  /**
+   * The code of `value`, or -1 when the dictionary lacks it. The first few look-ups compare UTF-8 bytes
+   * without decoding any string (a filter needs one or two codes per segment); a column asked often gets
+   * a map.
+   */
   indexOf(value: string): number {
-    if (!this.index) {
+    if (this.index) return this.index.get(value) ?? -1;
+    if (++this.lookups > 8) {
       this.index = new Map();
       for (let i = 0; i < this.length; i++) this.index.set(this.get(i), i);
+      return this.index.get(value) ?? -1;
     }
-    return this.index.get(value) ?? -1;
+    const needle = encoder.encode(value);
+    const { offsets, bytes } = this;
+    outer: for (let i = 0; i < this.length; i++) {
+      const from = offsets[i]!;
+      if (offsets[i + 1]! - from !== needle.length) continue;
+      for (let k = 0; k < needle.length; k++) if (bytes[from + k] !== needle[k]) continue outer;
+      return i;
+    }
+    return -1;
   }
 }
 
