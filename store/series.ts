@@ -7,7 +7,7 @@ import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { scan } from "./scan.ts";
-import { TAG_NUMBER, TAG_STRING } from "./segment-format.ts";
+import { TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 
 export interface SeriesResult {
@@ -83,7 +83,12 @@ class Accumulator {
   readonly count: Float64Array[] = [];
   private readonly sum: Float64Array[] = [];
   private readonly n: Float64Array[] = [];
-  private readonly unique: Map<number, Set<string>>[] = [];
+  private readonly unique: Map<number, Set<number>>[] = [];
+  /** Distinct values as small integers, so unique sets hold numbers rather than strings. */
+  private readonly interned = new Map<string, number>();
+  /** The interned id of each dictionary code of the current segment's column. */
+  private codeIds = new Map<number, number>();
+  private codeIdsOf: FieldColumn | undefined;
   private readonly keys = new Map<string, number>();
   private readonly values: string[][] = [];
 
@@ -157,15 +162,43 @@ class Accumulator {
     return g;
   }
 
+  private intern(key: string): number {
+    let id = this.interned.get(key);
+    if (id === undefined) {
+      id = this.interned.size;
+      this.interned.set(key, id);
+    }
+    return id;
+  }
+
   add(g: number, b: number, column: FieldColumn, r: number): void {
     const start = column.offsets[r]!;
     const end = column.offsets[r + 1]!;
     if (this.fn === "count_unique") {
       if (start === end) return;
       const byBucket = this.unique[g]!;
-      const set = byBucket.get(b) ?? new Set<string>();
-      byBucket.set(b, set);
-      for (let k = start; k < end; k++) set.add(valueKey(column, k));
+      let set = byBucket.get(b);
+      if (!set) {
+        set = new Set<number>();
+        byBucket.set(b, set);
+      }
+      if (this.codeIdsOf !== column) {
+        this.codeIdsOf = column;
+        this.codeIds = new Map();
+      }
+      for (let k = start; k < end; k++) {
+        const tag = column.tags[k];
+        let id: number | undefined;
+        if (tag === TAG_STRING || tag === TAG_OBJECT) {
+          const code = column.vals[k]!;
+          id = this.codeIds.get(code);
+          if (id === undefined) {
+            id = this.intern(valueKey(column, k));
+            this.codeIds.set(code, id);
+          }
+        } else id = this.intern(valueKey(column, k));
+        set.add(id);
+      }
       return;
     }
     const sum = this.sum[g]!;
