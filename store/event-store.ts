@@ -99,20 +99,23 @@ export class EventStore {
     start: number,
     end: number,
     order: "asc" | "desc" = "asc",
+    cache = true,
   ): AsyncGenerator<Partition> {
     const days = await this.listDays(tenant, module, start, end);
     const sorted = [...days.keys()].sort();
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one.
     let next =
-      sorted.length > 0 ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!)) : undefined;
+      sorted.length > 0
+        ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!), true, cache)
+        : undefined;
     for (let i = 0; i < sorted.length; i++) {
       const segments = await next!;
       const following = sorted[i + 1];
       next =
         following === undefined
           ? undefined
-          : this.loadPartition(tenant, module, following, days.get(following));
+          : this.loadPartition(tenant, module, following, days.get(following), true, cache);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
       next?.catch(() => {});
       yield { day: sorted[i]!, segments };
@@ -153,8 +156,15 @@ export class EventStore {
    * duplicate masks unless `masks` is false (writers do not need them). A segment deleted between listing
    * and reading was superseded by compaction, so the partition is listed again.
    */
-  private async loadPartition(tenant: string, module: string, day: string, listed?: string[], masks = true) {
-    const state = await this.partitionState(tenant, module, day, listed);
+  private async loadPartition(
+    tenant: string,
+    module: string,
+    day: string,
+    listed?: string[],
+    masks = true,
+    cache = true,
+  ) {
+    const state = await this.partitionState(tenant, module, day, listed, cache);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
     if (masks) {
@@ -167,13 +177,13 @@ export class EventStore {
   }
 
   /** Live and superseded segments of a partition (compaction deletes the superseded ones). */
-  async partitionState(tenant: string, module: string, day: string, listed?: string[]) {
+  async partitionState(tenant: string, module: string, day: string, listed?: string[], cache = true) {
     const prefix = eventsPrefix(tenant, module);
     for (let attempt = 0; ; attempt++) {
       const keys = (attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`))
         .filter((key) => parseSegmentKey(prefix, key)?.day === day)
         .sort();
-      const loaded = await Promise.all(keys.map((key) => this.loadSegment(key)));
+      const loaded = await Promise.all(keys.map((key) => this.loadSegment(key, cache)));
       if (loaded.some((s) => s === undefined)) {
         if (attempt < 3) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
@@ -192,7 +202,8 @@ export class EventStore {
   }
 
   /** The decoded segment, or undefined when the key is gone (superseded and deleted since it was listed). */
-  private async loadSegment(key: string): Promise<Segment | undefined> {
+  /** `cache` false: use a cached copy if there is one, but do not keep this one (a one-off full read). */
+  private async loadSegment(key: string, cache = true): Promise<Segment | undefined> {
     const cached = this.cache.get(key);
     if (cached) return cached;
     let raw: unknown;
@@ -204,7 +215,7 @@ export class EventStore {
     if (raw === null || raw === undefined) return undefined;
     const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
     const segment = new Segment(bytes, key);
-    this.cache.set(key, segment, bytes.byteLength);
+    if (cache) this.cache.set(key, segment, bytes.byteLength);
     return segment;
   }
 

@@ -90,9 +90,12 @@ export interface RawEvent extends Omit<ListedEvent, "data"> {
   dataText: string;
 }
 
-/** Every matching event, in order, one partition in memory at a time. */
+/**
+ * Every matching event, in order, one partition in memory at a time. Segments read here are not kept in
+ * the cache: an export of everything would otherwise push out what queries use and hold it all at once.
+ */
 export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<RawEvent[]> {
-  for await (const matches of scan(store, spec, spec.order)) {
+  for await (const matches of scan(store, spec, spec.order, false)) {
     yield sortedCandidates(matches, spec.order === "desc").map(({ segment, row, time, id }) => ({
       id,
       type: segment.types[segment.typeCodes[row]!]!,

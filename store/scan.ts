@@ -23,9 +23,10 @@ export async function* scan(
   store: EventStore,
   sel: Selection,
   order: "asc" | "desc" = "asc",
+  cache = true,
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
-  for await (const partition of store.partitions(sel.tenant, sel.module, sel.start, sel.end, order)) {
+  for await (const partition of store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache)) {
     const out: Match[] = [];
     for (const { key, segment, duplicates } of partition.segments) {
       const rows = matchRows(segment, duplicates, sel, geo);

@@ -342,7 +342,7 @@ export class Segment {
 
   /** Event i's data as the JSON text it was stored as (JSON.stringify output: no whitespace). */
   dataText(i: number): string {
-    this.dataCache ??= this.strings("data");
+    this.dataCache ??= this.strings("data", false);
     return this.dataCache.get(i);
   }
 
@@ -358,7 +358,7 @@ export class Segment {
     return new Type(this.body.buffer, this.body.byteOffset + offset, length / Type.BYTES_PER_ELEMENT);
   }
 
-  private strings(name: string): StringColumn {
+  private strings(name: string, memo = true): StringColumn {
     const offsets = this.column(`${name}.o`, Uint32Array);
     let bytes = this.column(`${name}.b`, Uint8Array);
     if (this.header.cols[`${name}.b`]?.[0] === "deflate") {
@@ -368,7 +368,7 @@ export class Segment {
         throw new TallyError("data_loss", `segment: corrupt column ${name}`, { cause });
       }
     }
-    return new StringColumn(offsets, bytes);
+    return new StringColumn(offsets, bytes, memo);
   }
 }
 
@@ -376,26 +376,28 @@ export class Segment {
 export class StringColumn {
   readonly length: number;
   private readonly whole?: string;
-  private readonly cache: (string | undefined)[];
+  /** Decoded strings, kept when `memo` (dictionaries and ids are read again and again; data is not). */
+  private readonly cache: (string | undefined)[] | undefined;
   private index?: Map<string, number>;
   private lookups = 0;
   constructor(
     private readonly offsets: Uint32Array,
     private readonly bytes: Uint8Array,
+    memo = true,
   ) {
     this.length = offsets.length - 1;
-    this.cache = new Array(this.length);
+    this.cache = memo ? new Array(this.length) : undefined;
     if (isAscii(bytes)) this.whole = decoder.decode(bytes);
   }
 
   get(i: number): string {
-    let s = this.cache[i];
+    let s = this.cache?.[i];
     if (s === undefined) {
       const from = this.offsets[i]!;
       const to = this.offsets[i + 1]!;
       s =
         this.whole !== undefined ? this.whole.slice(from, to) : decoder.decode(this.bytes.subarray(from, to));
-      this.cache[i] = s;
+      if (this.cache) this.cache[i] = s;
     }
     return s;
   }
