@@ -68,12 +68,13 @@ async function main() {
       TelemetryService,
       createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
     );
-    const events = generateEvents(N, { start: START, end: END }).filter((e) => e.module === "mod-disco");
-    console.log(`Recording ${events.length.toLocaleString("en")} mod-disco events over HTTP…`);
+    // Both modules' event shapes, all into one store, so that N events are exported.
+    const events = generateEvents(N, { start: START, end: END });
+    console.log(`Recording ${events.length.toLocaleString("en")} events over HTTP…`);
     const r0 = performance.now();
     for (let i = 0; i < events.length; i += 1000) {
       await client.recordEvents({
-        module: "mod-disco",
+        module: "export-check",
         events: events.slice(i, i + 1000).map(toEventInit),
       });
     }
@@ -84,7 +85,10 @@ async function main() {
     const request = {
       query: {
         case: "events" as const,
-        value: { module: "mod-disco", range: { start: timestampFromMs(START), end: timestampFromMs(END) } },
+        value: {
+          module: "export-check",
+          range: { start: timestampFromMs(START), end: timestampFromMs(END) },
+        },
       },
     };
     const t0 = performance.now();
