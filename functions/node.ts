@@ -103,16 +103,23 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    socket.once("data", (first) => {
+    // Read until the first bytes tell: "PRI" opens every HTTP/2 connection; a first read may be shorter.
+    let head = Buffer.alloc(0);
+    const sniff = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const seen = head.subarray(0, 3).toString("latin1");
+      if (head.length < 3 && "PRI".startsWith(seen)) return;
+      socket.off("data", sniff);
       socket.pause();
-      if (first.subarray(0, 3).toString("latin1") === "PRI") {
-        h2.emit("connection", replaying(socket, first));
+      if (seen === "PRI") {
+        h2.emit("connection", replaying(socket, head));
       } else {
-        socket.unshift(first);
+        socket.unshift(head);
         h1.emit("connection", socket);
         socket.resume();
       }
-    });
+    };
+    socket.on("data", sniff);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

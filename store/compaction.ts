@@ -153,12 +153,13 @@ export async function compactWritten(
 ): Promise<void> {
   const written = [...store.written];
   store.written.clear();
-  for (const entry of written) {
-    const [tenant, module, day] = entry.split(":") as [string, string, string];
+  for (let i = 0; i < written.length; i++) {
+    const [tenant, module, day] = written[i]!.split(":") as [string, string, string];
     try {
       await compactPartition(store, tenant, module, day, options);
     } catch (error) {
-      store.written.add(entry);
+      // This partition and the ones not reached yet wait for the next round.
+      for (const entry of written.slice(i)) store.written.add(entry);
       throw error;
     }
   }

@@ -64,7 +64,6 @@ export class EventStore {
       if (list) list.push(event);
       else byDay.set(day, [event]);
     }
-    const ingestedAt = this.now();
     // Check every partition before writing any, so that a read failure stores nothing.
     const fresh: [string, StoredEvent[]][] = [];
     for (const [day, list] of byDay) {
@@ -73,6 +72,9 @@ export class EventStore {
       duplicates += list.length - kept.length;
       if (kept.length > 0) fresh.push([day, kept]);
     }
+    // Stamped as late as possible: a page snapshot taken before this instant must not see these events,
+    // so the window between the stamp and the segment becoming visible is only the encode and the write.
+    const ingestedAt = this.now();
     const written = fresh.map(([day, list]) => ({
       key: segmentKey(tenant, module, day, newSegmentName(ingestedAt)),
       bytes: encodeSegment(list, ingestedAt),
@@ -264,7 +266,11 @@ function preciseNow(): number {
   return Date.now() + (performance.now() % 1);
 }
 
-/** Time-ordered, collision-resistant segment names: 9 base-36 digits of ms, then 12 random ones. */
+/**
+ * Time-ordered, collision-resistant segment names: 11 base-36 digits of microseconds, then 12 random ones.
+ * Microseconds, because the first segment by name holds a duplicated event: names must order like the
+ * sub-millisecond ingestion instants that page snapshots compare.
+ */
 function newSegmentName(now: number): string {
   const random = new Uint32Array(2);
   crypto.getRandomValues(random);
@@ -272,5 +278,9 @@ function newSegmentName(now: number): string {
     0,
     12,
   );
-  return Math.floor(now).toString(36).padStart(9, "0") + tail;
+  return (
+    Math.floor(now * 1000)
+      .toString(36)
+      .padStart(11, "0") + tail
+  );
 }

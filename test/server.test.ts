@@ -4,6 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http2 from "node:http2";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -202,6 +204,52 @@ describe("the server process", () => {
     expect(code).toBe(1);
     expect(output).toMatch(/without API keys/);
     expect(output).toMatch(/tally\.config\.json/);
+  });
+
+  it("tells HTTP/1.1 from HTTP/2 even when the first bytes arrive one at a time", async () => {
+    const server = await start({ DATA_DIR: tempDir() });
+    const { port } = new URL(server.url);
+    // HTTP/1.1, written byte by byte.
+    const h1 = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), "127.0.0.1");
+      let answer = "";
+      socket.on("data", (d) => (answer += d.toString()));
+      socket.on("end", () => resolve(answer));
+      socket.on("error", reject);
+      const request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      let i = 0;
+      const next = () => {
+        if (i < request.length) socket.write(request[i++]!, () => setTimeout(next, 2));
+      };
+      next();
+    });
+    expect(h1).toMatch(/^HTTP\/1\.1 200/);
+    // HTTP/2 whose connection preface is split after its first byte.
+    const session = http2.connect(server.url, {
+      createConnection: () => {
+        const socket = net.connect(Number(port), "127.0.0.1");
+        socket.setNoDelay(true);
+        const write = socket.write.bind(socket) as (chunk: Buffer, cb?: () => void) => boolean;
+        let first = true;
+        socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+          if (!first) return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+          first = false;
+          const bytes = Buffer.from(chunk);
+          write(bytes.subarray(0, 1));
+          setTimeout(() => (write as (...a: unknown[]) => boolean)(bytes.subarray(1), ...rest), 20);
+          return true;
+        }) as typeof socket.write;
+        return socket;
+      },
+    });
+    const h2 = await new Promise<number>((resolve, reject) => {
+      const req = session.request({ ":path": "/healthz" });
+      req.on("response", (headers) => resolve(Number(headers[":status"])));
+      req.on("error", reject);
+      req.end();
+    });
+    session.close();
+    expect(h2).toBe(200);
   });
 
   it("answers the health check", async () => {
