@@ -49,13 +49,19 @@ export interface GeneratedEvent extends StoredEvent {
 }
 
 /** `count` events spread over [start, end), sorted by time, for 20 orgs and 200 projects. */
-export function generateEvents(count: number, options: { seed?: number; start?: number; end?: number } = {}) {
+export interface GenerateOptions {
+  seed?: number;
+  start?: number;
+  end?: number;
+}
+
+/** `count` events spread over [start, end), sorted by time, for 20 orgs and 200 projects, one at a time. */
+export function* eachEvent(count: number, options: GenerateOptions = {}): Generator<GeneratedEvent> {
   const random = prng(options.seed ?? 42);
   const start = options.start ?? Date.UTC(2026, 0, 1);
   const end = options.end ?? Date.UTC(2026, 6, 1);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const step = (end - start) / count;
-  const events: GeneratedEvent[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const time = Math.floor(start + i * step + random() * step);
     const orgN = Math.floor(random() ** 2 * 20);
@@ -77,7 +83,7 @@ export function generateEvents(count: number, options: { seed?: number; start?: 
         type === "role.changed"
           ? { org, project, userId, role: pick(ROLES), previousRole: pick(ROLES) }
           : { org, project, userId, role: pick(ROLES) };
-      events[i] = { module: "sys-account", id, type, time, data, lat, lon };
+      yield { module: "sys-account", id, type, time, data, lat, lon };
     } else {
       const supplies = Array.from({ length: Math.floor(random() * 3) }, () => ({
         name: pick(SUPPLY_NAMES),
@@ -86,7 +92,7 @@ export function generateEvents(count: number, options: { seed?: number; start?: 
       }));
       const needs = Array.from({ length: Math.floor(random() * 3) }, () => pick(NEED_NAMES));
       const type = random() < 0.85 ? "enrolled" : "unenrolled";
-      events[i] = {
+      yield {
         module: "mod-disco",
         id,
         type,
@@ -97,7 +103,28 @@ export function generateEvents(count: number, options: { seed?: number; start?: 
       };
     }
   }
-  return events;
+}
+
+/** The same events as one array. */
+export function generateEvents(count: number, options: GenerateOptions = {}): GeneratedEvent[] {
+  return [...eachEvent(count, options)];
+}
+
+/** The same events, `chunk` at a time, so that 10 M never sit in memory as objects at once. */
+export function* generateEventChunks(
+  count: number,
+  options: GenerateOptions & { chunk?: number } = {},
+): Generator<GeneratedEvent[]> {
+  const size = options.chunk ?? 100_000;
+  let chunk: GeneratedEvent[] = [];
+  for (const event of eachEvent(count, options)) {
+    chunk.push(event);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /** A generated event as the API's Event (what a client sends). */

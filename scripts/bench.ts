@@ -31,6 +31,7 @@ import { compactModule } from "../store/compaction.ts";
 import { EventStore } from "../store/event-store.ts";
 import { exportCsv } from "../store/export.ts";
 import type { StoredEvent } from "../store/json.ts";
+import { generateEventChunks } from "./bench-data.ts";
 import { countRows, loadTable, openDuck, parquetSource, rowsOf, TsvWriter } from "./bench-duckdb.ts";
 import { encodeBatch, httpIngest } from "./bench-http.ts";
 import {
@@ -46,7 +47,6 @@ import {
   START,
   TENANT,
 } from "./bench-queries.ts";
-import { assertSameAsGenerateEvents, generateEventChunks } from "./bench-stream.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -140,7 +140,6 @@ async function main() {
     phaseStart = performance.now();
   };
   try {
-    assertSameAsGenerateEvents();
     // 1. Generate, record in-process (timed), and write the DuckDB input and the HTTP batches (untimed).
     progress(`generating ${fmt(N)} events; recording in-process; writing TSV for DuckDB…`);
     const openStore = (cacheBytes?: number) =>
