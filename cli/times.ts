@@ -2,41 +2,14 @@
  * `--from`/`--to` values. Local dates and times are read in the query's time zone, because that is where its
  * buckets start: `--from 2026-03-01 --tz Europe/Berlin` means the first Berlin day of March, not 01:00 local.
  */
+import { isValidTimeZone, offsetMinutesAt } from "../store/time-buckets.ts";
 import { UsageError } from "./errors.ts";
 
 const DAY = 86_400_000;
 
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** How far `zone`'s wall clock is ahead of UTC at the instant `ms`. */
+/** How far `zone`'s wall clock is ahead of UTC at the instant `ms` (the server's own, DST-tested rule). */
 function zoneOffset(ms: number, zone: string): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: zone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-  }).formatToParts(new Date(ms));
-  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const wall = Date.UTC(
-    part("year"),
-    part("month") - 1,
-    part("day"),
-    part("hour"),
-    part("minute"),
-    part("second"),
-  );
-  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+  return offsetMinutesAt(zone, ms) * 60_000;
 }
 
 /** The instant a wall-clock time (given as if it were UTC) has in `zone`; the offset is checked twice for DST. */
@@ -55,7 +28,7 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY
 export function parseTime(text: string, zone: string, now: number): { ms: number; relative: boolean } {
   const t = text.trim();
   if (t === "now") return { ms: now, relative: true };
-  const local = isTimeZone(zone) ? zone : "UTC";
+  const local = isValidTimeZone(zone) ? zone : "UTC";
   if (t === "today") {
     const wall = now + zoneOffset(now, local);
     return { ms: fromWallClock(wall - (((wall % DAY) + DAY) % DAY), local), relative: true };

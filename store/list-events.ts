@@ -4,19 +4,13 @@
  * reading once it is full, and an export streams with one day's matches in memory.
  */
 import type { EventStore } from "./event-store.ts";
-import type { JsonObject } from "./json.ts";
+import type { StoredEvent } from "./json.ts";
 import type { ListSpec } from "./query-spec.ts";
 import { type Match, scan } from "./scan.ts";
 import type { Segment } from "./segment-format.ts";
 
-export interface ListedEvent {
-  id: string;
-  type: string;
-  time: number;
-  data: JsonObject;
-  lat: number;
-  lon: number;
-}
+/** An event as ListEvents returns it. */
+export type ListedEvent = Pick<StoredEvent, "id" | "type" | "time" | "data" | "lat" | "lon">;
 
 /** The last event of a page: the next page starts strictly after it. */
 export interface EventCursor {
@@ -44,15 +38,20 @@ function sortedCandidates(matches: Match[], desc: boolean): Candidate[] {
   return out.sort(desc ? (a, b) => compare(b, a) : compare);
 }
 
-function materialise({ segment, row, time, id }: Candidate): ListedEvent {
+function raw({ segment, row, time, id }: Candidate): RawEvent {
   return {
     id,
     type: segment.types[segment.typeCodes[row]!]!,
     time,
-    data: segment.data(row),
+    dataText: segment.dataText(row),
     lat: segment.lat[row]!,
     lon: segment.lon[row]!,
   };
+}
+
+function materialise(c: Candidate): ListedEvent {
+  const { dataText, ...event } = raw(c);
+  return { ...event, data: JSON.parse(dataText) as ListedEvent["data"] };
 }
 
 /** The range narrowed to the cursor's side: the cursor's own millisecond stays in (ties go by id). */
@@ -96,13 +95,6 @@ export interface RawEvent extends Omit<ListedEvent, "data"> {
  */
 export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<RawEvent[]> {
   for await (const matches of scan(store, spec, spec.order, false)) {
-    yield sortedCandidates(matches, spec.order === "desc").map(({ segment, row, time, id }) => ({
-      id,
-      type: segment.types[segment.typeCodes[row]!]!,
-      time,
-      dataText: segment.dataText(row),
-      lat: segment.lat[row]!,
-      lon: segment.lon[row]!,
-    }));
+    yield sortedCandidates(matches, spec.order === "desc").map(raw);
   }
 }
