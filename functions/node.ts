@@ -19,6 +19,7 @@ import { EventStore } from "../store/event-store.ts";
 import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
+import { nodeInflate } from "./node-inflate.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
 import type { ServiceDeps } from "./service.ts";
@@ -80,6 +81,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     store: new EventStore({
       storage: createStorage({ driver: fsAtomicDriver({ base: config.dataDir }) }),
       cacheBytes: config.cacheBytes,
+      inflate: nodeInflate,
     }),
     auth: new Authenticator(config.keys),
     tokens: new PageTokens(await loadSecret(config)),

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createStorage } from "unstorage";
+import { nodeInflate } from "../functions/node-inflate.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { EventStore } from "../store/event-store.ts";
 import { answerDigest, QUERIES, runTally } from "./bench-queries.ts";
@@ -29,7 +30,10 @@ const query = QUERIES[Number(flag("--query"))];
 if (!query) throw new Error("bench-cold: no such query");
 const asOf = Number(flag("--as-of"));
 
-const store = new EventStore({ storage: createStorage({ driver: fsAtomicDriver({ base: dir }) }) });
+const store = new EventStore({
+  storage: createStorage({ driver: fsAtomicDriver({ base: dir }) }),
+  inflate: nodeInflate,
+});
 const t = performance.now();
 const { answer } = await runTally(store, query, asOf);
 const ms = performance.now() - t;

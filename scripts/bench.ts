@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createStorage } from "unstorage";
+import { nodeInflate } from "../functions/node-inflate.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { compactModule } from "../store/compaction.ts";
 import { EventStore } from "../store/event-store.ts";
@@ -143,7 +144,11 @@ async function main() {
     // 1. Generate, record in-process (timed), and write the DuckDB input and the HTTP batches (untimed).
     progress(`generating ${fmt(N)} events; recording in-process; writing TSV for DuckDB…`);
     const openStore = (cacheBytes?: number) =>
-      new EventStore({ storage: createStorage({ driver: fsAtomicDriver({ base: storeDir }) }), cacheBytes });
+      new EventStore({
+        storage: createStorage({ driver: fsAtomicDriver({ base: storeDir }) }),
+        cacheBytes,
+        inflate: nodeInflate,
+      });
     let ingestStore: EventStore | undefined = openStore(64 * 1024 ** 3);
     const tsv = new TsvWriter(tsvPath);
     const httpBatches: { bytes: Uint8Array; count: number }[] = [];

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { csvCell } from "./csv.ts";
-import { flattenJsonText } from "./csv-flatten.ts";
+import { csvPaths, flattenCells, flattenJsonText } from "./csv-flatten.ts";
 import type { JsonObject, JsonValue } from "./json.ts";
 
 /** The rule, written plainly over objects: nested objects by dotted path, arrays and {} as JSON text. */
@@ -53,17 +53,6 @@ describe("flattenJsonText", () => {
   });
 
   it("agrees with the plain rule on random data", () => {
-    const json = fc.letrec<{ v: JsonValue }>((tie) => ({
-      v: fc.oneof(
-        { depthSize: "small" },
-        fc.constant(null),
-        fc.boolean(),
-        fc.double({ noNaN: true, noDefaultInfinity: true }),
-        fc.string({ unit: "grapheme" }),
-        fc.array(tie("v"), { maxLength: 3 }),
-        fc.dictionary(fc.string({ maxLength: 4 }), tie("v"), { maxKeys: 3 }),
-      ),
-    })).v;
     fc.assert(
       fc.property(fc.dictionary(fc.string({ maxLength: 4 }), json, { maxKeys: 5 }), (data) => {
         expect(flattened(data)).toEqual(reference(data));
@@ -71,4 +60,34 @@ describe("flattenJsonText", () => {
       { numRuns: 500 },
     );
   });
+
+  it("lists the paths in emission order (csvPaths), and the cells by position (flattenCells)", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 4 }), json, { maxKeys: 5 }), (data) => {
+        const text = JSON.stringify(data);
+        const emitted: [string, string][] = [];
+        flattenJsonText(text, (path, cell) => emitted.push([path, cell]));
+        expect(csvPaths(text)).toEqual(emitted.map(([path]) => path));
+        const cells: string[] = [];
+        flattenCells(text, (k, cell) => {
+          expect(k).toBe(cells.length);
+          cells.push(cell);
+        });
+        expect(cells).toEqual(emitted.map(([, cell]) => cell));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+const json = fc.letrec<{ v: JsonValue }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.string({ unit: "grapheme" }),
+    fc.array(tie("v"), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 4 }), tie("v"), { maxKeys: 3 }),
+  ),
+})).v;

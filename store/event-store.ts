@@ -5,6 +5,7 @@
  * the same store at once without losing an event; see dedup.ts for how retries stay exactly-once.
  */
 import type { Storage } from "unstorage";
+import type { Inflate } from "./codec.ts";
 import { duplicateMasks, holds } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
@@ -18,6 +19,8 @@ export interface EventStoreOptions {
   cacheBytes?: number;
   /** The clock; tests replace it. */
   now?: () => number;
+  /** Inflates compressed columns; fflate unless the runtime has something faster (see codec.ts). */
+  inflate?: Inflate;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -34,6 +37,7 @@ export class EventStore {
   readonly storage: Storage;
   readonly now: () => number;
   private readonly cache: SegmentCache;
+  private readonly inflate: Inflate | undefined;
   private readonly masks = new Map<string, (Uint8Array | null)[]>();
   /** Partitions this process wrote to since the compactor last asked: `tenant:module:day`. */
   readonly written = new Set<string>();
@@ -42,6 +46,7 @@ export class EventStore {
     this.storage = options.storage;
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
+    this.inflate = options.inflate;
   }
 
   /**
@@ -216,7 +221,7 @@ export class EventStore {
     }
     if (raw === null || raw === undefined) return undefined;
     const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
-    const segment = new Segment(bytes, key);
+    const segment = new Segment(bytes, key, this.inflate);
     if (cache) this.cache.set(key, segment, bytes.byteLength);
     return segment;
   }

@@ -1,13 +1,12 @@
 /**
  * Exports: the whole answer of a series, geo or events query as CSV text, yielded in chunks of about
  * 64 KiB. Series and geo answers are small (buckets × groups, cells); events stream one partition at a
- * time, so a 10 M-event export holds one day's matches in memory, never the whole answer.
+ * time (export-events.ts), so a 10 M-event export holds one day's matches in memory, never the answer.
  */
-import { csvCell, csvRow, isoInZone } from "./csv.ts";
-import { flattenJsonText } from "./csv-flatten.ts";
+import { csvRow, isoInZone } from "./csv.ts";
 import type { EventStore } from "./event-store.ts";
+import { eventRows } from "./export-events.ts";
 import { queryGeo } from "./geo-query.ts";
-import { streamEvents } from "./list-events.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { querySeries, type SeriesLimits } from "./series.ts";
 
@@ -58,33 +57,4 @@ async function* seriesRows(
 async function* geoRows(store: EventStore, spec: GeoQuerySpec): AsyncGenerator<string> {
   yield csvRow(["lat", "lon", "count"]);
   for (const bin of await queryGeo(store, spec)) yield csvRow([bin.lat, bin.lon, bin.count]);
-}
-
-async function* eventRows(store: EventStore, spec: ListSpec, requested: string[]): AsyncGenerator<string> {
-  // The header needs every column before the first row: a first pass collects the union of data paths.
-  let columns = requested;
-  if (columns.length === 0) {
-    const union = new Set<string>();
-    const add = (path: string) => union.add(path);
-    for await (const events of streamEvents(store, spec))
-      for (const e of events) flattenJsonText(e.dataText, add);
-    columns = [...union].sort();
-  }
-  yield csvRow(["id", "type", "time", "lat", "lon", ...columns]);
-  const index = new Map(columns.map((c, i) => [c, i]));
-  const cells: string[] = new Array(columns.length).fill("");
-  const set = (path: string, cell: string) => {
-    const i = index.get(path);
-    if (i !== undefined) cells[i] = cell;
-  };
-  for await (const events of streamEvents(store, spec)) {
-    let chunk = "";
-    for (const e of events) {
-      cells.fill("");
-      flattenJsonText(e.dataText, set);
-      const located = !Number.isNaN(e.lat);
-      chunk += `${csvCell(e.id)},${csvCell(e.type)},${new Date(e.time).toISOString()},${located ? e.lat : ""},${located ? e.lon : ""}${cells.length ? "," : ""}${cells.join(",")}\r\n`;
-    }
-    yield chunk;
-  }
 }

@@ -18,7 +18,7 @@ export interface EventCursor {
   id: string;
 }
 
-interface Candidate {
+export interface Candidate {
   time: number;
   id: string;
   segment: Segment;
@@ -93,8 +93,8 @@ export interface RawEvent extends Omit<ListedEvent, "data"> {
  * Every matching event, in order, one partition in memory at a time. Segments read here are not kept in
  * the cache: an export of everything would otherwise push out what queries use and hold it all at once.
  */
-export async function* streamEvents(store: EventStore, spec: ListSpec): AsyncGenerator<RawEvent[]> {
+export async function* streamRows(store: EventStore, spec: ListSpec): AsyncGenerator<Candidate[]> {
   for await (const matches of scan(store, spec, spec.order, false)) {
-    yield sortedCandidates(matches, spec.order === "desc").map(raw);
+    yield sortedCandidates(matches, spec.order === "desc");
   }
 }

@@ -7,7 +7,9 @@
  * sorted by (time, id). Data is kept twice, on purpose: as per-path value columns that queries scan, and as
  * each event's original JSON, which only ListEvents reads.
  */
-import { deflateSync, inflateSync } from "fflate";
+import { deflateSync } from "fflate";
+import { fflateInflate, type Inflate } from "./codec.ts";
+import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
@@ -44,6 +46,12 @@ interface Header {
   cols: Record<string, [ColumnKind, number, number]>;
   /** Names of the segments (same partition) this one replaces; absent on segments written by RecordEvents. */
   supersedes?: string[];
+  /**
+   * The distinct CSV shapes of the rows (csv-flatten.ts: each row's CSV columns in the order of its data
+   * text); column `shape` holds each row's index here. Written by compaction, so that an export knows its
+   * header without reading the data; absent on segments written by RecordEvents.
+   */
+  shapes?: string[][];
 }
 
 const encoder = new TextEncoder();
@@ -114,11 +122,10 @@ export function encodeSegment(
   );
   // The original JSON is the largest column and only ListEvents and exports read it: deflate pays there,
   // once compaction has merged segments (fresh per-batch segments stay raw, for ingest speed).
-  writer.strings(
-    "data",
-    events.map((e) => e.dataJson ?? JSON.stringify(e.data)),
-    compress,
-  );
+  const texts = events.map((e) => e.dataJson ?? JSON.stringify(e.data));
+  writer.strings("data", texts, compress);
+  const shapes = compress ? csvShapes(texts) : undefined;
+  if (shapes) writer.add("shape", "u32", shapes.codes);
   const pathNames = [...paths.keys()];
   pathNames.forEach((path, p) => {
     const column = paths.get(path)!;
@@ -139,8 +146,27 @@ export function encodeSegment(
     paths: pathNames,
     cols: writer.index,
     ...(supersedes.length > 0 ? { supersedes } : {}),
+    ...(shapes ? { shapes: shapes.shapes } : {}),
   };
   return writer.finish(header);
+}
+
+function csvShapes(texts: readonly string[]): { shapes: string[][]; codes: Uint32Array } {
+  const shapes: string[][] = [];
+  const byKey = new Map<string, number>();
+  const codes = new Uint32Array(texts.length);
+  texts.forEach((text, i) => {
+    const paths = csvPaths(text);
+    const key = JSON.stringify(paths);
+    let code = byKey.get(key);
+    if (code === undefined) {
+      code = shapes.length;
+      shapes.push(paths);
+      byKey.set(key, code);
+    }
+    codes[i] = code;
+  });
+  return { shapes, codes };
 }
 
 function tagOf(value: JsonValue, strings: Dictionary): [number, number] {
@@ -254,7 +280,11 @@ export class Segment {
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
 
-  constructor(bytes: Uint8Array, what = "segment") {
+  constructor(
+    bytes: Uint8Array,
+    what = "segment",
+    private readonly inflate: Inflate = fflateInflate,
+  ) {
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
       throw new TallyError("data_loss", `${what}: not a Tally segment`);
     }
@@ -322,6 +352,15 @@ export class Segment {
     return this.idCache.get(i);
   }
 
+  /** The rows' CSV shapes (see Header.shapes) and each row's shape, when compaction stored them. */
+  csvShapes(): { shapes: readonly string[][]; codes: Uint32Array } | undefined {
+    const shapes = this.header.shapes;
+    if (!shapes) return undefined;
+    const codes = this.column("shape", Uint32Array);
+    if (codes.length !== this.count) throw new TallyError("data_loss", "segment: corrupt column shape");
+    return { shapes, codes };
+  }
+
   /** Event i whole, as compaction rewrites it. */
   event(i: number): StoredEvent {
     return {
@@ -360,10 +399,12 @@ export class Segment {
 
   private strings(name: string, memo = true): StringColumn {
     const offsets = this.column(`${name}.o`, Uint32Array);
-    let bytes = this.column(`${name}.b`, Uint8Array);
+    let bytes: Uint8Array = this.column(`${name}.b`, Uint8Array);
     if (this.header.cols[`${name}.b`]?.[0] === "deflate") {
       try {
-        bytes = inflateSync(bytes, { out: new Uint8Array(offsets[offsets.length - 1]!) });
+        const size = offsets[offsets.length - 1]!;
+        bytes = this.inflate(bytes, size);
+        if (bytes.byteLength !== size) throw new Error(`inflated to ${bytes.byteLength} bytes, not ${size}`);
       } catch (cause) {
         throw new TallyError("data_loss", `segment: corrupt column ${name}`, { cause });
       }
@@ -387,7 +428,12 @@ export class StringColumn {
   ) {
     this.length = offsets.length - 1;
     this.cache = memo ? new Array(this.length) : undefined;
-    if (isAscii(bytes)) this.whole = decoder.decode(bytes);
+    // Valid UTF-8 decodes to as many UTF-16 units as it has bytes only when every byte is ASCII; then
+    // byte offsets are string offsets and one native decode serves every row.
+    if (bytes.byteLength > 0) {
+      const whole = decoder.decode(bytes);
+      if (whole.length === bytes.byteLength) this.whole = whole;
+    }
   }
 
   get(i: number): string {
@@ -424,9 +470,4 @@ export class StringColumn {
     }
     return -1;
   }
-}
-
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
-  return true;
 }

@@ -1,0 +1,38 @@
+import { deflateSync } from "fflate";
+import { describe, expect, it } from "vitest";
+import { fflateInflate } from "../store/codec.ts";
+import { encodeSegment, Segment } from "../store/segment-format.ts";
+import { nodeInflate } from "./node-inflate.ts";
+
+describe("nodeInflate", () => {
+  it("inflates what fflate deflates, byte for byte as fflate does", () => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ a: "Zürich 東京".repeat(500), n: [1, 2, 3] }));
+    const packed = deflateSync(bytes, { level: 1 });
+    const inflated = Buffer.from(nodeInflate(packed, bytes.length));
+    expect(inflated.equals(Buffer.from(fflateInflate(packed, bytes.length)))).toBe(true);
+    expect(inflated.equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it("reads a compacted segment's data like fflate, and a corrupt column fails as data_loss", () => {
+    const events = Array.from({ length: 50 }, (_, i) => ({
+      id: `e${i}`,
+      type: "t",
+      time: i,
+      data: { n: i, s: "x".repeat(i) },
+      lat: Number.NaN,
+      lon: Number.NaN,
+    }));
+    const bytes = encodeSegment(events, 0, [], true);
+    const node = new Segment(bytes, "s", nodeInflate);
+    const pure = new Segment(bytes, "s");
+    for (let i = 0; i < 50; i++) expect(node.dataText(i)).toBe(pure.dataText(i));
+    const headerLength = new DataView(bytes.buffer).getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+    const [kind, offset, length] = header.cols["data.b"];
+    expect(kind).toBe("deflate");
+    const body = Math.ceil((12 + headerLength) / 8) * 8;
+    const broken = bytes.slice();
+    broken.fill(0xff, body + offset, body + offset + length);
+    expect(() => new Segment(broken, "s", nodeInflate).dataText(0)).toThrow(/corrupt column data/);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The events export: `id,type,time,lat,lon`, then one column per data path — the union over the exported
+ * events, or the requested columns. Two passes over the matches: the header needs every column before the
+ * first row. Compacted segments carry each row's CSV shape (csv-flatten.ts), so the first pass reads no
+ * data at all for them and the second fills each row by position; rows of fresh segments are flattened
+ * by path. Streams one partition (UTC day) at a time, so memory holds one day's matches, never the answer.
+ */
+import { csvCell, csvRow } from "./csv.ts";
+import { csvPaths, flattenCells, flattenJsonText } from "./csv-flatten.ts";
+import { TallyError } from "./errors.ts";
+import type { EventStore } from "./event-store.ts";
+import { type Candidate, streamRows } from "./list-events.ts";
+import type { ListSpec } from "./query-spec.ts";
+import { scan } from "./scan.ts";
+import type { Segment } from "./segment-format.ts";
+
+export async function* eventRows(
+  store: EventStore,
+  spec: ListSpec,
+  requested: readonly string[],
+): AsyncGenerator<string> {
+  const columns = requested.length > 0 ? [...requested] : await unionOfColumns(store, spec);
+  yield csvRow(["id", "type", "time", "lat", "lon", ...columns]);
+  const rows = new RowWriter(columns);
+  for await (const candidates of streamRows(store, spec)) {
+    let chunk = "";
+    for (const c of candidates) chunk += rows.row(c);
+    rows.endPartition();
+    yield chunk;
+  }
+}
+
+/** Every data column of the matching events, sorted. Order does not matter here, so nothing is sorted. */
+async function unionOfColumns(store: EventStore, spec: ListSpec): Promise<string[]> {
+  const union = new Set<string>();
+  for await (const matches of scan(store, spec, spec.order, false)) {
+    for (const { segment, rows } of matches) {
+      const stored = segment.csvShapes();
+      if (stored) {
+        const seen = new Uint8Array(stored.shapes.length);
+        for (const row of rows) {
+          const code = stored.codes[row]!;
+          if (seen[code]) continue;
+          seen[code] = 1;
+          const shape = stored.shapes[code];
+          if (!shape) throw corruptShape(segment);
+          for (const path of shape) union.add(path);
+        }
+      } else {
+        for (const row of rows) for (const path of csvPaths(segment.dataText(row))) union.add(path);
+      }
+    }
+  }
+  return [...union].sort();
+}
+
+function corruptShape(segment: Segment): TallyError {
+  return new TallyError("data_loss", `segment ${segment.minTime}: a row's CSV shape is out of range`);
+}
+
+/** Builds CSV rows; keeps per-segment position maps for the partition being written. */
+class RowWriter {
+  private readonly index: Map<string, number>;
+  private readonly cells: string[];
+  /** Per segment: its rows' shape codes and, per shape, the column of each of its cells (-1: not exported). */
+  private readonly bySegment = new Map<Segment, { codes: Uint32Array; targets: Int32Array[] } | null>();
+  private targets: Int32Array = new Int32Array(0);
+  private readonly put = (k: number, cell: string) => {
+    const column = this.targets[k]!;
+    if (column >= 0) this.cells[column] = cell;
+  };
+  private readonly set = (path: string, cell: string) => {
+    const column = this.index.get(path);
+    if (column !== undefined) this.cells[column] = cell;
+  };
+  private day = Number.NaN;
+  private dayText = "";
+
+  constructor(columns: readonly string[]) {
+    this.index = new Map(columns.map((c, i) => [c, i]));
+    this.cells = new Array<string>(columns.length).fill("");
+  }
+
+  row({ segment, row, time, id }: Candidate): string {
+    const { cells } = this;
+    cells.fill("");
+    const text = segment.dataText(row);
+    const positions = this.positions(segment);
+    if (positions) {
+      const targets = positions.targets[positions.codes[row]!];
+      if (!targets) throw corruptShape(segment);
+      this.targets = targets;
+      flattenCells(text, this.put);
+    } else flattenJsonText(text, this.set);
+    const lat = segment.lat[row]!;
+    const located = !Number.isNaN(lat);
+    const type = segment.types[segment.typeCodes[row]!]!;
+    return `${csvCell(id)},${csvCell(type)},${this.iso(time)},${located ? lat : ""},${located ? segment.lon[row]! : ""}${cells.length ? "," : ""}${cells.join(",")}\r\n`;
+  }
+
+  endPartition(): void {
+    this.bySegment.clear();
+  }
+
+  private positions(segment: Segment) {
+    let entry = this.bySegment.get(segment);
+    if (entry === undefined) {
+      const stored = segment.csvShapes();
+      entry = stored
+        ? {
+            codes: stored.codes,
+            targets: stored.shapes.map((shape) => Int32Array.from(shape, (p) => this.index.get(p) ?? -1)),
+          }
+        : null;
+      this.bySegment.set(segment, entry);
+    }
+    return entry;
+  }
+
+  /** ISO 8601 UTC with milliseconds, like Date#toISOString; only the day's part comes from a Date. */
+  private iso(ms: number): string {
+    const day = Math.floor(ms / DAY);
+    if (!Number.isInteger(ms) || day < 0 || day >= LAST_FOUR_DIGIT_DAY) return new Date(ms).toISOString();
+    if (day !== this.day) {
+      this.day = day;
+      this.dayText = new Date(day * DAY).toISOString().slice(0, 11);
+    }
+    let rest = ms - day * DAY;
+    const h = Math.floor(rest / 3_600_000);
+    rest -= h * 3_600_000;
+    const m = Math.floor(rest / 60_000);
+    rest -= m * 60_000;
+    const sec = Math.floor(rest / 1000);
+    return `${this.dayText}${TWO[h]}:${TWO[m]}:${TWO[sec]}.${THREE[rest - sec * 1000]}Z`;
+  }
+}
+
+const DAY = 86_400_000;
+/** 10000-01-01: from there toISOString writes six-digit years, so those (and years before 1970) go through it. */
+const LAST_FOUR_DIGIT_DAY = 2_932_897;
+const TWO = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
