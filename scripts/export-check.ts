@@ -2,7 +2,8 @@
  * `npm run export-check [-- --events 1000000]`: the end-to-end export check. Starts a real server,
  * records N events over HTTP (Connect binary, 1,000-event batches), exports them all through the
  * ExportCsv RPC and through a download link, parses both with a real CSV parser and checks every row
- * against what was recorded. Prints rows/s of each path and the server's RSS before and its peak after.
+ * against what was recorded. Prints rows/s of each path, and the server's RSS before, at every tenth of
+ * each export (flat: an export holds one day's matches, not the answer) and its peak after.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +32,10 @@ const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 async function check(
   chunks: AsyncIterable<Uint8Array | string>,
   expected: ReturnType<typeof generateEvents>,
+  /** Called at every tenth of the rows: the export's memory is sampled as it runs. */
+  onTenth: () => void = () => {},
 ) {
+  const tenth = Math.max(1, Math.floor(expected.length / 10));
   const parser = parse({ bom: true, relax_quotes: false });
   let header: string[] | undefined;
   let i = 0;
@@ -42,6 +46,7 @@ async function check(
         continue;
       }
       const e = expected[i++]!;
+      if (i % tenth === 0) onTenth();
       const cell = (name: string) => row[header!.indexOf(name)];
       if (cell("id") !== e.id || cell("type") !== e.type || cell("time") !== new Date(e.time).toISOString()) {
         throw new Error(`row ${i}: ${row.slice(0, 3).join(",")} is not ${e.id},${e.type}`);
@@ -91,12 +96,14 @@ async function main() {
         },
       },
     };
+    const rpcRss: number[] = [];
     const t0 = performance.now();
     const rows = await check(
       (async function* () {
         for await (const res of client.exportCsv(request)) yield res.data;
       })(),
       events,
+      () => rpcRss.push(memory(pid).rss),
     );
     const rpcSeconds = (performance.now() - t0) / 1000;
     const afterRpc = memory(pid);
@@ -104,7 +111,10 @@ async function main() {
     const t1 = performance.now();
     const res = await fetch(`${server.url}${link.url}`, { headers: { "accept-encoding": "gzip" } });
     if (!res.ok || !res.body) throw new Error(`link answered ${res.status}`);
-    await check(res.body as unknown as AsyncIterable<Uint8Array>, events);
+    const linkRss: number[] = [];
+    await check(res.body as unknown as AsyncIterable<Uint8Array>, events, () =>
+      linkRss.push(memory(pid).rss),
+    );
     const linkSeconds = (performance.now() - t1) / 1000;
     const afterLink = memory(pid);
     console.log(
@@ -113,6 +123,9 @@ async function main() {
     console.log(
       `Export link (gzip): ${rows.toLocaleString("en")} rows, all equal, ${Math.round(rows / linkSeconds).toLocaleString("en")} rows/s`,
     );
+    const series = (values: number[]) => values.map((v) => (v / 1024 ** 2).toFixed(0)).join(", ");
+    console.log(`Server RSS (MiB) at each tenth of the RPC export: ${series(rpcRss)}`);
+    console.log(`Server RSS (MiB) at each tenth of the link export: ${series(linkRss)}`);
     console.log(
       `Server RSS: ${mib(before.rss)} before exporting; ${mib(afterRpc.rss)} after the RPC, ${mib(afterLink.rss)} after the link; peak ${mib(afterLink.peak)} (peak before exporting ${mib(before.peak)})`,
     );
