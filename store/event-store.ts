@@ -9,6 +9,7 @@ import { duplicateMasks, holds } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 
@@ -143,7 +144,7 @@ export class EventStore {
     } else {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
       for (const key of await this.storage.getKeys(prefix)) {
-        const parsed = parseSegmentKey(prefix, key);
+        const parsed = parseSegmentKey(prefix, isQuarantined(key) ? quarantinedFrom(key) : key);
         if (!parsed || parsed.day < from || parsed.day > to) continue;
         const list = days.get(parsed.day);
         if (list) list.push(key);
@@ -167,6 +168,8 @@ export class EventStore {
     cache = true,
   ) {
     const state = await this.partitionState(tenant, module, day, listed, cache);
+    // Readers must not answer without the quarantined events; writers go on (see quarantine.ts).
+    if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
     if (masks) {
@@ -182,9 +185,9 @@ export class EventStore {
   async partitionState(tenant: string, module: string, day: string, listed?: string[], cache = true) {
     const prefix = eventsPrefix(tenant, module);
     for (let attempt = 0; ; attempt++) {
-      const keys = (attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`))
-        .filter((key) => parseSegmentKey(prefix, key)?.day === day)
-        .sort();
+      const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
+      const quarantined = all.filter((key) => isQuarantined(key));
+      const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
       const loaded = await Promise.all(keys.map((key) => this.loadSegment(key, cache)));
       if (loaded.some((s) => s === undefined)) {
         if (attempt < 3) continue;
@@ -199,6 +202,7 @@ export class EventStore {
       return {
         live: segments.filter((s) => !superseded.has(s.name)),
         superseded: segments.filter((s) => superseded.has(s.name)),
+        quarantined,
       };
     }
   }
@@ -216,7 +220,15 @@ export class EventStore {
     }
     if (raw === null || raw === undefined) return undefined;
     const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
-    const segment = new Segment(bytes, key);
+    let segment: Segment;
+    try {
+      segment = new Segment(bytes, key);
+    } catch (error) {
+      if (error instanceof TallyError && error.code === "data_loss") {
+        throw await quarantine(this.storage, key, bytes, error);
+      }
+      throw error;
+    }
     if (cache) this.cache.set(key, segment, bytes.byteLength);
     return segment;
   }
