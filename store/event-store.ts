@@ -12,6 +12,7 @@ import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
+import { guardStorage, storageFailure } from "./storage-errors.ts";
 
 export interface EventStoreOptions {
   storage: Storage;
@@ -40,7 +41,8 @@ export class EventStore {
   readonly written = new Set<string>();
 
   constructor(options: EventStoreOptions) {
-    this.storage = options.storage;
+    // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
+    this.storage = guardStorage(options.storage);
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
   }
@@ -261,21 +263,17 @@ export class EventStore {
   }
 }
 
-function storageFailure(what: string, cause: unknown): TallyError {
-  const code = (cause as { code?: string } | null)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new TallyError("resource_exhausted", `storage is full; the ${what} was not done`, { cause });
-  }
-  return new TallyError("unavailable", `storage ${what} failed; nothing was stored, retry`, { cause });
-}
-
 /**
  * Wall-clock ms with a sub-millisecond fraction: ingestion instants and page snapshots compare finer than
  * a millisecond, so an event written in the same millisecond as a first page almost always sorts after it.
- * (The whole part stays Date.now(), which follows the system clock as other processes see it.)
+ * (The whole part stays Date.now(), which follows the system clock as other processes see it.) Never
+ * decreasing: the fraction's millisecond boundary is not Date.now()'s, so the sum alone can step back by
+ * up to 1 ms, and a query right after an acknowledged write would then miss it (the fault suite found it).
  */
+let lastNow = 0;
 function preciseNow(): number {
-  return Date.now() + (performance.now() % 1);
+  lastNow = Math.max(lastNow, Date.now() + (performance.now() % 1));
+  return lastNow;
 }
 
 /**
