@@ -6,10 +6,14 @@ import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } fr
 import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { gzip } from "./compression.ts";
 import { errorInterceptor } from "./errors.ts";
+import { mapParseErrors } from "./parse-errors.ts";
 import { type ServiceDeps, telemetryService } from "./service.ts";
 
 export function routes(router: ConnectRouter, deps: ServiceDeps): ConnectRouter {
-  return router.service(TelemetryService, telemetryService(deps));
+  router.service(TelemetryService, telemetryService(deps));
+  // Unparseable binary is invalid_argument, not connect-es's internal (parse-errors.ts).
+  mapParseErrors(router);
+  return router;
 }
 
 export function createRouter(deps: ServiceDeps): ConnectRouter {
