@@ -31,6 +31,10 @@ export interface Limits {
   maxPageSize: number;
   defaultEventsPageSize: number;
   maxEventsPageSize: number;
+  /** Calls per second per API key (token bucket; rate-limit.ts). 0: no limit. */
+  requestsPerSecond: number;
+  /** Calls one key may make at once after a pause. 0: one second's worth (requestsPerSecond). */
+  requestBurst: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -50,4 +54,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxPageSize: 10_000,
   defaultEventsPageSize: 100,
   maxEventsPageSize: 1_000,
+  requestsPerSecond: 0,
+  requestBurst: 0,
 };

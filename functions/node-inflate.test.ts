@@ -1,6 +1,7 @@
 import { deflateSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { fflateInflate } from "../store/codec.ts";
+import { crc32 } from "../store/crc32.ts";
 import { encodeSegment, Segment } from "../store/segment-format.ts";
 import { nodeInflate } from "./node-inflate.ts";
 
@@ -33,6 +34,10 @@ describe("nodeInflate", () => {
     const body = Math.ceil((12 + headerLength) / 8) * 8;
     const broken = bytes.slice();
     broken.fill(0xff, body + offset, body + offset + length);
+    // A damaged segment fails its checksum at once; re-sealed, the damage reaches the inflater.
+    expect(() => new Segment(broken, "s", nodeInflate)).toThrow(/checksum mismatch/);
+    const end = broken.length - 4;
+    new DataView(broken.buffer).setUint32(end, crc32(broken.subarray(0, end)), true);
     expect(() => new Segment(broken, "s", nodeInflate).dataText(0)).toThrow(/corrupt column data/);
   });
 });

@@ -2,8 +2,9 @@
  * The RecordEvents fast path answers exactly as the Connect handler does: two apps over two equal stores,
  * one with the fast path in front and one without, get the same requests — through a real Connect client
  * (binary) and by hand (gzip, limits, headers, errors) — and must give the same responses and end up
- * storing the same events. The one intended difference: bytes that are not a RecordEventsRequest are
- * `invalid_argument` on the fast path and `internal` in connect-es.
+ * storing the same events. Bytes that are not a RecordEventsRequest are `invalid_argument` on both (the
+ * generic path through parse-errors.ts, which maps connect-es's `internal` "parse binary"); only the
+ * message's wording differs.
  */
 import type { AddressInfo } from "node:net";
 import { Worker } from "node:worker_threads";
@@ -440,7 +441,7 @@ describe("the RecordEvents fast path answers like the Connect handler", () => {
     expect(await stored(p.fast, "mod-disco")).toEqual(await stored(p.plain, "mod-disco"));
   });
 
-  it("answers bytes that are not a RecordEventsRequest with invalid_argument, where connect-es says internal", async () => {
+  it("answers bytes that are not a RecordEventsRequest with invalid_argument, as the generic path does", async () => {
     const p = pair();
     const valid = binary({ module: "mod-disco", events: good(3) });
     const garbage = [
@@ -457,10 +458,10 @@ describe("the RecordEvents fast path answers like the Connect handler", () => {
       expect(fast.status).toBe(400);
       expect(errorJson(fast).code).toBe("invalid_argument");
       expect(errorJson(fast).message).toMatch(/^events: cannot decode request: /);
-      expect(plain.status).toBe(500);
+      expect(plain.status).toBe(400);
       expect(errorJson(plain)).toMatchObject({
-        code: "internal",
-        message: expect.stringMatching(/^parse binary: /),
+        code: "invalid_argument",
+        message: expect.stringMatching(/^cannot decode request: /),
       });
     }
     const r = await called(() => client(p.fast).recordEvents({ module: "mod-disco", events: good(1) }));

@@ -12,8 +12,8 @@
  * bodies ≥ 1 KiB when the client accepts it. record-fast-path.test.ts compares the two response by
  * response.
  *
- * One deliberate difference: a body that is not a valid RecordEventsRequest is `invalid_argument`
- * ("events: cannot decode request: …"); connect-es answers `internal` ("parse binary: …") for it.
+ * A body that is not a valid RecordEventsRequest is `invalid_argument` ("events: cannot decode request:
+ * …"), as on the generic path, where parse-errors.ts maps connect-es's `internal` ("parse binary: …").
  *
  * Runtime-neutral (fetch API only), like the rest of the app.
  */

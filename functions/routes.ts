@@ -6,10 +6,15 @@ import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } fr
 import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { gzip } from "./compression.ts";
 import { errorInterceptor } from "./errors.ts";
+import { mapParseErrors } from "./parse-errors.ts";
+import { rateLimitInterceptor } from "./rate-limit.ts";
 import { type ServiceDeps, telemetryService } from "./service.ts";
 
 export function routes(router: ConnectRouter, deps: ServiceDeps): ConnectRouter {
-  return router.service(TelemetryService, telemetryService(deps));
+  router.service(TelemetryService, telemetryService(deps));
+  // Unparseable binary is invalid_argument, not connect-es's internal (parse-errors.ts).
+  mapParseErrors(router);
+  return router;
 }
 
 export function createRouter(deps: ServiceDeps): ConnectRouter {
@@ -25,6 +30,7 @@ export function routerOptions(deps: ServiceDeps): ConnectRouterOptions {
     // Refuse unknown JSON fields: a misspelt `timezone` must not silently mean UTC.
     // Emit zeros and empty strings too: `"value": 0` and `"duplicates": 0` are answers, not absences.
     jsonOptions: { ignoreUnknownFields: false, alwaysEmitImplicit: true },
-    interceptors: [errorInterceptor],
+    // The rate limit first: a call over it costs no storage work.
+    interceptors: [errorInterceptor, rateLimitInterceptor(deps.limits)],
   };
 }

@@ -10,8 +10,10 @@ import { duplicateMasks, holds } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
+import { guardStorage, storageFailure } from "./storage-errors.ts";
 
 export interface EventStoreOptions {
   storage: Storage;
@@ -43,7 +45,8 @@ export class EventStore {
   readonly written = new Set<string>();
 
   constructor(options: EventStoreOptions) {
-    this.storage = options.storage;
+    // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
+    this.storage = guardStorage(options.storage);
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.inflate = options.inflate;
@@ -148,7 +151,7 @@ export class EventStore {
     } else {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
       for (const key of await this.storage.getKeys(prefix)) {
-        const parsed = parseSegmentKey(prefix, key);
+        const parsed = parseSegmentKey(prefix, isQuarantined(key) ? quarantinedFrom(key) : key);
         if (!parsed || parsed.day < from || parsed.day > to) continue;
         const list = days.get(parsed.day);
         if (list) list.push(key);
@@ -172,6 +175,8 @@ export class EventStore {
     cache = true,
   ) {
     const state = await this.partitionState(tenant, module, day, listed, cache);
+    // Readers must not answer without the quarantined events; writers go on (see quarantine.ts).
+    if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
     if (masks) {
@@ -187,9 +192,9 @@ export class EventStore {
   async partitionState(tenant: string, module: string, day: string, listed?: string[], cache = true) {
     const prefix = eventsPrefix(tenant, module);
     for (let attempt = 0; ; attempt++) {
-      const keys = (attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`))
-        .filter((key) => parseSegmentKey(prefix, key)?.day === day)
-        .sort();
+      const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
+      const quarantined = all.filter((key) => isQuarantined(key));
+      const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
       const loaded = await Promise.all(keys.map((key) => this.loadSegment(key, cache)));
       if (loaded.some((s) => s === undefined)) {
         if (attempt < 3) continue;
@@ -204,6 +209,7 @@ export class EventStore {
       return {
         live: segments.filter((s) => !superseded.has(s.name)),
         superseded: segments.filter((s) => superseded.has(s.name)),
+        quarantined,
       };
     }
   }
@@ -221,7 +227,15 @@ export class EventStore {
     }
     if (raw === null || raw === undefined) return undefined;
     const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
-    const segment = new Segment(bytes, key, this.inflate);
+    let segment: Segment;
+    try {
+      segment = new Segment(bytes, key, this.inflate);
+    } catch (error) {
+      if (error instanceof TallyError && error.code === "data_loss") {
+        throw await quarantine(this.storage, key, bytes, error);
+      }
+      throw error;
+    }
     if (cache) this.cache.set(key, segment, bytes.byteLength);
     return segment;
   }
@@ -254,21 +268,17 @@ export class EventStore {
   }
 }
 
-function storageFailure(what: string, cause: unknown): TallyError {
-  const code = (cause as { code?: string } | null)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    return new TallyError("resource_exhausted", `storage is full; the ${what} was not done`, { cause });
-  }
-  return new TallyError("unavailable", `storage ${what} failed; nothing was stored, retry`, { cause });
-}
-
 /**
  * Wall-clock ms with a sub-millisecond fraction: ingestion instants and page snapshots compare finer than
  * a millisecond, so an event written in the same millisecond as a first page almost always sorts after it.
- * (The whole part stays Date.now(), which follows the system clock as other processes see it.)
+ * (The whole part stays Date.now(), which follows the system clock as other processes see it.) Never
+ * decreasing: the fraction's millisecond boundary is not Date.now()'s, so the sum alone can step back by
+ * up to 1 ms, and a query right after an acknowledged write would then miss it (the fault suite found it).
  */
+let lastNow = 0;
 function preciseNow(): number {
-  return Date.now() + (performance.now() % 1);
+  lastNow = Math.max(lastNow, Date.now() + (performance.now() % 1));
+  return lastNow;
 }
 
 /**

@@ -2,6 +2,7 @@
  * The segment: one immutable, columnar file of events (docs/storage.md describes the bytes).
  *
  *   "TSEG" | version u8 | 3 zero bytes | header length u32 LE | header JSON | padding to 8 | columns…
+ *   | CRC-32 u32 LE of every byte before it (version 2; version 1 segments have none and are still read)
  *
  * Every column starts 8-byte aligned so it can be viewed as a typed array without copying. Events are
  * sorted by (time, id). Data is kept twice, on purpose: as per-path value columns that queries scan, and as
@@ -9,12 +10,16 @@
  */
 import { deflateSync } from "fflate";
 import { fflateInflate, type Inflate } from "./codec.ts";
+import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 
-export const SEGMENT_VERSION = 1;
+/** The version written. Version 1 (no checksum) is still read. */
+export const SEGMENT_VERSION = 2;
+/** Bytes of the version-2 trailer: the CRC-32 of everything before it. */
+const TRAILER = 4;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
 
 /** Value tags of path columns. */
@@ -238,7 +243,7 @@ class ColumnWriter {
   finish(header: Header): Uint8Array {
     const json = encoder.encode(JSON.stringify(header));
     const start = align8(12 + json.byteLength);
-    const out = new Uint8Array(start + this.size);
+    const out = new Uint8Array(start + this.size + TRAILER);
     out.set(MAGIC, 0);
     out[4] = SEGMENT_VERSION;
     new DataView(out.buffer).setUint32(8, json.byteLength, true);
@@ -248,8 +253,43 @@ class ColumnWriter {
       out.set(chunk, at);
       at += chunk.byteLength;
     }
+    new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
     return out;
   }
+}
+
+/** The header's shape, so that a corrupt one fails here, as data_loss, not later as a TypeError. */
+function checkHeader(h: unknown): Header {
+  const header = h as Header;
+  const ok =
+    typeof header === "object" &&
+    header !== null &&
+    Number.isSafeInteger(header.count) &&
+    header.count >= 0 &&
+    typeof header.minTime === "number" &&
+    typeof header.maxTime === "number" &&
+    (header.bbox === null || (Array.isArray(header.bbox) && header.bbox.length === 4)) &&
+    Array.isArray(header.types) &&
+    header.types.every((t) => typeof t === "string") &&
+    Array.isArray(header.paths) &&
+    header.paths.every((p) => typeof p === "string") &&
+    typeof header.cols === "object" &&
+    header.cols !== null &&
+    Object.values(header.cols).every(
+      (c) =>
+        Array.isArray(c) &&
+        c.length === 3 &&
+        ["f64", "u32", "u8", "bytes", "deflate"].includes(c[0]) &&
+        Number.isSafeInteger(c[1]) &&
+        c[1] >= 0 &&
+        c[1] % 8 === 0 &&
+        Number.isSafeInteger(c[2]) &&
+        c[2] >= 0,
+    ) &&
+    (header.supersedes === undefined ||
+      (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string")));
+  if (!ok) throw new Error("header fields have the wrong shape");
+  return header;
 }
 
 function align8(n: number): number {
@@ -280,6 +320,10 @@ export class Segment {
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
 
+  /**
+   * Checks the bytes before anything is trusted: magic, version, (version 2) the CRC-32, the header's
+   * shape and every column's bounds. Whatever is wrong is a `data_loss` TallyError naming `what`.
+   */
   constructor(
     bytes: Uint8Array,
     what = "segment",
@@ -288,15 +332,25 @@ export class Segment {
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
       throw new TallyError("data_loss", `${what}: not a Tally segment`);
     }
-    if (bytes[4] !== SEGMENT_VERSION) {
-      throw new TallyError("data_loss", `${what}: unsupported segment version ${bytes[4]}`);
+    const version = bytes[4];
+    if (version !== 1 && version !== 2) {
+      throw new TallyError("data_loss", `${what}: unsupported segment version ${version}`);
+    }
+    let end = bytes.byteLength;
+    if (version === 2) {
+      end -= TRAILER;
+      const stored = end < 12 ? -1 : new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0, true);
+      if (stored !== crc32(bytes.subarray(0, Math.max(end, 0)))) {
+        throw new TallyError("data_loss", `${what}: checksum mismatch (the segment is truncated or corrupt)`);
+      }
     }
     // Typed-array views need aligned offsets; bytes read from a driver may sit anywhere in a pool.
-    const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+    const aligned = bytes.byteOffset % 8 === 0 ? bytes.subarray(0, end) : bytes.slice(0, end);
     const view = new DataView(aligned.buffer, aligned.byteOffset, aligned.byteLength);
     const headerLength = view.getUint32(8, true);
+    if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
     try {
-      this.header = JSON.parse(decoder.decode(aligned.subarray(12, 12 + headerLength))) as Header;
+      this.header = checkHeader(JSON.parse(decoder.decode(aligned.subarray(12, 12 + headerLength))));
     } catch (cause) {
       throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
     }
@@ -314,6 +368,15 @@ export class Segment {
     this.lat = this.column("lat", Float64Array);
     this.lon = this.column("lon", Float64Array);
     this.typeCodes = this.column("type", Uint32Array);
+    for (const [name, [, offset, length]] of Object.entries(this.header.cols)) {
+      if (offset + length > this.body.byteLength) {
+        throw new TallyError("data_loss", `${what}: truncated column ${name}`);
+      }
+    }
+    const n = this.count;
+    if ([this.time, this.ingested, this.lat, this.lon, this.typeCodes].some((c) => c.length !== n)) {
+      throw new TallyError("data_loss", `${what}: column lengths disagree with the event count ${n}`);
+    }
   }
 
   /** The latest ingestion instant of any event here: a snapshot at or after it sees the whole segment. */
