@@ -11,6 +11,7 @@ import { deflateSync, inflateSync } from "fflate";
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { buildRollups, type RollupTable } from "./rollup.ts";
 
 export const SEGMENT_VERSION = 1;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
@@ -44,6 +45,14 @@ interface Header {
   cols: Record<string, [ColumnKind, number, number]>;
   /** Names of the segments (same partition) this one replaces; absent on segments written by RecordEvents. */
   supersedes?: string[];
+  /** The rollup tables (rollup.ts); table k's columns are `r<k>.*`. Absent in segments written before them. */
+  rollups?: RollupInfo[];
+}
+
+export interface RollupInfo {
+  dims: readonly string[];
+  slotMs: number;
+  count: number;
 }
 
 const encoder = new TextEncoder();
@@ -120,14 +129,29 @@ export function encodeSegment(
     compress,
   );
   const pathNames = [...paths.keys()];
+  const pathColumns = new Map<string, PathColumn>();
   pathNames.forEach((path, p) => {
     const column = paths.get(path)!;
     const offsets = new Uint32Array(n + 1);
     for (const row of column.rows) offsets[row + 1]!++;
     for (let i = 0; i < n; i++) offsets[i + 1]! += offsets[i]!;
+    const encoded = { offsets, tags: Uint8Array.from(column.tags), vals: Float64Array.from(column.vals) };
+    pathColumns.set(path, encoded);
     writer.add(`p${p}.o`, "u32", offsets);
-    writer.add(`p${p}.t`, "u8", Uint8Array.from(column.tags));
-    writer.add(`p${p}.v`, "f64", Float64Array.from(column.vals));
+    writer.add(`p${p}.t`, "u8", encoded.tags);
+    writer.add(`p${p}.v`, "f64", encoded.vals);
+  });
+  // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
+  const rollups = n > 0 ? buildRollups(time, typeCodes, (path) => pathColumns.get(path)) : [];
+  rollups.forEach((table, k) => {
+    writer.add(`r${k}.s`, "f64", table.slot);
+    writer.add(`r${k}.n`, "u32", table.weight);
+    writer.add(`r${k}.y`, "u32", table.type);
+    table.columns.forEach((column, j) => {
+      writer.add(`r${k}.${j}.o`, "u32", column.offsets);
+      writer.add(`r${k}.${j}.t`, "u8", column.tags);
+      writer.add(`r${k}.${j}.v`, "f64", column.vals);
+    });
   });
 
   const header: Header = {
@@ -139,6 +163,9 @@ export function encodeSegment(
     paths: pathNames,
     cols: writer.index,
     ...(supersedes.length > 0 ? { supersedes } : {}),
+    ...(rollups.length > 0
+      ? { rollups: rollups.map((t) => ({ dims: t.dims, slotMs: t.slotMs, count: t.count })) }
+      : {}),
   };
   return writer.finish(header);
 }
@@ -240,6 +267,8 @@ export class Segment {
   readonly bbox: Header["bbox"];
   readonly types: readonly string[];
   readonly supersedes: readonly string[];
+  /** The rollup tables this segment carries (none in segments written before rollups existed). */
+  readonly rollups: readonly RollupInfo[];
   readonly time: Float64Array;
   readonly ingested: Float64Array;
   readonly lat: Float64Array;
@@ -253,6 +282,7 @@ export class Segment {
   private maxIngestedCache?: number;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
+  private readonly rollupCache: (RollupTable | undefined)[] = [];
 
   constructor(bytes: Uint8Array, what = "segment") {
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -278,6 +308,7 @@ export class Segment {
     this.bbox = this.header.bbox;
     this.types = this.header.types;
     this.supersedes = this.header.supersedes ?? [];
+    this.rollups = this.header.rollups ?? [];
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     this.time = this.column("time", Float64Array);
     this.ingested = this.column("ingested", Float64Array);
@@ -309,6 +340,29 @@ export class Segment {
     };
     this.pathCache.set(path, column);
     return column;
+  }
+
+  /** Rollup table k (an index into `rollups`), viewed over the segment's bytes. */
+  rollup(k: number): RollupTable {
+    let table = this.rollupCache[k];
+    if (table) return table;
+    const info = this.rollups[k];
+    if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
+    table = {
+      dims: info.dims,
+      slotMs: info.slotMs,
+      count: info.count,
+      slot: this.column(`r${k}.s`, Float64Array),
+      weight: this.column(`r${k}.n`, Uint32Array),
+      type: this.column(`r${k}.y`, Uint32Array),
+      columns: info.dims.map((_, j) => ({
+        offsets: this.column(`r${k}.${j}.o`, Uint32Array),
+        tags: this.column(`r${k}.${j}.t`, Uint8Array),
+        vals: this.column(`r${k}.${j}.v`, Float64Array),
+      })),
+    };
+    this.rollupCache[k] = table;
+    return table;
   }
 
   /** The segment's string dictionary (string values and object JSON texts). */
