@@ -142,11 +142,22 @@ export function encodeSegment(
     writer.add(`p${p}.v`, "f64", encoded.vals);
   });
   // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
-  const rollups = n > 0 ? buildRollups(time, typeCodes, (path) => pathColumns.get(path)) : [];
+  const rollups =
+    n > 0
+      ? buildRollups(
+          time,
+          typeCodes,
+          types.values.length,
+          (path) => pathColumns.get(path),
+          strings.values.length,
+        )
+      : [];
   rollups.forEach((table, k) => {
-    writer.add(`r${k}.s`, "f64", table.slot);
-    writer.add(`r${k}.n`, "u32", table.weight);
     writer.add(`r${k}.y`, "u32", table.type);
+    writer.add(`r${k}.n`, "u32", table.total);
+    writer.add(`r${k}.f`, "u32", table.first);
+    writer.add(`r${k}.s`, "f64", table.slot);
+    writer.add(`r${k}.c`, "u32", table.cum);
     table.columns.forEach((column, j) => {
       writer.add(`r${k}.${j}.o`, "u32", column.offsets);
       writer.add(`r${k}.${j}.t`, "u8", column.tags);
@@ -352,14 +363,16 @@ export class Segment {
       dims: info.dims,
       slotMs: info.slotMs,
       count: info.count,
-      slot: this.column(`r${k}.s`, Float64Array),
-      weight: this.column(`r${k}.n`, Uint32Array),
       type: this.column(`r${k}.y`, Uint32Array),
       columns: info.dims.map((_, j) => ({
         offsets: this.column(`r${k}.${j}.o`, Uint32Array),
         tags: this.column(`r${k}.${j}.t`, Uint8Array),
         vals: this.column(`r${k}.${j}.v`, Float64Array),
       })),
+      total: this.column(`r${k}.n`, Uint32Array),
+      first: this.column(`r${k}.f`, Uint32Array),
+      slot: this.column(`r${k}.s`, Float64Array),
+      cum: this.column(`r${k}.c`, Uint32Array),
     };
     this.rollupCache[k] = table;
     return table;

@@ -6,7 +6,7 @@ import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import type { SeriesSpec } from "./query-spec.ts";
-import { matchEntries, planRollups, rollupColumn } from "./rollup-query.ts";
+import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
 import { scan } from "./scan.ts";
 import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
@@ -57,18 +57,23 @@ export async function querySeries(
   // A segment whose rollup answers exactly is counted entry by entry (rollup-query.ts), not row by row.
   const claim = plan
     ? (segment: Segment, duplicates: Uint8Array | null) => {
-        const table = plan.tableFor(segment, duplicates);
-        if (!table) return false;
+        const found = plan.tableFor(segment, duplicates);
+        if (!found) return false;
         if (stats) stats.rollup++;
+        const { table, pieces } = found;
         const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
         const byCode = new Map<number, number>();
-        const weight = table.weight;
-        matchEntries(segment, table, spec, starts, (e, b) => {
-          joined.length = 0;
-          if (ungrouped >= 0) joined.push(ungrouped);
-          else if (single) acc.singleGroups(groupColumns[0], e, byCode, joined);
-          else acc.crossGroups(groupColumns, e, joined);
-          for (const g of joined) acc.count[g]![b]! += weight[e]!;
+        let groupsOf = -1;
+        countPieces(segment, table, pieces, spec, (c, b, n) => {
+          // A combination's groups are the same in every piece.
+          if (groupsOf !== c) {
+            groupsOf = c;
+            joined.length = 0;
+            if (ungrouped >= 0) joined.push(ungrouped);
+            else if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
+            else acc.crossGroups(groupColumns, c, joined);
+          }
+          for (const g of joined) acc.count[g]![b]! += n;
         });
         return true;
       }
