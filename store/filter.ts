@@ -10,7 +10,11 @@ export type RowPredicate = (row: number) => boolean;
 export type CompiledFilter = boolean | RowPredicate;
 
 export function compileFilter(segment: Segment, filter: FilterSpec): CompiledFilter {
-  const column = fieldColumn(segment, filter.field);
+  return compileColumnFilter(fieldColumn(segment, filter.field), filter);
+}
+
+/** The filter over a column of reached values (a segment's rows or a rollup's entries), or none. */
+export function compileColumnFilter(column: FieldColumn | undefined, filter: FilterSpec): CompiledFilter {
   switch (filter.op) {
     case "exists":
       return column ? (r) => column.offsets[r + 1]! > column.offsets[r]! : false;

@@ -18,17 +18,23 @@ export interface Match {
   rows: Uint32Array;
 }
 
-/** The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. */
+/**
+ * The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. `claim`, when given,
+ * sees each segment first; a segment it returns true for is the caller's (answered from its rollups) and
+ * its rows are not scanned.
+ */
 export async function* scan(
   store: EventStore,
   sel: Selection,
   order: "asc" | "desc" = "asc",
   cache = true,
+  claim?: (segment: Segment, duplicates: Uint8Array | null) => boolean,
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
   for await (const partition of store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache)) {
     const out: Match[] = [];
     for (const { key, segment, duplicates } of partition.segments) {
+      if (claim?.(segment, duplicates)) continue;
       const rows = matchRows(segment, duplicates, sel, geo);
       if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
     }

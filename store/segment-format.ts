@@ -15,6 +15,7 @@ import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
 import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { buildRollups, type RollupTable } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
 export const SEGMENT_VERSION = 2;
@@ -57,6 +58,14 @@ interface Header {
    * header without reading the data; absent on segments written by RecordEvents.
    */
   shapes?: string[][];
+  /** The rollup tables (rollup.ts); table k's columns are `r<k>.*`. Absent in segments written before them. */
+  rollups?: RollupInfo[];
+}
+
+export interface RollupInfo {
+  dims: readonly string[];
+  slotMs: number;
+  count: number;
 }
 
 const encoder = new TextEncoder();
@@ -132,14 +141,40 @@ export function encodeSegment(
   const shapes = compress ? csvShapes(texts) : undefined;
   if (shapes) writer.add("shape", "u32", shapes.codes);
   const pathNames = [...paths.keys()];
+  const pathColumns = new Map<string, PathColumn>();
   pathNames.forEach((path, p) => {
     const column = paths.get(path)!;
     const offsets = new Uint32Array(n + 1);
     for (const row of column.rows) offsets[row + 1]!++;
     for (let i = 0; i < n; i++) offsets[i + 1]! += offsets[i]!;
+    const encoded = { offsets, tags: Uint8Array.from(column.tags), vals: Float64Array.from(column.vals) };
+    pathColumns.set(path, encoded);
     writer.add(`p${p}.o`, "u32", offsets);
-    writer.add(`p${p}.t`, "u8", Uint8Array.from(column.tags));
-    writer.add(`p${p}.v`, "f64", Float64Array.from(column.vals));
+    writer.add(`p${p}.t`, "u8", encoded.tags);
+    writer.add(`p${p}.v`, "f64", encoded.vals);
+  });
+  // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
+  const rollups =
+    n > 0
+      ? buildRollups(
+          time,
+          typeCodes,
+          types.values.length,
+          (path) => pathColumns.get(path),
+          strings.values.length,
+        )
+      : [];
+  rollups.forEach((table, k) => {
+    writer.add(`r${k}.y`, "u32", table.type);
+    writer.add(`r${k}.n`, "u32", table.total);
+    writer.add(`r${k}.f`, "u32", table.first);
+    writer.add(`r${k}.s`, "f64", table.slot);
+    writer.add(`r${k}.c`, "u32", table.cum);
+    table.columns.forEach((column, j) => {
+      writer.add(`r${k}.${j}.o`, "u32", column.offsets);
+      writer.add(`r${k}.${j}.t`, "u8", column.tags);
+      writer.add(`r${k}.${j}.v`, "f64", column.vals);
+    });
   });
 
   const header: Header = {
@@ -152,6 +187,9 @@ export function encodeSegment(
     cols: writer.index,
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
+    ...(rollups.length > 0
+      ? { rollups: rollups.map((t) => ({ dims: t.dims, slotMs: t.slotMs, count: t.count })) }
+      : {}),
   };
   return writer.finish(header);
 }
@@ -306,6 +344,8 @@ export class Segment {
   readonly bbox: Header["bbox"];
   readonly types: readonly string[];
   readonly supersedes: readonly string[];
+  /** The rollup tables this segment carries (none in segments written before rollups existed). */
+  readonly rollups: readonly RollupInfo[];
   readonly time: Float64Array;
   readonly ingested: Float64Array;
   readonly lat: Float64Array;
@@ -319,6 +359,7 @@ export class Segment {
   private maxIngestedCache?: number;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
+  private readonly rollupCache: (RollupTable | undefined)[] = [];
 
   /**
    * Checks the bytes before anything is trusted: magic, version, (version 2) the CRC-32, the header's
@@ -362,6 +403,7 @@ export class Segment {
     this.bbox = this.header.bbox;
     this.types = this.header.types;
     this.supersedes = this.header.supersedes ?? [];
+    this.rollups = this.header.rollups ?? [];
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     this.time = this.column("time", Float64Array);
     this.ingested = this.column("ingested", Float64Array);
@@ -402,6 +444,31 @@ export class Segment {
     };
     this.pathCache.set(path, column);
     return column;
+  }
+
+  /** Rollup table k (an index into `rollups`), viewed over the segment's bytes. */
+  rollup(k: number): RollupTable {
+    let table = this.rollupCache[k];
+    if (table) return table;
+    const info = this.rollups[k];
+    if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
+    table = {
+      dims: info.dims,
+      slotMs: info.slotMs,
+      count: info.count,
+      type: this.column(`r${k}.y`, Uint32Array),
+      columns: info.dims.map((_, j) => ({
+        offsets: this.column(`r${k}.${j}.o`, Uint32Array),
+        tags: this.column(`r${k}.${j}.t`, Uint8Array),
+        vals: this.column(`r${k}.${j}.v`, Float64Array),
+      })),
+      total: this.column(`r${k}.n`, Uint32Array),
+      first: this.column(`r${k}.f`, Uint32Array),
+      slot: this.column(`r${k}.s`, Float64Array),
+      cum: this.column(`r${k}.c`, Uint32Array),
+    };
+    this.rollupCache[k] = table;
+    return table;
   }
 
   /** The segment's string dictionary (string values and object JSON texts). */

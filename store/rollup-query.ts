@@ -1,0 +1,146 @@
+/**
+ * When a segment's rollup answers a QuerySeries count exactly, and what it adds to which bucket.
+ *
+ * A rollup table (rollup.ts) may stand in for a segment's rows only when it counts what the scan would:
+ *   - the query counts events (COUNT) and filters and groups only on the table's fields, with no geo filter;
+ *   - no row of the segment is a duplicate of an earlier segment's (its dedup mask is empty) and every row
+ *     was ingested at or before the query's snapshot (`asOf`);
+ *   - every bucket or range boundary within the segment's time span is a multiple of the slot length, so
+ *     it cuts the span between slots: each piece between two cuts lies in one bucket, inside or outside
+ *     the range, and its count per combination is a difference of running counts.
+ * Filters and groups run on combinations with the same code as on rows (filter.ts, series.ts).
+ */
+import type { FieldColumn } from "./fields.ts";
+import { compileColumnFilter, type RowPredicate } from "./filter.ts";
+import type { SeriesSpec } from "./query-spec.ts";
+import type { RollupTable } from "./rollup.ts";
+import { type Segment, TAG_STRING } from "./segment-format.ts";
+import { bucketIndexOf } from "./time-buckets.ts";
+
+/** A segment's time span cut at the query's boundaries: piece i is [cuts[i-1], cuts[i]), open-ended. */
+export interface Pieces {
+  /** Inner cuts, ascending (multiples of the slot length). */
+  cuts: number[];
+  /** Each piece's bucket, or -1 when it is outside the range. */
+  bucket: number[];
+}
+
+export interface RollupPlan {
+  /** The smallest rollup table of `segment` that answers for its rows exactly, or undefined. */
+  tableFor(
+    segment: Segment,
+    duplicates: Uint8Array | null,
+  ): { table: RollupTable; pieces: Pieces } | undefined;
+}
+
+/** A plan when the query could be answered from rollups at all (COUNT, fields rolled up, no geo). */
+export function planRollups(spec: SeriesSpec, starts: Float64Array): RollupPlan | undefined {
+  if (spec.aggregation.fn !== "count" || spec.geo) return undefined;
+  const fields = [...new Set([...spec.filters.map((f) => f.field), ...spec.groupBy])].filter(
+    (f) => f !== "type",
+  );
+  // Every instant where a row's bucket or its being in range can change, ascending.
+  const bounds = Float64Array.from(new Set([...starts, spec.start, spec.end])).sort();
+  const bucketAt = (t: number) => (t >= spec.start && t < spec.end ? bucketIndexOf(starts, t) : -1);
+  return {
+    tableFor(segment, duplicates) {
+      if (duplicates || segment.count === 0 || segment.rollups.length === 0) return undefined;
+      const { minTime, maxTime } = segment;
+      if (maxTime < spec.start || minTime >= spec.end || segment.maxIngested > spec.asOf) return undefined;
+      let best = -1;
+      segment.rollups.forEach((info, k) => {
+        if (!fields.every((f) => info.dims.includes(f))) return;
+        if (best < 0 || info.count < segment.rollups[best]!.count) best = k;
+      });
+      if (best < 0) return undefined;
+      const table = segment.rollup(best);
+      const cuts: number[] = [];
+      for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++) {
+        if (bounds[i]! % table.slotMs !== 0) return undefined;
+        cuts.push(bounds[i]!);
+      }
+      // Every row of a piece is on the same side of every boundary as the piece's first instant.
+      const bucket = [bucketAt(minTime), ...cuts.map(bucketAt)];
+      return { table, pieces: { cuts, bucket } };
+    },
+  };
+}
+
+/**
+ * Calls `visit(combination, bucket, events)` for the events of each combination of `table` that the
+ * query's types and filters keep, per piece inside the range. Only valid for what `tableFor` returned.
+ */
+export function countPieces(
+  segment: Segment,
+  table: RollupTable,
+  pieces: Pieces,
+  spec: SeriesSpec,
+  visit: (combination: number, bucket: number, events: number) => void,
+): void {
+  let typeOk: Uint8Array | undefined;
+  if (spec.types.length > 0) {
+    typeOk = new Uint8Array(segment.types.length);
+    segment.types.forEach((t, code) => {
+      if (spec.types.includes(t)) typeOk![code] = 1;
+    });
+  }
+  const predicates: RowPredicate[] = [];
+  for (const filter of spec.filters) {
+    const compiled = compileColumnFilter(rollupColumn(segment, table, filter.field), filter);
+    if (compiled === false) return;
+    if (compiled !== true) predicates.push(compiled);
+  }
+  const { type, total, first, slot, cum } = table;
+  const { cuts, bucket } = pieces;
+  /** Events of combination c in slots before `t` (a multiple of the slot length). */
+  const before = (c: number, t: number) => {
+    let lo = first[c]!;
+    let hi = first[c + 1]!;
+    const base = lo;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slot[mid]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === base ? 0 : cum[lo - 1]!;
+  };
+  combinations: for (let c = 0; c < table.count; c++) {
+    if (typeOk && !typeOk[type[c]!]) continue;
+    for (const p of predicates) if (!p(c)) continue combinations;
+    if (cuts.length === 0) {
+      if (bucket[0]! >= 0) visit(c, bucket[0]!, total[c]!);
+      continue;
+    }
+    let done = 0;
+    for (let i = 0; i <= cuts.length; i++) {
+      const upTo = i < cuts.length ? before(c, cuts[i]!) : total[c]!;
+      if (upTo > done && bucket[i]! >= 0) visit(c, bucket[i]!, upTo - done);
+      done = upTo;
+    }
+  }
+}
+
+const typeColumns = new WeakMap<RollupTable, FieldColumn>();
+
+/** A field of a rollup table's entries, read the way fields.ts reads a segment's rows. */
+export function rollupColumn(segment: Segment, table: RollupTable, field: string): FieldColumn | undefined {
+  if (field === "type") {
+    let column = typeColumns.get(table);
+    if (!column) {
+      const types = segment.types;
+      column = {
+        offsets: Uint32Array.from({ length: table.count + 1 }, (_, i) => i),
+        tags: new Uint8Array(table.count).fill(TAG_STRING),
+        vals: Float64Array.from(table.type),
+        text: (code) => types[code]!,
+        codeOf: (text) => types.indexOf(text),
+      };
+      typeColumns.set(table, column);
+    }
+    return column;
+  }
+  const j = table.dims.indexOf(field);
+  if (j < 0) return undefined;
+  const dict = segment.dict;
+  return { ...table.columns[j]!, text: (code) => dict.get(code), codeOf: (text) => dict.indexOf(text) };
+}

@@ -1,0 +1,263 @@
+/**
+ * Rollups: exact pre-aggregated counts kept inside each segment, beside its rows (docs/storage.md).
+ *
+ * A rollup table groups the segment's events into *combinations*: events with the same type and the same
+ * *set* of values for each of the table's dimensions (every distinct (tag, value) pair, as the path
+ * columns hold them, codes into the segment's own dictionary). Any filter or group-by on those fields
+ * treats all events of a combination alike, and runs on a combination with the same code as on an event
+ * (filter.ts, series.ts). Per combination the table keeps its total and, per 15-minute slot it has events
+ * in, the running count up to the end of that slot: the count within any span whose ends are multiples of
+ * 15 minutes is a difference of two running counts. Quarter hours fit every UTC offset in use (+5:45,
+ * +8:45, Lord Howe's 30-minute DST), so bucket boundaries in any zone at hour, day, week or month intervals
+ * fall between slots.
+ *
+ * Tables are built from the segment's own columns when it is encoded, so they count exactly its rows:
+ * compaction, which encodes the merged rows without the duplicates it drops, rebuilds them from those.
+ */
+import { type PathColumn, TAG_STRING } from "./segment-format.ts";
+
+/** The dimension sets rolled up (the event type is always one): what dashboards filter and group by. */
+export const ROLLUP_DIMS: readonly (readonly string[])[] = [
+  ["org", "project"],
+  ["org", "supplies.name"],
+  ["org", "needs"],
+];
+
+/** Slot length: every boundary a query may put inside a segment must be a multiple of it. */
+export const ROLLUP_SLOT_MS = 900_000;
+
+/** One table as written and as read. */
+export interface RollupTable {
+  dims: readonly string[];
+  slotMs: number;
+  /** Combinations. */
+  count: number;
+  /** Each combination's event type, a code into the segment's types. */
+  type: Uint32Array;
+  /** Per dimension, each combination's value set (combination c's values are [offsets[c], offsets[c+1])). */
+  columns: PathColumn[];
+  /** Events per combination. */
+  total: Uint32Array;
+  /** Combination c's slot entries are [first[c], first[c+1]). */
+  first: Uint32Array;
+  /** Per slot entry, ascending within a combination: the slot's start (ms, a multiple of slotMs)… */
+  slot: Float64Array;
+  /** …and the combination's events up to the end of that slot. */
+  cum: Uint32Array;
+}
+
+/** Value sets of one dimension: a small id per row (0 = no value), and each id's (tag, val) pairs. */
+interface ValueSets {
+  ofRow: Uint32Array;
+  tags: number[][];
+  vals: number[][];
+}
+
+function valueSets(n: number, column: PathColumn | undefined, dictSize: number): ValueSets {
+  const sets: ValueSets = { ofRow: new Uint32Array(n), tags: [[]], vals: [[]] };
+  if (!column) return sets;
+  const { offsets, tags, vals } = column;
+  // A single string or object value (the common case) finds its set by dictionary code; others by text.
+  const byCode = new Int32Array(2 * dictSize).fill(-1);
+  const ids = new Map<string, number>();
+  const add = (setTags: number[], setVals: number[]) => {
+    sets.tags.push(setTags);
+    sets.vals.push(setVals);
+    return sets.tags.length - 1;
+  };
+  for (let r = 0; r < n; r++) {
+    const from = offsets[r]!;
+    const to = offsets[r + 1]!;
+    if (from === to) continue;
+    const tag = tags[from]!;
+    if (to - from === 1 && tag >= TAG_STRING) {
+      const slot = 2 * vals[from]! + tag - TAG_STRING;
+      let id = byCode[slot]!;
+      if (id < 0) {
+        id = add([tag], [vals[from]!]);
+        byCode[slot] = id;
+      }
+      sets.ofRow[r] = id;
+      continue;
+    }
+    const pairs = new Map<string, [number, number]>();
+    for (let k = from; k < to; k++) pairs.set(`${tags[k]}:${vals[k]}`, [tags[k]!, vals[k]!]);
+    const sorted = [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = sorted.map(([k]) => k).join(",");
+    let id = ids.get(key);
+    if (id === undefined) {
+      // A one-value set of a string or object is found by code above: keep one id per set.
+      const only = sorted.length === 1 && sorted[0]![1][0] >= TAG_STRING ? sorted[0]![1] : undefined;
+      id = only ? byCode[2 * only[1] + only[0] - TAG_STRING]! : -1;
+      if (id < 0) {
+        id = add(
+          sorted.map(([, p]) => p[0]),
+          sorted.map(([, p]) => p[1]),
+        );
+        if (only) byCode[2 * only[1] + only[0] - TAG_STRING] = id;
+      }
+      ids.set(key, id);
+    }
+    sets.ofRow[r] = id;
+  }
+  return sets;
+}
+
+/** Interns pairs of small ids (a < aSize, b < bSize) into a new small id per distinct pair; `size` ids. */
+function combine(
+  n: number,
+  a: ArrayLike<number>,
+  aSize: number,
+  b: Uint32Array,
+  bSize: number,
+): { ids: Uint32Array; size: number } {
+  const out = new Uint32Array(n);
+  let size = 0;
+  if (aSize * bSize <= 4 * n + 4096) {
+    const table = new Int32Array(aSize * bSize).fill(-1);
+    for (let r = 0; r < n; r++) {
+      const key = a[r]! * bSize + b[r]!;
+      let id = table[key]!;
+      if (id < 0) {
+        id = size++;
+        table[key] = id;
+      }
+      out[r] = id;
+    }
+    return { ids: out, size };
+  }
+  const ids = new Map<number, number>();
+  for (let r = 0; r < n; r++) {
+    const key = a[r]! * bSize + b[r]!;
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = size++;
+      ids.set(key, id);
+    }
+    out[r] = id;
+  }
+  return { ids: out, size };
+}
+
+/**
+ * The rollup tables of a segment's rows (sorted by time), one per dimension set in ROLLUP_DIMS. `path`
+ * gives a data path's column as encoded; `dictSize` is the size of the dictionary its string and object
+ * codes point into; `typeCount` that of the type dictionary.
+ */
+export function buildRollups(
+  time: Float64Array,
+  typeCodes: Uint32Array,
+  typeCount: number,
+  path: (name: string) => PathColumn | undefined,
+  dictSize: number,
+): RollupTable[] {
+  const n = time.length;
+  const sets = new Map<string, ValueSets>();
+  const setsOf = (dim: string) => {
+    let s = sets.get(dim);
+    if (!s) {
+      s = valueSets(n, path(dim), dictSize);
+      sets.set(dim, s);
+    }
+    return s;
+  };
+  // Slot of each row, counted from the first row's.
+  const slotIndex = new Uint32Array(n);
+  const firstSlot = n > 0 ? Math.floor(time[0]! / ROLLUP_SLOT_MS) : 0;
+  for (let r = 0; r < n; r++) slotIndex[r] = Math.floor(time[r]! / ROLLUP_SLOT_MS) - firstSlot;
+  // Combination ids of (type, dims…) prefixes, shared between dimension sets that start alike.
+  const prefixes = new Map<string, { ids: ArrayLike<number>; size: number }>([
+    ["", { ids: typeCodes, size: typeCount }],
+  ]);
+  return ROLLUP_DIMS.map((dims) => {
+    let combined = prefixes.get("")!;
+    dims.forEach((dim, i) => {
+      const key = dims.slice(0, i + 1).join("\u0000");
+      let next = prefixes.get(key);
+      if (!next) {
+        const s = setsOf(dim);
+        next = combine(n, combined.ids, combined.size, s.ofRow, s.tags.length);
+        prefixes.set(key, next);
+      }
+      combined = next;
+    });
+    return table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot);
+  });
+}
+
+function table(
+  dims: readonly string[],
+  typeCodes: Uint32Array,
+  combo: ArrayLike<number>,
+  count: number,
+  sets: ValueSets[],
+  slotIndex: Uint32Array,
+  firstSlot: number,
+): RollupTable {
+  const n = combo.length;
+  // Events per (combination, slot), in row order: a combination's entry is current while its slot is.
+  const rep = new Int32Array(count).fill(-1);
+  const total = new Uint32Array(count);
+  const lastSlot = new Int32Array(count).fill(-1);
+  const entryCombo: number[] = [];
+  const entrySlot: number[] = [];
+  const entryCount: number[] = [];
+  const entryOf = new Uint32Array(count);
+  const entries = new Uint32Array(count + 1);
+  for (let r = 0; r < n; r++) {
+    const c = combo[r]!;
+    const s = slotIndex[r]!;
+    total[c]!++;
+    if (rep[c] === -1) rep[c] = r;
+    if (lastSlot[c] === s) entryCount[entryOf[c]!]!++;
+    else {
+      lastSlot[c] = s;
+      entryOf[c] = entryCombo.length;
+      entryCombo.push(c);
+      entrySlot.push(s);
+      entryCount.push(1);
+      entries[c + 1]!++;
+    }
+  }
+  // Group the entries by combination (a counting sort keeps each one's slots ascending), with running counts.
+  const first = new Uint32Array(count + 1);
+  for (let c = 0; c < count; c++) first[c + 1] = first[c]! + entries[c + 1]!;
+  const next = first.slice(0, count);
+  const slot = new Float64Array(entryCombo.length);
+  const cum = new Uint32Array(entryCombo.length);
+  const running = new Uint32Array(count);
+  for (let e = 0; e < entryCombo.length; e++) {
+    const c = entryCombo[e]!;
+    const at = next[c]!++;
+    running[c]! += entryCount[e]!;
+    slot[at] = (firstSlot + entrySlot[e]!) * ROLLUP_SLOT_MS;
+    cum[at] = running[c]!;
+  }
+  const columns = sets.map((set) => {
+    const offsets = new Uint32Array(count + 1);
+    const tags: number[] = [];
+    const vals: number[] = [];
+    for (let c = 0; c < count; c++) {
+      const id = set.ofRow[rep[c]!]!;
+      const t = set.tags[id]!;
+      const v = set.vals[id]!;
+      for (let k = 0; k < t.length; k++) {
+        tags.push(t[k]!);
+        vals.push(v[k]!);
+      }
+      offsets[c + 1] = tags.length;
+    }
+    return { offsets, tags: Uint8Array.from(tags), vals: Float64Array.from(vals) };
+  });
+  return {
+    dims,
+    slotMs: ROLLUP_SLOT_MS,
+    count,
+    type: Uint32Array.from(rep, (r) => typeCodes[r]!),
+    columns,
+    total,
+    first,
+    slot,
+    cum,
+  };
+}
