@@ -7,7 +7,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { KeyEntry } from "./auth.ts";
+import { type EncryptionConfig, encryptionFromEnv } from "./encryption-config.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { checkPolicies, type ModulePolicies } from "./module-policy.ts";
 
 export interface NodeConfig {
   host: string;
@@ -21,6 +23,12 @@ export interface NodeConfig {
   compactionIntervalMs: number;
   secret: string | undefined;
   configFile: string | undefined;
+  /** Per-module retention, location rounding, geo floors. */
+  modules: ModulePolicies;
+  /** Encryption at rest; undefined: segments are stored plain. */
+  encryption: EncryptionConfig | undefined;
+  /** How often interrupted deletions are finished and retention applied (ms). */
+  maintenanceIntervalMs: number;
 }
 
 interface ConfigFile {
@@ -28,6 +36,9 @@ interface ConfigFile {
   limits?: Partial<Limits>;
   cacheBytes?: number;
   compactionIntervalMs?: number;
+  modules?: unknown;
+  encryption?: EncryptionConfig;
+  maintenanceIntervalMs?: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
@@ -57,6 +68,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     compactionIntervalMs: file.compactionIntervalMs ?? 30_000,
     secret: env.TALLY_SECRET || undefined,
     configFile: explicit || existsSync(path) ? path : undefined,
+    modules: checkPolicies(file.modules, path),
+    encryption: encryptionFromEnv(env.TALLY_ENCRYPTION_KEYS) ?? file.encryption,
+    maintenanceIntervalMs: file.maintenanceIntervalMs ?? 3_600_000,
   };
 }
 

@@ -16,9 +16,12 @@ import { createStorage } from "unstorage";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { startCompactor } from "../store/compaction.ts";
 import { EventStore } from "../store/event-store.ts";
+import { KeyRecords } from "../store/key-records.ts";
+import { startMaintenance } from "../store/retention.ts";
 import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
+import { segmentCodec } from "./encryption-config.ts";
 import { nodeInflate } from "./node-inflate.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
@@ -70,7 +73,9 @@ function replaying(socket: net.Socket, first: Buffer): Duplex {
 }
 
 export async function startNode(config: NodeConfig = loadConfig()) {
-  if (!config.keys && !isLoopback(config.host)) {
+  const storage = createStorage({ driver: fsAtomicDriver({ base: config.dataDir }) });
+  const auth = new Authenticator(config.keys, new KeyRecords(storage));
+  if (!(await auth.keyed()) && !isLoopback(config.host)) {
     throw new Error(
       `[tally] refusing to serve ${config.host} without API keys: anyone could read and write. ` +
         "Create a key with `npm run key -- --tenant <name> --scopes ingest,read` and list it under " +
@@ -79,15 +84,23 @@ export async function startNode(config: NodeConfig = loadConfig()) {
   }
   const deps: ServiceDeps = {
     store: new EventStore({
-      storage: createStorage({ driver: fsAtomicDriver({ base: config.dataDir }) }),
+      storage,
       cacheBytes: config.cacheBytes,
       inflate: nodeInflate,
+      codec: await segmentCodec(config.encryption),
+      retentionDays: (module) => config.modules[module]?.retentionDays,
     }),
-    auth: new Authenticator(config.keys),
+    auth,
     tokens: new PageTokens(await loadSecret(config)),
     limits: config.limits,
+    modules: config.modules,
   };
   const stopCompactor = startCompactor(deps.store, config.compactionIntervalMs);
+  const stopMaintenance = startMaintenance(
+    deps.store,
+    Object.keys(config.modules),
+    config.maintenanceIntervalMs,
+  );
   const app = createApp(deps);
   const listener = getRequestListener(app.fetch);
   const h1 = http.createServer(listener);
@@ -131,13 +144,16 @@ export async function startNode(config: NodeConfig = loadConfig()) {
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   const mode = config.keys
-    ? `${config.keys.length} API key(s) from ${config.configFile}`
-    : 'no API keys configured: open single-tenant mode, tenant "default", no auth (loopback only)';
+    ? `${config.keys.length} API key(s) from ${config.configFile}, and any stored with \`tally keys\``
+    : (await auth.keyed())
+      ? "API keys stored with `tally keys`"
+      : 'no API keys configured: open single-tenant mode, tenant "default", no auth (loopback only)';
   console.log(`Tally listening on ${url} — events stored in ${config.dataDir} — ${mode}`);
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what is left. */
   const close = (graceMs = 2000) =>
     new Promise<void>((resolve) => {
       stopCompactor();
+      stopMaintenance();
       server.close(() => resolve());
       h2.close();
       h1.closeIdleConnections();

@@ -18,9 +18,11 @@ import { exportCsv } from "../store/export.ts";
 import { compareBins, queryGeo } from "../store/geo-query.ts";
 import { type EventCursor, listEvents } from "../store/list-events.ts";
 import { compareGroups, querySeries } from "../store/series.ts";
+import { adminService } from "./admin-service.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 import { createLink } from "./export-link.ts";
 import type { Limits } from "./limits.ts";
+import { applyIngestPolicy, enforceGeoFloor, geoFloor, type ModulePolicies } from "./module-policy.ts";
 import { type PageState, type PageTokens, queryScope } from "./page-token.ts";
 import { timestampMs, validateModule, validateRecord } from "./validate-events.ts";
 import { validateExport } from "./validate-export.ts";
@@ -31,6 +33,8 @@ export interface ServiceDeps {
   auth: Authenticator;
   tokens: PageTokens;
   limits: Limits;
+  /** Per-module retention, location rounding and geo floors (module-policy.ts). */
+  modules?: ModulePolicies;
 }
 
 type SeriesCursor = { b: number; g: string[] };
@@ -38,6 +42,7 @@ type GeoCursor = { n: number; y: number; x: number };
 
 export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof TelemetryService> {
   const { store, auth, tokens, limits } = deps;
+  const policy = (module: string) => deps.modules?.[module];
   const now = () => store.now();
 
   /** The tenant, the snapshot instant and the cursor of a paged query. */
@@ -48,7 +53,8 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     schema: S,
     req: MessageShape<S> & { pageToken: string },
   ) {
-    const { tenant } = await auth.authorize(ctx.requestHeader, scope);
+    const principal = await auth.authorize(ctx.requestHeader, scope);
+    const { tenant } = principal;
     const bare = clone(schema, req) as MessageShape<S> & { pageToken: string; pageSize: number };
     bare.pageToken = "";
     bare.pageSize = 0;
@@ -56,13 +62,15 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     const state: PageState<C> | undefined = req.pageToken
       ? await tokens.open<C>(tokenScope, req.pageToken)
       : undefined;
-    return { tenant, tokenScope, asOf: state?.asOf ?? now(), cursor: state?.cursor };
+    return { tenant, principal, tokenScope, asOf: state?.asOf ?? now(), cursor: state?.cursor };
   }
 
   return {
+    ...adminService(deps),
     async recordEvents(req, ctx) {
       const { tenant } = await auth.authorize(ctx.requestHeader, "ingest");
       const events = validateRecord(req, limits, Math.floor(now()));
+      applyIngestPolicy(events, policy(req.module), store.retainedFrom(req.module));
       return store.record(tenant, req.module, events);
     },
 
@@ -116,6 +124,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
         QueryGeoRequestSchema,
         req,
       );
+      enforceGeoFloor(req, geoFloor(q.principal, policy(req.module)));
       const spec = validateGeoQuery(req, q.tenant, q.asOf, limits);
       const size = pageSize(req.pageSize, limits.defaultPageSize, limits.maxPageSize);
       const bins = await queryGeo(store, spec);
@@ -136,7 +145,10 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     },
 
     async *exportCsv(req, ctx) {
-      const { tenant } = await auth.authorize(ctx.requestHeader, "read");
+      const principal = await auth.authorize(ctx.requestHeader, "read");
+      const { tenant } = principal;
+      if (req.query.case === "geo")
+        enforceGeoFloor(req.query.value, geoFloor(principal, policy(req.query.value.module)));
       const valid = validateExport(req, tenant, now(), limits);
       const encoder = new TextEncoder();
       for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
@@ -145,7 +157,11 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     },
 
     async createExportLink(req, ctx) {
-      const { tenant } = await auth.authorize(ctx.requestHeader, "read");
+      const principal = await auth.authorize(ctx.requestHeader, "read");
+      const { tenant } = principal;
+      // Raised before the link is sealed, so the link carries the floor of the key that made it.
+      if (req.query.case === "geo")
+        enforceGeoFloor(req.query.value, geoFloor(principal, policy(req.query.value.module)));
       const at = now();
       validateExport(req, tenant, at, limits);
       const link = await createLink(deps, tenant, req, at);

@@ -7,6 +7,7 @@
 import type { Storage } from "unstorage";
 import type { Inflate } from "./codec.ts";
 import { duplicateMasks, holds } from "./dedup.ts";
+import { PLAIN_CODEC, type SegmentCodec } from "./encryption.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
@@ -14,6 +15,7 @@ import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 import { guardStorage, storageFailure } from "./storage-errors.ts";
+import { buried, Tombstones } from "./tombstones.ts";
 
 export interface EventStoreOptions {
   storage: Storage;
@@ -23,6 +25,10 @@ export interface EventStoreOptions {
   now?: () => number;
   /** Inflates compressed columns; fflate unless the runtime has something faster (see codec.ts). */
   inflate?: Inflate;
+  /** Seals and opens segment bytes (encryption.ts); plain by default. */
+  codec?: SegmentCodec;
+  /** A module's retention in days, if it has one: older partitions are invisible, then deleted (retention.ts). */
+  retentionDays?: (module: string) => number | undefined;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -43,6 +49,9 @@ export class EventStore {
   private readonly masks = new Map<string, (Uint8Array | null)[]>();
   /** Partitions this process wrote to since the compactor last asked: `tenant:module:day`. */
   readonly written = new Set<string>();
+  readonly codec: SegmentCodec;
+  readonly tombstones: Tombstones;
+  readonly retentionDays: (module: string) => number | undefined;
 
   constructor(options: EventStoreOptions) {
     // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
@@ -50,6 +59,15 @@ export class EventStore {
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.inflate = options.inflate;
+    this.codec = options.codec ?? PLAIN_CODEC;
+    this.tombstones = new Tombstones(options.storage);
+    this.retentionDays = options.retentionDays ?? (() => undefined);
+  }
+
+  /** The first day (yyyymmdd) a module's retention keeps, or "" when it keeps everything. */
+  retainedFrom(module: string): string {
+    const days = this.retentionDays(module);
+    return days === undefined ? "" : dayOf(this.now() - days * DAY_MS);
   }
 
   /**
@@ -83,10 +101,12 @@ export class EventStore {
     // Stamped as late as possible: a page snapshot taken before this instant must not see these events,
     // so the window between the stamp and the segment becoming visible is only the encode and the write.
     const ingestedAt = this.now();
-    const written = fresh.map(([day, list]) => ({
-      key: segmentKey(tenant, module, day, newSegmentName(ingestedAt)),
-      bytes: encodeSegment(list, ingestedAt),
-    }));
+    const written = await Promise.all(
+      fresh.map(async ([day, list]) => {
+        const key = segmentKey(tenant, module, day, newSegmentName(ingestedAt));
+        return { key, bytes: await this.codec.seal(key, encodeSegment(list, ingestedAt)) };
+      }),
+    );
     const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
@@ -191,6 +211,8 @@ export class EventStore {
   /** Live and superseded segments of a partition (compaction deletes the superseded ones). */
   async partitionState(tenant: string, module: string, day: string, listed?: string[], cache = true) {
     const prefix = eventsPrefix(tenant, module);
+    // Expired by retention, or under a tombstone: gone for every reader, however far deletion has got.
+    if (day < this.retainedFrom(module)) return { live: [], superseded: [], quarantined: [] };
     for (let attempt = 0; ; attempt++) {
       const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
       const quarantined = all.filter((key) => isQuarantined(key));
@@ -200,11 +222,12 @@ export class EventStore {
         if (attempt < 3) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
       }
-      const segments = keys.map((key, i) => ({
-        key,
-        name: key.slice(key.lastIndexOf(":") + 1),
-        segment: loaded[i]!,
-      }));
+      // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
+      // written after its listing, and then every input (so its merge) is older than the tombstone.
+      const stones = await this.tombstones.covering(tenant, module, day);
+      const segments = keys
+        .map((key, i) => ({ key, name: key.slice(key.lastIndexOf(":") + 1), segment: loaded[i]! }))
+        .filter((s) => stones.length === 0 || !buried(stones, s.segment.maxIngested));
       const superseded = new Set(segments.flatMap((s) => s.segment.supersedes));
       return {
         live: segments.filter((s) => !superseded.has(s.name)),
@@ -219,6 +242,32 @@ export class EventStore {
   private async loadSegment(key: string, cache = true): Promise<Segment | undefined> {
     const cached = this.cache.get(key);
     if (cached) return cached;
+    const stored = await this.readStoredBytes(key);
+    if (stored === undefined) return undefined;
+    // A segment that cannot be opened (wrong or missing encryption key) is an operator's problem and
+    // fails as the codec says; one that opens but does not decode is corrupt and is moved aside.
+    const bytes = await this.codec.open(key, stored);
+    let segment: Segment;
+    try {
+      segment = new Segment(bytes, key, this.inflate);
+    } catch (error) {
+      if (error instanceof TallyError && error.code === "data_loss") {
+        throw await quarantine(this.storage, key, stored, error);
+      }
+      throw error;
+    }
+    if (cache) this.cache.set(key, segment, bytes.byteLength);
+    return segment;
+  }
+
+  /** A segment's plain bytes (opened by the codec), or undefined when the key is gone. */
+  async readSegmentBytes(key: string): Promise<Uint8Array | undefined> {
+    const stored = await this.readStoredBytes(key);
+    return stored === undefined ? undefined : this.codec.open(key, stored);
+  }
+
+  /** A segment's bytes as stored (sealed when encryption is on), or undefined when the key is gone. */
+  async readStoredBytes(key: string): Promise<Uint8Array | undefined> {
     let raw: unknown;
     try {
       raw = await this.storage.getItemRaw(key);
@@ -226,18 +275,18 @@ export class EventStore {
       throw storageFailure("read", cause);
     }
     if (raw === null || raw === undefined) return undefined;
-    const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
-    let segment: Segment;
+    return raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
+  }
+
+  /** Stores plain segment bytes at an event key (restore, migration), sealed by this store's codec. */
+  async writeSegmentBytes(key: string, plain: Uint8Array): Promise<void> {
+    new Segment(plain, key); // refuse to store anything that would not read back
+    const sealed = await this.codec.seal(key, plain);
     try {
-      segment = new Segment(bytes, key, this.inflate);
-    } catch (error) {
-      if (error instanceof TallyError && error.code === "data_loss") {
-        throw await quarantine(this.storage, key, bytes, error);
-      }
-      throw error;
+      await this.storage.setItemRaw(key, sealed);
+    } catch (cause) {
+      throw storageFailure("write", cause);
     }
-    if (cache) this.cache.set(key, segment, bytes.byteLength);
-    return segment;
   }
 
   /** Writes a compacted segment; see compaction.ts. */
@@ -251,7 +300,10 @@ export class EventStore {
     const now = this.now();
     const key = segmentKey(tenant, module, day, newSegmentName(now));
     try {
-      await this.storage.setItemRaw(key, encodeSegment(events, now, supersedes, true));
+      await this.storage.setItemRaw(
+        key,
+        await this.codec.seal(key, encodeSegment(events, now, supersedes, true)),
+      );
     } catch (cause) {
       throw storageFailure("write", cause);
     }

@@ -66,3 +66,73 @@ export function parseSegmentKey(prefix: string, key: string): { day: string; seg
   if (!DAY_PATTERN.test(day) || !SEGMENT_PATTERN.test(segment)) return undefined;
   return { day, segment };
 }
+
+/**
+ * Store metadata lives under its own root, `sys`, beside `v1`: no tenant or module name can reach it, and
+ * listing a tenant (`v1:<tenant>`) never lists it.
+ *
+ *   sys:apikeys:<id>                          a stored API key (its hash, tenant, scopes; key-records.ts)
+ *   sys:tombstones:<tenant>.<module|_>.<day|_>.<nonce>   a deletion in progress (tombstones.ts)
+ */
+const SYS = "sys";
+export const API_KEYS_PREFIX = `${SYS}:apikeys`;
+export const TOMBSTONES_PREFIX = `${SYS}:tombstones`;
+/** Stored API key ids: base-32 lower case, as key-records.ts makes them. */
+export const KEY_ID_PATTERN = /^[a-z2-7]{16}$/;
+const NONCE_PATTERN = /^[a-z0-9]{1,32}$/;
+
+export function apiKeyKey(id: string): string {
+  return `${API_KEYS_PREFIX}:${check(id, KEY_ID_PATTERN, "key id")}`;
+}
+
+/** What a tombstone covers: a tenant, one of its modules, or one day of a module. */
+export interface TombstoneScope {
+  tenant: string;
+  module?: string;
+  day?: string;
+}
+
+export function tombstoneKey(scope: TombstoneScope, nonce: string): string {
+  const tenant = check(scope.tenant, TENANT_PATTERN, "tenant");
+  const module = scope.module === undefined ? "_" : check(scope.module, MODULE_PATTERN, "module");
+  const day = scope.day === undefined ? "_" : check(scope.day, DAY_PATTERN, "day");
+  return `${TOMBSTONES_PREFIX}:${tenant}.${module}.${day}.${check(nonce, NONCE_PATTERN, "nonce")}`;
+}
+
+export function parseTombstoneKey(key: string): (TombstoneScope & { nonce: string }) | undefined {
+  if (!key.startsWith(`${TOMBSTONES_PREFIX}:`)) return undefined;
+  const parts = key.slice(TOMBSTONES_PREFIX.length + 1).split(".");
+  if (parts.length !== 4) return undefined;
+  const [tenant, module, day, nonce] = parts as [string, string, string, string];
+  if (!TENANT_PATTERN.test(tenant) || !NONCE_PATTERN.test(nonce)) return undefined;
+  if (module !== "_" && !MODULE_PATTERN.test(module)) return undefined;
+  if (day !== "_" && !DAY_PATTERN.test(day)) return undefined;
+  return {
+    tenant,
+    ...(module === "_" ? {} : { module }),
+    ...(day === "_" ? {} : { day }),
+    nonce,
+  };
+}
+
+/** The prefix of all of one tenant's events, every module. */
+export function tenantPrefix(tenant: string): string {
+  return `${ROOT}:${check(tenant, TENANT_PATTERN, "tenant")}`;
+}
+
+/** Splits any event key (`v1:<tenant>:<module>:ev:<day>:<segment>`), or undefined for anything else. */
+export function parseEventKey(
+  key: string,
+): { tenant: string; module: string; day: string; segment: string } | undefined {
+  const parts = key.split(":");
+  if (parts.length !== 6 || parts[0] !== ROOT || parts[3] !== "ev") return undefined;
+  const [, tenant, module, , day, segment] = parts as [string, string, string, string, string, string];
+  if (!TENANT_PATTERN.test(tenant) || !MODULE_PATTERN.test(module)) return undefined;
+  if (!DAY_PATTERN.test(day) || !SEGMENT_PATTERN.test(segment)) return undefined;
+  return { tenant, module, day, segment };
+}
+
+/** When a segment was written (ms), from the first 11 base-36 digits of its name (microseconds). */
+export function segmentWrittenAt(segment: string): number {
+  return Number.parseInt(segment.slice(0, 11), 36) / 1000;
+}

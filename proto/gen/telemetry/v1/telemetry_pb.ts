@@ -19,7 +19,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file telemetry/v1/telemetry.proto.
  */
 export const file_telemetry_v1_telemetry: GenFile = /*@__PURE__*/
-  fileDesc("Chx0ZWxlbWV0cnkvdjEvdGVsZW1ldHJ5LnByb3RvEgx0ZWxlbWV0cnkudjEiJAoITG9jYXRpb24SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoASKcAQoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCghsb2NhdGlvbhgFIAEoCzIWLnRlbGVtZXRyeS52MS5Mb2NhdGlvbiJKChNSZWNvcmRFdmVudHNSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIjCgZldmVudHMYAiADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQiPAoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUSEgoKZHVwbGljYXRlcxgCIAEoBSJfCglUaW1lUmFuZ2USKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoGRmlsdGVyEg0KBWZpZWxkGAEgASgJEiIKAm9wGAIgASgOMhYudGVsZW1ldHJ5LnYxLk9wZXJhdG9yEiYKBnZhbHVlcxgDIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgNCb3gSDQoFc291dGgYASABKAESDAoEd2VzdBgCIAEoARINCgVub3J0aBgDIAEoARIMCgRlYXN0GAQgASgBIkcKBkNpcmNsZRImCgZjZW50ZXIYASABKAsyFi50ZWxlbWV0cnkudjEuTG9jYXRpb24SFQoNcmFkaXVzX21ldGVycxgCIAEoASJeCglHZW9GaWx0ZXISIAoDYm94GAEgASgLMhEudGVsZW1ldHJ5LnYxLkJveEgAEiYKBmNpcmNsZRgCIAEoCzIULnRlbGVtZXRyeS52MS5DaXJjbGVIAEIHCgVzaGFwZSJRCgtBZ2dyZWdhdGlvbhIzCghmdW5jdGlvbhgBIAEoDjIhLnRlbGVtZXRyeS52MS5BZ2dyZWdhdGlvbkZ1bmN0aW9uEg0KBWZpZWxkGAIgASgJIvkCChJRdWVyeVNlcmllc1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIoCghpbnRlcnZhbBgEIAEoDjIWLnRlbGVtZXRyeS52MS5JbnRlcnZhbBIRCgl0aW1lX3pvbmUYBSABKAkSKQoKd2Vla19zdGFydBgGIAEoDjIVLnRlbGVtZXRyeS52MS5XZWVrZGF5EiUKB2ZpbHRlcnMYByADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgIIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISEAoIZ3JvdXBfYnkYCSADKAkSLgoLYWdncmVnYXRpb24YCiABKAsyGS50ZWxlbWV0cnkudjEuQWdncmVnYXRpb24SEQoJcGFnZV9zaXplGAsgASgFEhIKCnBhZ2VfdG9rZW4YDCABKAkiWwoJU2VyaWVzUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZ3JvdXAYAiADKAkSDQoFdmFsdWUYAyABKAEiVQoTUXVlcnlTZXJpZXNSZXNwb25zZRIlCgRyb3dzGAEgAygLMhcudGVsZW1ldHJ5LnYxLlNlcmllc1JvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki9QEKD1F1ZXJ5R2VvUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSDQoFdHlwZXMYAiADKAkSJgoFcmFuZ2UYAyABKAsyFy50ZWxlbWV0cnkudjEuVGltZVJhbmdlEiUKB2ZpbHRlcnMYBCADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgFIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISFAoMY2VsbF9kZWdyZWVzGAYgASgBEhEKCW1pbl9jb3VudBgHIAEoBRIRCglwYWdlX3NpemUYCCABKAUSEgoKcGFnZV90b2tlbhgJIAEoCSIxCgZHZW9CaW4SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoARINCgVjb3VudBgDIAEoASJPChBRdWVyeUdlb1Jlc3BvbnNlEiIKBGJpbnMYASADKAsyFC50ZWxlbWV0cnkudjEuR2VvQmluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLyAQoRTGlzdEV2ZW50c1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIlCgdmaWx0ZXJzGAQgAygLMhQudGVsZW1ldHJ5LnYxLkZpbHRlchIkCgNnZW8YBSABKAsyFy50ZWxlbWV0cnkudjEuR2VvRmlsdGVyEiIKBW9yZGVyGAYgASgOMhMudGVsZW1ldHJ5LnYxLk9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlIKEkxpc3RFdmVudHNSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIs4BChBFeHBvcnRDc3ZSZXF1ZXN0EjIKBnNlcmllcxgBIAEoCzIgLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1JlcXVlc3RIABIsCgNnZW8YAiABKAsyHS50ZWxlbWV0cnkudjEuUXVlcnlHZW9SZXF1ZXN0SAASMQoGZXZlbnRzGAMgASgLMh8udGVsZW1ldHJ5LnYxLkxpc3RFdmVudHNSZXF1ZXN0SAASCwoDYm9tGAQgASgIEg8KB2NvbHVtbnMYBSADKAlCBwoFcXVlcnkiIQoRRXhwb3J0Q3N2UmVzcG9uc2USDAoEZGF0YRgBIAEoDCLVAQoXQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QSMgoGc2VyaWVzGAEgASgLMiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdEgAEiwKA2dlbxgCIAEoCzIdLnRlbGVtZXRyeS52MS5RdWVyeUdlb1JlcXVlc3RIABIxCgZldmVudHMYAyABKAsyHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3RIABILCgNib20YBCABKAgSDwoHY29sdW1ucxgFIAMoCUIHCgVxdWVyeSJXChhDcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USCwoDdXJsGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKDkNvbXBhY3RSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRImCgVyYW5nZRgCIAEoCzIXLnRlbGVtZXRyeS52MS5UaW1lUmFuZ2UiVgoPQ29tcGFjdFJlc3BvbnNlEhIKCnBhcnRpdGlvbnMYASABKAUSFwoPc2VnbWVudHNfYmVmb3JlGAIgASgFEhYKDnNlZ21lbnRzX2FmdGVyGAMgASgFKpkBCghJbnRlcnZhbBIYChRJTlRFUlZBTF9VTlNQRUNJRklFRBAAEhMKD0lOVEVSVkFMX01JTlVURRABEhEKDUlOVEVSVkFMX0hPVVIQAhIQCgxJTlRFUlZBTF9EQVkQAxIRCg1JTlRFUlZBTF9XRUVLEAQSEgoOSU5URVJWQUxfTU9OVEgQBRISCg5JTlRFUlZBTF9UT1RBTBAGKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcq0gEKCE9wZXJhdG9yEhgKFE9QRVJBVE9SX1VOU1BFQ0lGSUVEEAASDwoLT1BFUkFUT1JfRVEQARIQCgxPUEVSQVRPUl9ORVEQAhITCg9PUEVSQVRPUl9FWElTVFMQAxIXChNPUEVSQVRPUl9OT1RfRVhJU1RTEAQSDwoLT1BFUkFUT1JfR1QQBRIQCgxPUEVSQVRPUl9HVEUQBhIPCgtPUEVSQVRPUl9MVBAHEhAKDE9QRVJBVE9SX0xURRAIEhUKEU9QRVJBVE9SX0NPTlRBSU5TEAkq+gEKE0FnZ3JlZ2F0aW9uRnVuY3Rpb24SJAogQUdHUkVHQVRJT05fRlVOQ1RJT05fVU5TUEVDSUZJRUQQABIeChpBR0dSRUdBVElPTl9GVU5DVElPTl9DT1VOVBABEiUKIUFHR1JFR0FUSU9OX0ZVTkNUSU9OX0NPVU5UX1VOSVFVRRACEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX1NVTRADEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX0FWRxAEEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01JThAFEhwKGEFHR1JFR0FUSU9OX0ZVTkNUSU9OX01BWBAGKj0KBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASDQoJT1JERVJfQVNDEAESDgoKT1JERVJfREVTQxACMtQEChBUZWxlbWV0cnlTZXJ2aWNlElUKDFJlY29yZEV2ZW50cxIhLnRlbGVtZXRyeS52MS5SZWNvcmRFdmVudHNSZXF1ZXN0GiIudGVsZW1ldHJ5LnYxLlJlY29yZEV2ZW50c1Jlc3BvbnNlElIKC1F1ZXJ5U2VyaWVzEiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdBohLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1Jlc3BvbnNlEkkKCFF1ZXJ5R2VvEh0udGVsZW1ldHJ5LnYxLlF1ZXJ5R2VvUmVxdWVzdBoeLnRlbGVtZXRyeS52MS5RdWVyeUdlb1Jlc3BvbnNlEk8KCkxpc3RFdmVudHMSHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3QaIC50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1Jlc3BvbnNlEk4KCUV4cG9ydENzdhIeLnRlbGVtZXRyeS52MS5FeHBvcnRDc3ZSZXF1ZXN0Gh8udGVsZW1ldHJ5LnYxLkV4cG9ydENzdlJlc3BvbnNlMAESYQoQQ3JlYXRlRXhwb3J0TGluaxIlLnRlbGVtZXRyeS52MS5DcmVhdGVFeHBvcnRMaW5rUmVxdWVzdBomLnRlbGVtZXRyeS52MS5DcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USRgoHQ29tcGFjdBIcLnRlbGVtZXRyeS52MS5Db21wYWN0UmVxdWVzdBodLnRlbGVtZXRyeS52MS5Db21wYWN0UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chx0ZWxlbWV0cnkvdjEvdGVsZW1ldHJ5LnByb3RvEgx0ZWxlbWV0cnkudjEiJAoITG9jYXRpb24SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoASKcAQoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRkYXRhGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCghsb2NhdGlvbhgFIAEoCzIWLnRlbGVtZXRyeS52MS5Mb2NhdGlvbiJKChNSZWNvcmRFdmVudHNSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIjCgZldmVudHMYAiADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQiPAoUUmVjb3JkRXZlbnRzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUSEgoKZHVwbGljYXRlcxgCIAEoBSJfCglUaW1lUmFuZ2USKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2VuZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoGRmlsdGVyEg0KBWZpZWxkGAEgASgJEiIKAm9wGAIgASgOMhYudGVsZW1ldHJ5LnYxLk9wZXJhdG9yEiYKBnZhbHVlcxgDIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSI/CgNCb3gSDQoFc291dGgYASABKAESDAoEd2VzdBgCIAEoARINCgVub3J0aBgDIAEoARIMCgRlYXN0GAQgASgBIkcKBkNpcmNsZRImCgZjZW50ZXIYASABKAsyFi50ZWxlbWV0cnkudjEuTG9jYXRpb24SFQoNcmFkaXVzX21ldGVycxgCIAEoASJeCglHZW9GaWx0ZXISIAoDYm94GAEgASgLMhEudGVsZW1ldHJ5LnYxLkJveEgAEiYKBmNpcmNsZRgCIAEoCzIULnRlbGVtZXRyeS52MS5DaXJjbGVIAEIHCgVzaGFwZSJRCgtBZ2dyZWdhdGlvbhIzCghmdW5jdGlvbhgBIAEoDjIhLnRlbGVtZXRyeS52MS5BZ2dyZWdhdGlvbkZ1bmN0aW9uEg0KBWZpZWxkGAIgASgJIvkCChJRdWVyeVNlcmllc1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIoCghpbnRlcnZhbBgEIAEoDjIWLnRlbGVtZXRyeS52MS5JbnRlcnZhbBIRCgl0aW1lX3pvbmUYBSABKAkSKQoKd2Vla19zdGFydBgGIAEoDjIVLnRlbGVtZXRyeS52MS5XZWVrZGF5EiUKB2ZpbHRlcnMYByADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgIIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISEAoIZ3JvdXBfYnkYCSADKAkSLgoLYWdncmVnYXRpb24YCiABKAsyGS50ZWxlbWV0cnkudjEuQWdncmVnYXRpb24SEQoJcGFnZV9zaXplGAsgASgFEhIKCnBhZ2VfdG9rZW4YDCABKAkiWwoJU2VyaWVzUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZ3JvdXAYAiADKAkSDQoFdmFsdWUYAyABKAEiVQoTUXVlcnlTZXJpZXNSZXNwb25zZRIlCgRyb3dzGAEgAygLMhcudGVsZW1ldHJ5LnYxLlNlcmllc1JvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki9QEKD1F1ZXJ5R2VvUmVxdWVzdBIOCgZtb2R1bGUYASABKAkSDQoFdHlwZXMYAiADKAkSJgoFcmFuZ2UYAyABKAsyFy50ZWxlbWV0cnkudjEuVGltZVJhbmdlEiUKB2ZpbHRlcnMYBCADKAsyFC50ZWxlbWV0cnkudjEuRmlsdGVyEiQKA2dlbxgFIAEoCzIXLnRlbGVtZXRyeS52MS5HZW9GaWx0ZXISFAoMY2VsbF9kZWdyZWVzGAYgASgBEhEKCW1pbl9jb3VudBgHIAEoBRIRCglwYWdlX3NpemUYCCABKAUSEgoKcGFnZV90b2tlbhgJIAEoCSIxCgZHZW9CaW4SCwoDbGF0GAEgASgBEgsKA2xvbhgCIAEoARINCgVjb3VudBgDIAEoASJPChBRdWVyeUdlb1Jlc3BvbnNlEiIKBGJpbnMYASADKAsyFC50ZWxlbWV0cnkudjEuR2VvQmluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLyAQoRTGlzdEV2ZW50c1JlcXVlc3QSDgoGbW9kdWxlGAEgASgJEg0KBXR5cGVzGAIgAygJEiYKBXJhbmdlGAMgASgLMhcudGVsZW1ldHJ5LnYxLlRpbWVSYW5nZRIlCgdmaWx0ZXJzGAQgAygLMhQudGVsZW1ldHJ5LnYxLkZpbHRlchIkCgNnZW8YBSABKAsyFy50ZWxlbWV0cnkudjEuR2VvRmlsdGVyEiIKBW9yZGVyGAYgASgOMhMudGVsZW1ldHJ5LnYxLk9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlIKEkxpc3RFdmVudHNSZXNwb25zZRIjCgZldmVudHMYASADKAsyEy50ZWxlbWV0cnkudjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIs4BChBFeHBvcnRDc3ZSZXF1ZXN0EjIKBnNlcmllcxgBIAEoCzIgLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1JlcXVlc3RIABIsCgNnZW8YAiABKAsyHS50ZWxlbWV0cnkudjEuUXVlcnlHZW9SZXF1ZXN0SAASMQoGZXZlbnRzGAMgASgLMh8udGVsZW1ldHJ5LnYxLkxpc3RFdmVudHNSZXF1ZXN0SAASCwoDYm9tGAQgASgIEg8KB2NvbHVtbnMYBSADKAlCBwoFcXVlcnkiIQoRRXhwb3J0Q3N2UmVzcG9uc2USDAoEZGF0YRgBIAEoDCLVAQoXQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QSMgoGc2VyaWVzGAEgASgLMiAudGVsZW1ldHJ5LnYxLlF1ZXJ5U2VyaWVzUmVxdWVzdEgAEiwKA2dlbxgCIAEoCzIdLnRlbGVtZXRyeS52MS5RdWVyeUdlb1JlcXVlc3RIABIxCgZldmVudHMYAyABKAsyHy50ZWxlbWV0cnkudjEuTGlzdEV2ZW50c1JlcXVlc3RIABILCgNib20YBCABKAgSDwoHY29sdW1ucxgFIAMoCUIHCgVxdWVyeSJXChhDcmVhdGVFeHBvcnRMaW5rUmVzcG9uc2USCwoDdXJsGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkgKDkNvbXBhY3RSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRImCgVyYW5nZRgCIAEoCzIXLnRlbGVtZXRyeS52MS5UaW1lUmFuZ2UiVgoPQ29tcGFjdFJlc3BvbnNlEhIKCnBhcnRpdGlvbnMYASABKAUSFwoPc2VnbWVudHNfYmVmb3JlGAIgASgFEhYKDnNlZ21lbnRzX2FmdGVyGAMgASgFIroBCgdLZXlJbmZvEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGdGVuYW50GAMgASgJEg4KBnNjb3BlcxgEIAMoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1taW5fZ2VvX2NvdW50GAcgASgFIkcKEENyZWF0ZUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZzY29wZXMYAiADKAkSFQoNbWluX2dlb19jb3VudBgDIAEoBSJFChFDcmVhdGVLZXlSZXNwb25zZRILCgNrZXkYASABKAkSIwoEaW5mbxgCIAEoCzIVLnRlbGVtZXRyeS52MS5LZXlJbmZvIioKD0xpc3RLZXlzUmVxdWVzdBIXCg9pbmNsdWRlX3Jldm9rZWQYASABKAgiNwoQTGlzdEtleXNSZXNwb25zZRIjCgRrZXlzGAEgAygLMhUudGVsZW1ldHJ5LnYxLktleUluZm8iHgoQUmV2b2tlS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI4ChFSZXZva2VLZXlSZXNwb25zZRIjCgRpbmZvGAEgASgLMhUudGVsZW1ldHJ5LnYxLktleUluZm8iOAoRRGVsZXRlRGF0YVJlcXVlc3QSDgoGbW9kdWxlGAEgASgJEhMKC2FsbF9tb2R1bGVzGAIgASgIIiYKEkRlbGV0ZURhdGFSZXNwb25zZRIQCghzZWdtZW50cxgBIAEoBSqZAQoISW50ZXJ2YWwSGAoUSU5URVJWQUxfVU5TUEVDSUZJRUQQABITCg9JTlRFUlZBTF9NSU5VVEUQARIRCg1JTlRFUlZBTF9IT1VSEAISEAoMSU5URVJWQUxfREFZEAMSEQoNSU5URVJWQUxfV0VFSxAEEhIKDklOVEVSVkFMX01PTlRIEAUSEgoOSU5URVJWQUxfVE9UQUwQBiq2AQoHV2Vla2RheRIXChNXRUVLREFZX1VOU1BFQ0lGSUVEEAASEgoOV0VFS0RBWV9NT05EQVkQARITCg9XRUVLREFZX1RVRVNEQVkQAhIVChFXRUVLREFZX1dFRE5FU0RBWRADEhQKEFdFRUtEQVlfVEhVUlNEQVkQBBISCg5XRUVLREFZX0ZSSURBWRAFEhQKEFdFRUtEQVlfU0FUVVJEQVkQBhISCg5XRUVLREFZX1NVTkRBWRAHKtIBCghPcGVyYXRvchIYChRPUEVSQVRPUl9VTlNQRUNJRklFRBAAEg8KC09QRVJBVE9SX0VREAESEAoMT1BFUkFUT1JfTkVREAISEwoPT1BFUkFUT1JfRVhJU1RTEAMSFwoTT1BFUkFUT1JfTk9UX0VYSVNUUxAEEg8KC09QRVJBVE9SX0dUEAUSEAoMT1BFUkFUT1JfR1RFEAYSDwoLT1BFUkFUT1JfTFQQBxIQCgxPUEVSQVRPUl9MVEUQCBIVChFPUEVSQVRPUl9DT05UQUlOUxAJKvoBChNBZ2dyZWdhdGlvbkZ1bmN0aW9uEiQKIEFHR1JFR0FUSU9OX0ZVTkNUSU9OX1VOU1BFQ0lGSUVEEAASHgoaQUdHUkVHQVRJT05fRlVOQ1RJT05fQ09VTlQQARIlCiFBR0dSRUdBVElPTl9GVU5DVElPTl9DT1VOVF9VTklRVUUQAhIcChhBR0dSRUdBVElPTl9GVU5DVElPTl9TVU0QAxIcChhBR0dSRUdBVElPTl9GVU5DVElPTl9BVkcQBBIcChhBR0dSRUdBVElPTl9GVU5DVElPTl9NSU4QBRIcChhBR0dSRUdBVElPTl9GVU5DVElPTl9NQVgQBio9CgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEg0KCU9SREVSX0FTQxABEg4KCk9SREVSX0RFU0MQAjKMBwoQVGVsZW1ldHJ5U2VydmljZRJVCgxSZWNvcmRFdmVudHMSIS50ZWxlbWV0cnkudjEuUmVjb3JkRXZlbnRzUmVxdWVzdBoiLnRlbGVtZXRyeS52MS5SZWNvcmRFdmVudHNSZXNwb25zZRJSCgtRdWVyeVNlcmllcxIgLnRlbGVtZXRyeS52MS5RdWVyeVNlcmllc1JlcXVlc3QaIS50ZWxlbWV0cnkudjEuUXVlcnlTZXJpZXNSZXNwb25zZRJJCghRdWVyeUdlbxIdLnRlbGVtZXRyeS52MS5RdWVyeUdlb1JlcXVlc3QaHi50ZWxlbWV0cnkudjEuUXVlcnlHZW9SZXNwb25zZRJPCgpMaXN0RXZlbnRzEh8udGVsZW1ldHJ5LnYxLkxpc3RFdmVudHNSZXF1ZXN0GiAudGVsZW1ldHJ5LnYxLkxpc3RFdmVudHNSZXNwb25zZRJOCglFeHBvcnRDc3YSHi50ZWxlbWV0cnkudjEuRXhwb3J0Q3N2UmVxdWVzdBofLnRlbGVtZXRyeS52MS5FeHBvcnRDc3ZSZXNwb25zZTABEmEKEENyZWF0ZUV4cG9ydExpbmsSJS50ZWxlbWV0cnkudjEuQ3JlYXRlRXhwb3J0TGlua1JlcXVlc3QaJi50ZWxlbWV0cnkudjEuQ3JlYXRlRXhwb3J0TGlua1Jlc3BvbnNlEkYKB0NvbXBhY3QSHC50ZWxlbWV0cnkudjEuQ29tcGFjdFJlcXVlc3QaHS50ZWxlbWV0cnkudjEuQ29tcGFjdFJlc3BvbnNlEkwKCUNyZWF0ZUtleRIeLnRlbGVtZXRyeS52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8udGVsZW1ldHJ5LnYxLkNyZWF0ZUtleVJlc3BvbnNlEkkKCExpc3RLZXlzEh0udGVsZW1ldHJ5LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnRlbGVtZXRyeS52MS5MaXN0S2V5c1Jlc3BvbnNlEkwKCVJldm9rZUtleRIeLnRlbGVtZXRyeS52MS5SZXZva2VLZXlSZXF1ZXN0Gh8udGVsZW1ldHJ5LnYxLlJldm9rZUtleVJlc3BvbnNlEk8KCkRlbGV0ZURhdGESHy50ZWxlbWV0cnkudjEuRGVsZXRlRGF0YVJlcXVlc3QaIC50ZWxlbWV0cnkudjEuRGVsZXRlRGF0YVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A point on the WGS 84 sphere, in degrees.
@@ -903,6 +903,240 @@ export const CompactResponseSchema: GenMessage<CompactResponse> = /*@__PURE__*/
   messageDesc(file_telemetry_v1_telemetry, 23);
 
 /**
+ * An API key as stored: everything but the key.
+ *
+ * @generated from message telemetry.v1.KeyInfo
+ */
+export type KeyInfo = Message<"telemetry.v1.KeyInfo"> & {
+  /**
+   * The key's public id, the part of the key after `tly_` and before the next `_`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * A label for people.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string tenant = 3;
+   */
+  tenant: string;
+
+  /**
+   * `ingest`, `read` and/or `admin`.
+   *
+   * @generated from field: repeated string scopes = 4;
+   */
+  scopes: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Set once the key is revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 6;
+   */
+  revokedAt?: Timestamp | undefined;
+
+  /**
+   * QueryGeo (and geo exports) answer this key no bin with fewer events; 0 means no floor of its own.
+   *
+   * @generated from field: int32 min_geo_count = 7;
+   */
+  minGeoCount: number;
+};
+
+/**
+ * Describes the message telemetry.v1.KeyInfo.
+ * Use `create(KeyInfoSchema)` to create a new message.
+ */
+export const KeyInfoSchema: GenMessage<KeyInfo> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 24);
+
+/**
+ * @generated from message telemetry.v1.CreateKeyRequest
+ */
+export type CreateKeyRequest = Message<"telemetry.v1.CreateKeyRequest"> & {
+  /**
+   * A label for people, at most 256 characters.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * One or more of `ingest`, `read`, `admin`.
+   *
+   * @generated from field: repeated string scopes = 2;
+   */
+  scopes: string[];
+
+  /**
+   * A privacy floor for QueryGeo; see KeyInfo.min_geo_count.
+   *
+   * @generated from field: int32 min_geo_count = 3;
+   */
+  minGeoCount: number;
+};
+
+/**
+ * Describes the message telemetry.v1.CreateKeyRequest.
+ * Use `create(CreateKeyRequestSchema)` to create a new message.
+ */
+export const CreateKeyRequestSchema: GenMessage<CreateKeyRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 25);
+
+/**
+ * @generated from message telemetry.v1.CreateKeyResponse
+ */
+export type CreateKeyResponse = Message<"telemetry.v1.CreateKeyResponse"> & {
+  /**
+   * The API key, shown this once: send it as `Authorization: Bearer <key>`.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: telemetry.v1.KeyInfo info = 2;
+   */
+  info?: KeyInfo | undefined;
+};
+
+/**
+ * Describes the message telemetry.v1.CreateKeyResponse.
+ * Use `create(CreateKeyResponseSchema)` to create a new message.
+ */
+export const CreateKeyResponseSchema: GenMessage<CreateKeyResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 26);
+
+/**
+ * @generated from message telemetry.v1.ListKeysRequest
+ */
+export type ListKeysRequest = Message<"telemetry.v1.ListKeysRequest"> & {
+  /**
+   * Also list revoked keys.
+   *
+   * @generated from field: bool include_revoked = 1;
+   */
+  includeRevoked: boolean;
+};
+
+/**
+ * Describes the message telemetry.v1.ListKeysRequest.
+ * Use `create(ListKeysRequestSchema)` to create a new message.
+ */
+export const ListKeysRequestSchema: GenMessage<ListKeysRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 27);
+
+/**
+ * @generated from message telemetry.v1.ListKeysResponse
+ */
+export type ListKeysResponse = Message<"telemetry.v1.ListKeysResponse"> & {
+  /**
+   * Ordered by creation time.
+   *
+   * @generated from field: repeated telemetry.v1.KeyInfo keys = 1;
+   */
+  keys: KeyInfo[];
+};
+
+/**
+ * Describes the message telemetry.v1.ListKeysResponse.
+ * Use `create(ListKeysResponseSchema)` to create a new message.
+ */
+export const ListKeysResponseSchema: GenMessage<ListKeysResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 28);
+
+/**
+ * @generated from message telemetry.v1.RevokeKeyRequest
+ */
+export type RevokeKeyRequest = Message<"telemetry.v1.RevokeKeyRequest"> & {
+  /**
+   * The key's id (KeyInfo.id).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message telemetry.v1.RevokeKeyRequest.
+ * Use `create(RevokeKeyRequestSchema)` to create a new message.
+ */
+export const RevokeKeyRequestSchema: GenMessage<RevokeKeyRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 29);
+
+/**
+ * @generated from message telemetry.v1.RevokeKeyResponse
+ */
+export type RevokeKeyResponse = Message<"telemetry.v1.RevokeKeyResponse"> & {
+  /**
+   * @generated from field: telemetry.v1.KeyInfo info = 1;
+   */
+  info?: KeyInfo | undefined;
+};
+
+/**
+ * Describes the message telemetry.v1.RevokeKeyResponse.
+ * Use `create(RevokeKeyResponseSchema)` to create a new message.
+ */
+export const RevokeKeyResponseSchema: GenMessage<RevokeKeyResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 30);
+
+/**
+ * @generated from message telemetry.v1.DeleteDataRequest
+ */
+export type DeleteDataRequest = Message<"telemetry.v1.DeleteDataRequest"> & {
+  /**
+   * The module whose events are deleted; empty deletes every module of the tenant, and then
+   * `all_modules` must be true (so that a forgotten field cannot delete everything).
+   *
+   * @generated from field: string module = 1;
+   */
+  module: string;
+
+  /**
+   * @generated from field: bool all_modules = 2;
+   */
+  allModules: boolean;
+};
+
+/**
+ * Describes the message telemetry.v1.DeleteDataRequest.
+ * Use `create(DeleteDataRequestSchema)` to create a new message.
+ */
+export const DeleteDataRequestSchema: GenMessage<DeleteDataRequest> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 31);
+
+/**
+ * @generated from message telemetry.v1.DeleteDataResponse
+ */
+export type DeleteDataResponse = Message<"telemetry.v1.DeleteDataResponse"> & {
+  /**
+   * Segments deleted.
+   *
+   * @generated from field: int32 segments = 1;
+   */
+  segments: number;
+};
+
+/**
+ * Describes the message telemetry.v1.DeleteDataResponse.
+ * Use `create(DeleteDataResponseSchema)` to create a new message.
+ */
+export const DeleteDataResponseSchema: GenMessage<DeleteDataResponse> = /*@__PURE__*/
+  messageDesc(file_telemetry_v1_telemetry, 32);
+
+/**
  * The width of a time bucket, aligned in the query's time zone.
  *
  * @generated from enum telemetry.v1.Interval
@@ -1279,6 +1513,50 @@ export const TelemetryService: GenService<{
     methodKind: "unary";
     input: typeof CompactRequestSchema;
     output: typeof CompactResponseSchema;
+  },
+  /**
+   * Makes a new API key for the caller's tenant. The key itself is in the response only: the store keeps
+   * its SHA-256 hash. Needs the `admin` scope.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.CreateKey
+   */
+  createKey: {
+    methodKind: "unary";
+    input: typeof CreateKeyRequestSchema;
+    output: typeof CreateKeyResponseSchema;
+  },
+  /**
+   * The caller's tenant's stored keys (never the keys themselves). Needs the `admin` scope.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.ListKeys
+   */
+  listKeys: {
+    methodKind: "unary";
+    input: typeof ListKeysRequestSchema;
+    output: typeof ListKeysResponseSchema;
+  },
+  /**
+   * Revokes a stored key of the caller's tenant: every server sharing the store refuses it from the next
+   * request on. Needs the `admin` scope.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.RevokeKey
+   */
+  revokeKey: {
+    methodKind: "unary";
+    input: typeof RevokeKeyRequestSchema;
+    output: typeof RevokeKeyResponseSchema;
+  },
+  /**
+   * Deletes every event of one module of the caller's tenant, or of the whole tenant, recorded before the
+   * call. Crash-safe: from the moment the call starts no query sees the deleted events, even if the
+   * server dies half-way (the deletion then finishes on the next start). Needs the `admin` scope.
+   *
+   * @generated from rpc telemetry.v1.TelemetryService.DeleteData
+   */
+  deleteData: {
+    methodKind: "unary";
+    input: typeof DeleteDataRequestSchema;
+    output: typeof DeleteDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_telemetry_v1_telemetry, 0);
