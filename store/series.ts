@@ -6,7 +6,7 @@ import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import type { SeriesSpec } from "./query-spec.ts";
-import { scan } from "./scan.ts";
+import { type Match, scan } from "./scan.ts";
 import { TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 
@@ -28,58 +28,82 @@ export async function querySeries(
   spec: SeriesSpec,
   limits: SeriesLimits,
 ): Promise<SeriesResult> {
-  const starts =
-    spec.interval === "total"
-      ? Float64Array.of(spec.start)
-      : bucketStarts({
-          start: spec.start,
-          end: spec.end,
-          interval: spec.interval,
-          timeZone: spec.timeZone,
-          weekStart: spec.weekStart,
-        });
+  const starts = seriesStarts(spec);
   const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  for await (const partition of scan(store, spec)) accumulateSeries(acc, starts, spec, partition);
+  return acc.result(starts);
+}
+
+/** The bucket start instants of a query. */
+export function seriesStarts(spec: SeriesSpec): Float64Array {
+  return spec.interval === "total"
+    ? Float64Array.of(spec.start)
+    : bucketStarts({
+        start: spec.start,
+        end: spec.end,
+        interval: spec.interval,
+        timeZone: spec.timeZone,
+        weekStart: spec.weekStart,
+      });
+}
+
+/** Adds one partition's matches to `acc` (stepped-query.ts calls this a bounded number of times per step). */
+export function accumulateSeries(
+  acc: Accumulator,
+  starts: Float64Array,
+  spec: SeriesSpec,
+  partition: readonly Match[],
+): void {
   const fn = spec.aggregation.fn;
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const joined: number[] = [];
-  for await (const partition of scan(store, spec))
-    for (const { segment, rows } of partition) {
-      const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
-      const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
-      // The group of each dictionary code of a single group-by column: strings are compared once per segment.
-      const byCode = new Map<number, number>();
-      const time = segment.time;
-      // Rows ascend in time, so the bucket only ever moves forward.
-      let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
-      const last = starts.length - 1;
-      if (ungrouped >= 0 && fn === "count") {
-        // The commonest chart — counts over time — needs nothing per row but its bucket.
-        const counts = acc.count[ungrouped]!;
-        for (let i = 0; i < rows.length; i++) {
-          const t = time[rows[i]!]!;
-          while (b < last && starts[b + 1]! <= t) b++;
-          counts[b]!++;
-        }
-        continue;
-      }
-      for (const r of rows) {
-        const t = time[r]!;
+  for (const { segment, rows } of partition) {
+    const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
+    const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+    // The group of each dictionary code of a single group-by column: strings are compared once per segment.
+    const byCode = new Map<number, number>();
+    const time = segment.time;
+    // Rows ascend in time, so the bucket only ever moves forward.
+    let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
+    const last = starts.length - 1;
+    if (ungrouped >= 0 && fn === "count") {
+      // The commonest chart — counts over time — needs nothing per row but its bucket.
+      const counts = acc.count[ungrouped]!;
+      for (let i = 0; i < rows.length; i++) {
+        const t = time[rows[i]!]!;
         while (b < last && starts[b + 1]! <= t) b++;
-        joined.length = 0;
-        if (ungrouped >= 0) joined.push(ungrouped);
-        else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
-        else acc.crossGroups(groupColumns, r, joined);
-        for (const g of joined) {
-          if (fn === "count") acc.count[g]![b]!++;
-          else if (aggColumn) acc.add(g, b, aggColumn, r);
-        }
+        counts[b]!++;
+      }
+      continue;
+    }
+    for (const r of rows) {
+      const t = time[r]!;
+      while (b < last && starts[b + 1]! <= t) b++;
+      joined.length = 0;
+      if (ungrouped >= 0) joined.push(ungrouped);
+      else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
+      else acc.crossGroups(groupColumns, r, joined);
+      for (const g of joined) {
+        if (fn === "count") acc.count[g]![b]!++;
+        else if (aggColumn) acc.add(g, b, aggColumn, r);
       }
     }
-  return acc.result(starts);
+  }
 }
 
-class Accumulator {
+/**
+ * An accumulator's exact state as plain JSON, so a query can stop between partitions and go on elsewhere
+ * (stepped-query.ts). Per group: its values and its non-empty buckets — `[b, count, sum, n]` quadruples
+ * (sum and n only for sum/avg/min/max), or `[b, [value keys]]` for count_unique.
+ */
+export interface SeriesState {
+  groups: string[][];
+  cells: (number | string)[][];
+  unique: [number, string[]][][];
+}
+
+export class Accumulator {
   readonly count: Float64Array[] = [];
   private readonly sum: Float64Array[] = [];
   private readonly n: Float64Array[] = [];
@@ -211,6 +235,52 @@ class Accumulator {
       else sum[b]! += v;
       n[b]!++;
     }
+  }
+
+  save(): SeriesState {
+    const keys: string[] = [];
+    for (const [key, id] of this.interned) keys[id] = key;
+    const stats = this.fn !== "count" && this.fn !== "count_unique";
+    const cells = this.values.map((_, g) => {
+      const out: (number | string)[] = [];
+      const count = this.count[g]!;
+      for (let b = 0; b < this.buckets; b++) {
+        const n = stats ? this.n[g]![b]! : 0;
+        if (count[b] === 0 && n === 0) continue;
+        out.push(b, count[b]!);
+        // JSON has no Infinity or NaN (a sum can overflow): those travel as strings.
+        const sum = stats ? this.sum[g]![b]! : 0;
+        if (stats) out.push(Number.isFinite(sum) ? sum : String(sum), n);
+      }
+      return out;
+    });
+    const unique =
+      this.fn === "count_unique"
+        ? this.unique.map((byBucket) =>
+            [...byBucket].map(([b, set]): [number, string[]] => [b, [...set].map((id) => keys[id]!)]),
+          )
+        : [];
+    return { groups: this.values, cells, unique };
+  }
+
+  /** Restores a state saved by `save` into this fresh accumulator (same buckets and function). */
+  load(state: SeriesState): this {
+    const stats = this.fn !== "count" && this.fn !== "count_unique";
+    state.groups.forEach((values, i) => {
+      const g = this.groupOf(values);
+      const cells = state.cells[i] ?? [];
+      for (let k = 0; k < cells.length; k += stats ? 4 : 2) {
+        const b = Number(cells[k]);
+        this.count[g]![b] = Number(cells[k + 1]);
+        if (stats) {
+          this.sum[g]![b] = Number(cells[k + 2]);
+          this.n[g]![b] = Number(cells[k + 3]);
+        }
+      }
+      for (const [b, keys] of state.unique[i] ?? [])
+        this.unique[g]!.set(b, new Set(keys.map((key) => this.intern(key))));
+    });
+    return this;
   }
 
   result(starts: Float64Array): SeriesResult {
