@@ -66,3 +66,8 @@ export function parseSegmentKey(prefix: string, key: string): { day: string; seg
   if (!DAY_PATTERN.test(day) || !SEGMENT_PATTERN.test(segment)) return undefined;
   return { day, segment };
 }
+
+/** The prefix under which all of one tenant's data lives (every module). */
+export function tenantPrefix(tenant: string): string {
+  return `${ROOT}:${check(tenant, TENANT_PATTERN, "tenant")}`;
+}
