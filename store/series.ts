@@ -29,7 +29,7 @@ export async function querySeries(
   limits: SeriesLimits,
 ): Promise<SeriesResult> {
   const starts = seriesStarts(spec);
-  const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  const acc = seriesAccumulator(spec, starts, limits);
   for await (const partition of scan(store, spec)) accumulateSeries(acc, starts, spec, partition);
   return acc.result(starts);
 }
@@ -45,6 +45,13 @@ export function seriesStarts(spec: SeriesSpec): Float64Array {
         timeZone: spec.timeZone,
         weekStart: spec.weekStart,
       });
+}
+
+/** An empty accumulator for a query; ungrouped, it has its one group from the start (zero rows count too). */
+export function seriesAccumulator(spec: SeriesSpec, starts: Float64Array, limits: SeriesLimits): Accumulator {
+  const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  if (spec.groupBy.length === 0) acc.groupOf([]);
+  return acc;
 }
 
 /** Adds one partition's matches to `acc` (stepped-query.ts calls this a bounded number of times per step). */

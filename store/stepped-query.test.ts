@@ -73,6 +73,7 @@ describe("stepped aggregation", () => {
         }),
     ],
     ["sum", () => series("sum")],
+    ["count of a module with no events", () => series("count", { module: "empty", groupBy: [] })],
     ["avg by day", () => series("avg", { interval: "day" })],
     ["min", () => series("min")],
     ["max", () => series("max")],
@@ -81,11 +82,12 @@ describe("stepped aggregation", () => {
     it(`QuerySeries ${name}: every step size gives the unbounded answer exactly`, async () => {
       const spec = makeSpec();
       const whole = rows(await querySeries(store, spec, { maxGroups: 10_000 }));
-      expect(whole.some((r) => r[2] !== 0)).toBe(true);
+      expect(whole.some((r) => r[2] !== 0)).toBe(spec.module !== "empty");
+      expect(whole.length).toBeGreaterThan(0);
       for (const maxEvents of [1, 300, 5_000]) {
         const { run, taken } = runner(maxEvents);
         expect(rows(await querySeriesStepped(spec, { maxGroups: 10_000 }, run))).toEqual(whole);
-        if (maxEvents === 1) expect(taken.length).toBeGreaterThan(30);
+        if (maxEvents === 1 && spec.module !== "empty") expect(taken.length).toBeGreaterThan(30);
       }
     });
   }

@@ -16,10 +16,10 @@ import { dayStart } from "./keys.ts";
 import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
 import { scan } from "./scan.ts";
 import {
-  Accumulator,
   accumulateSeries,
   type SeriesResult,
   type SeriesState,
+  seriesAccumulator,
   seriesStarts,
 } from "./series.ts";
 
@@ -42,7 +42,7 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
   const sel = { ...step.spec, start: Math.max(step.spec.start, step.from) };
   if (step.kind === "series") {
     const starts = seriesStarts(step.spec);
-    const acc = new Accumulator(starts.length, step.spec.aggregation.fn, step.maxGroups);
+    const acc = seriesAccumulator(step.spec, starts, step);
     if (step.state) acc.load(step.state);
     for await (const partition of scan(store, sel)) {
       accumulateSeries(acc, starts, step.spec, partition);
@@ -77,7 +77,7 @@ export async function querySeriesStepped(
   );
   if (last.kind !== "series") throw new Error("a series step came back as another kind");
   const starts = seriesStarts(spec);
-  const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  const acc = seriesAccumulator(spec, starts, limits);
   if (last.state) acc.load(last.state);
   return acc.result(starts);
 }
