@@ -15,9 +15,10 @@ import { compactModule } from "../store/compaction.ts";
 import { invalidArgument } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
 import { exportCsv } from "../store/export.ts";
-import { compareBins, queryGeo } from "../store/geo-query.ts";
+import { compareBins, type GeoBin, queryGeo } from "../store/geo-query.ts";
 import { type EventCursor, listEvents } from "../store/list-events.ts";
-import { compareGroups, querySeries } from "../store/series.ts";
+import type { GeoQuerySpec, SeriesSpec } from "../store/query-spec.ts";
+import { compareGroups, querySeries, type SeriesLimits, type SeriesResult } from "../store/series.ts";
 import { adminService } from "./admin-service.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 import { createLink } from "./export-link.ts";
@@ -35,6 +36,13 @@ export interface ServiceDeps {
   limits: Limits;
   /** Per-module retention, location rounding and geo floors (module-policy.ts). */
   modules?: ModulePolicies;
+  /** How QuerySeries and QueryGeo aggregate: in one go unless given (Workers: in steps, worker-steps.ts). */
+  aggregate?: Aggregations;
+}
+
+export interface Aggregations {
+  series(spec: SeriesSpec, limits: SeriesLimits): Promise<SeriesResult>;
+  geo(spec: GeoQuerySpec): Promise<GeoBin[]>;
 }
 
 type SeriesCursor = { b: number; g: string[] };
@@ -84,7 +92,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       );
       const spec = validateSeries(req, q.tenant, q.asOf, limits);
       const size = pageSize(req.pageSize, limits.defaultPageSize, limits.maxPageSize);
-      const result = await querySeries(store, spec, limits);
+      const result = await (deps.aggregate?.series(spec, limits) ?? querySeries(store, spec, limits));
       const groups = result.groups.length;
       const total = result.starts.length * groups;
       let index = 0;
@@ -127,7 +135,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       enforceGeoFloor(req, geoFloor(q.principal, policy(req.module)));
       const spec = validateGeoQuery(req, q.tenant, q.asOf, limits);
       const size = pageSize(req.pageSize, limits.defaultPageSize, limits.maxPageSize);
-      const bins = await queryGeo(store, spec);
+      const bins = await (deps.aggregate?.geo(spec) ?? queryGeo(store, spec));
       const c = q.cursor;
       const from = c
         ? upperIndex(bins.length, (i) => compareBins(bins[i]!, { count: c.n, cellLat: c.y, cellLon: c.x }))

@@ -7,7 +7,7 @@ import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
-import { scan } from "./scan.ts";
+import { type Match, scan } from "./scan.ts";
 import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 
@@ -37,85 +37,131 @@ export async function querySeries(
   limits: SeriesLimits,
   options: SeriesOptions = {},
 ): Promise<SeriesResult> {
-  const starts =
-    spec.interval === "total"
-      ? Float64Array.of(spec.start)
-      : bucketStarts({
-          start: spec.start,
-          end: spec.end,
-          interval: spec.interval,
-          timeZone: spec.timeZone,
-          weekStart: spec.weekStart,
-        });
+  const starts = seriesStarts(spec);
+  const acc = seriesAccumulator(spec, starts, limits);
+  const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options.stats);
+  for await (const partition of scan(store, spec, "asc", true, claim))
+    accumulateSeries(acc, starts, spec, partition, options.stats);
+  return acc.result(starts);
+}
+
+/**
+ * The scan's `claim` for a query that rollups can answer: a segment whose rollup answers exactly is
+ * counted entry by entry (rollup-query.ts) into `acc`, not row by row. Undefined when no rollup can serve.
+ */
+export function rollupClaim(
+  acc: Accumulator,
+  starts: Float64Array,
+  spec: SeriesSpec,
+  stats?: SeriesOptions["stats"],
+): ((segment: Segment, duplicates: Uint8Array | null) => boolean) | undefined {
+  const plan = planRollups(spec, starts);
+  if (!plan) return undefined;
+  const single = spec.groupBy.length === 1;
+  const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
+  const joined: number[] = [];
+  return (segment, duplicates) => {
+    const found = plan.tableFor(segment, duplicates);
+    if (!found) return false;
+    if (stats) stats.rollup++;
+    const { table, pieces } = found;
+    const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
+    const byCode = new Map<number, number>();
+    let groupsOf = -1;
+    countPieces(segment, table, pieces, spec, (c, b, n) => {
+      // A combination's groups are the same in every piece.
+      if (groupsOf !== c) {
+        groupsOf = c;
+        joined.length = 0;
+        if (ungrouped >= 0) joined.push(ungrouped);
+        else if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
+        else acc.crossGroups(groupColumns, c, joined);
+      }
+      for (const g of joined) acc.count[g]![b]! += n;
+    });
+    return true;
+  };
+}
+
+/** The bucket start instants of a query. */
+export function seriesStarts(spec: SeriesSpec): Float64Array {
+  return spec.interval === "total"
+    ? Float64Array.of(spec.start)
+    : bucketStarts({
+        start: spec.start,
+        end: spec.end,
+        interval: spec.interval,
+        timeZone: spec.timeZone,
+        weekStart: spec.weekStart,
+      });
+}
+
+/** An empty accumulator for a query; ungrouped, it has its one group from the start (zero rows count too). */
+export function seriesAccumulator(spec: SeriesSpec, starts: Float64Array, limits: SeriesLimits): Accumulator {
   const acc = new Accumulator(starts.length, spec.aggregation.fn, limits.maxGroups);
+  if (spec.groupBy.length === 0) acc.groupOf([]);
+  return acc;
+}
+
+/** Adds one partition's matches to `acc` (stepped-query.ts calls this a bounded number of times per step). */
+export function accumulateSeries(
+  acc: Accumulator,
+  starts: Float64Array,
+  spec: SeriesSpec,
+  partition: readonly Match[],
+  stats?: SeriesOptions["stats"],
+): void {
   const fn = spec.aggregation.fn;
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const joined: number[] = [];
-  const plan = options.rollups === false ? undefined : planRollups(spec, starts);
-  const stats = options.stats;
-  // A segment whose rollup answers exactly is counted entry by entry (rollup-query.ts), not row by row.
-  const claim = plan
-    ? (segment: Segment, duplicates: Uint8Array | null) => {
-        const found = plan.tableFor(segment, duplicates);
-        if (!found) return false;
-        if (stats) stats.rollup++;
-        const { table, pieces } = found;
-        const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
-        const byCode = new Map<number, number>();
-        let groupsOf = -1;
-        countPieces(segment, table, pieces, spec, (c, b, n) => {
-          // A combination's groups are the same in every piece.
-          if (groupsOf !== c) {
-            groupsOf = c;
-            joined.length = 0;
-            if (ungrouped >= 0) joined.push(ungrouped);
-            else if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
-            else acc.crossGroups(groupColumns, c, joined);
-          }
-          for (const g of joined) acc.count[g]![b]! += n;
-        });
-        return true;
-      }
-    : undefined;
-  for await (const partition of scan(store, spec, "asc", true, claim))
-    for (const { segment, rows } of partition) {
-      if (stats) stats.rows++;
-      const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
-      const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
-      // The group of each dictionary code of a single group-by column: strings are compared once per segment.
-      const byCode = new Map<number, number>();
-      const time = segment.time;
-      // Rows ascend in time, so the bucket only ever moves forward.
-      let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
-      const last = starts.length - 1;
-      if (ungrouped >= 0 && fn === "count") {
-        // The commonest chart — counts over time — needs nothing per row but its bucket.
-        const counts = acc.count[ungrouped]!;
-        for (let i = 0; i < rows.length; i++) {
-          const t = time[rows[i]!]!;
-          while (b < last && starts[b + 1]! <= t) b++;
-          counts[b]!++;
-        }
-        continue;
-      }
-      for (const r of rows) {
-        const t = time[r]!;
+  for (const { segment, rows } of partition) {
+    if (stats) stats.rows++;
+    const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
+    const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+    // The group of each dictionary code of a single group-by column: strings are compared once per segment.
+    const byCode = new Map<number, number>();
+    const time = segment.time;
+    // Rows ascend in time, so the bucket only ever moves forward.
+    let b = rows.length > 0 ? bucketIndexOf(starts, time[rows[0]!]!) : 0;
+    const last = starts.length - 1;
+    if (ungrouped >= 0 && fn === "count") {
+      // The commonest chart — counts over time — needs nothing per row but its bucket.
+      const counts = acc.count[ungrouped]!;
+      for (let i = 0; i < rows.length; i++) {
+        const t = time[rows[i]!]!;
         while (b < last && starts[b + 1]! <= t) b++;
-        joined.length = 0;
-        if (ungrouped >= 0) joined.push(ungrouped);
-        else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
-        else acc.crossGroups(groupColumns, r, joined);
-        for (const g of joined) {
-          if (fn === "count") acc.count[g]![b]!++;
-          else if (aggColumn) acc.add(g, b, aggColumn, r);
-        }
+        counts[b]!++;
+      }
+      continue;
+    }
+    for (const r of rows) {
+      const t = time[r]!;
+      while (b < last && starts[b + 1]! <= t) b++;
+      joined.length = 0;
+      if (ungrouped >= 0) joined.push(ungrouped);
+      else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
+      else acc.crossGroups(groupColumns, r, joined);
+      for (const g of joined) {
+        if (fn === "count") acc.count[g]![b]!++;
+        else if (aggColumn) acc.add(g, b, aggColumn, r);
       }
     }
-  return acc.result(starts);
+  }
 }
 
-class Accumulator {
+/**
+ * An accumulator's exact state as plain JSON, so a query can stop between partitions and go on elsewhere
+ * (stepped-query.ts). Per group: its values and its non-empty buckets — `[b, count, sum, n]` quadruples
+ * (sum and n only for sum/avg/min/max), or `[b, [value keys]]` for count_unique.
+ */
+export interface SeriesState {
+  groups: string[][];
+  cells: (number | string)[][];
+  unique: [number, string[]][][];
+}
+
+export class Accumulator {
   readonly count: Float64Array[] = [];
   private readonly sum: Float64Array[] = [];
   private readonly n: Float64Array[] = [];
@@ -247,6 +293,52 @@ class Accumulator {
       else sum[b]! += v;
       n[b]!++;
     }
+  }
+
+  save(): SeriesState {
+    const keys: string[] = [];
+    for (const [key, id] of this.interned) keys[id] = key;
+    const stats = this.fn !== "count" && this.fn !== "count_unique";
+    const cells = this.values.map((_, g) => {
+      const out: (number | string)[] = [];
+      const count = this.count[g]!;
+      for (let b = 0; b < this.buckets; b++) {
+        const n = stats ? this.n[g]![b]! : 0;
+        if (count[b] === 0 && n === 0) continue;
+        out.push(b, count[b]!);
+        // JSON has no Infinity or NaN (a sum can overflow): those travel as strings.
+        const sum = stats ? this.sum[g]![b]! : 0;
+        if (stats) out.push(Number.isFinite(sum) ? sum : String(sum), n);
+      }
+      return out;
+    });
+    const unique =
+      this.fn === "count_unique"
+        ? this.unique.map((byBucket) =>
+            [...byBucket].map(([b, set]): [number, string[]] => [b, [...set].map((id) => keys[id]!)]),
+          )
+        : [];
+    return { groups: this.values, cells, unique };
+  }
+
+  /** Restores a state saved by `save` into this fresh accumulator (same buckets and function). */
+  load(state: SeriesState): this {
+    const stats = this.fn !== "count" && this.fn !== "count_unique";
+    state.groups.forEach((values, i) => {
+      const g = this.groupOf(values);
+      const cells = state.cells[i] ?? [];
+      for (let k = 0; k < cells.length; k += stats ? 4 : 2) {
+        const b = Number(cells[k]);
+        this.count[g]![b] = Number(cells[k + 1]);
+        if (stats) {
+          this.sum[g]![b] = Number(cells[k + 2]);
+          this.n[g]![b] = Number(cells[k + 3]);
+        }
+      }
+      for (const [b, keys] of state.unique[i] ?? [])
+        this.unique[g]!.set(b, new Set(keys.map((key) => this.intern(key))));
+    });
+    return this;
   }
 
   result(starts: Float64Array): SeriesResult {

@@ -1,0 +1,137 @@
+/**
+ * Tally on Cloudflare Workers: the same Hono app as `node.ts` (Connect and gRPC-web; plain gRPC needs
+ * HTTP/2 trailers and stays on Node), events in an R2 bucket, configuration from bindings (docs/deploy.md):
+ *
+ *   TALLY_BUCKET       R2 bucket binding (required)
+ *   TALLY_SECRET       secret: signs page tokens, export links and query steps (required)
+ *   TALLY_KEYS         secret: the API keys as JSON, `[{ "hash", "tenant", "scopes" }]` (npm run key)
+ *   TALLY_OPEN         "true" serves tenant "default" without keys — for local tries only
+ *   TALLY_LIMITS       JSON of limits to override (docs/configuration.md)
+ *   TALLY_STEP_EVENTS  events one query step scans before handing over (default 1,000,000)
+ *   TALLY_CACHE_BYTES  decoded segments kept per isolate (default 32 MiB; an isolate has 128 MB)
+ *   SELF               service binding to this Worker: each query step runs in a fresh invocation
+ *
+ * `fetch` serves the API; `scheduled` (a Cron Trigger) compacts recent partitions.
+ *
+ * @module
+ */
+import { createStorage } from "unstorage";
+import { type R2BucketLike, r2Driver } from "../storage-drivers/r2.ts";
+import { EventStore } from "../store/event-store.ts";
+import { compactRecent } from "../store/recent-compaction.ts";
+import { createApp } from "./app.ts";
+import { Authenticator, type KeyEntry, OPEN_TENANT } from "./auth.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { PageTokens } from "./page-token.ts";
+import type { ServiceDeps } from "./service.ts";
+import { type Fetcher, STEP_PATH, WorkerSteps } from "./worker-steps.ts";
+
+export interface WorkerEnv {
+  TALLY_BUCKET: R2BucketLike;
+  TALLY_SECRET?: string;
+  TALLY_KEYS?: string;
+  TALLY_OPEN?: string;
+  TALLY_LIMITS?: string;
+  TALLY_STEP_EVENTS?: string;
+  TALLY_CACHE_BYTES?: string;
+  SELF?: Fetcher;
+}
+
+interface Built {
+  deps: ServiceDeps;
+  app: ReturnType<typeof createApp>;
+  steps: WorkerSteps;
+  tenants: string[];
+}
+
+/** One store (and segment cache) per isolate and configuration. */
+const built = new WeakMap<object, Built>();
+
+/** A configuration mistake: answered with its message, never with a half-working server. */
+class ConfigError extends Error {}
+
+function positive(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new ConfigError(`${name} must be a positive integer, not ${value}`);
+  return n;
+}
+
+function json<T>(value: string, name: string): T {
+  try {
+    return JSON.parse(value) as T;
+  } catch (error) {
+    throw new ConfigError(`${name} is not JSON: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function build(env: WorkerEnv): Built {
+  const cached = built.get(env);
+  if (cached) return cached;
+  if (!env.TALLY_BUCKET) throw new ConfigError("no R2 bucket bound as TALLY_BUCKET (see wrangler.toml)");
+  if (!env.TALLY_SECRET) throw new ConfigError("TALLY_SECRET is not set: `wrangler secret put TALLY_SECRET`");
+  const keys = env.TALLY_KEYS ? json<KeyEntry[]>(env.TALLY_KEYS, "TALLY_KEYS") : undefined;
+  if ((!keys || keys.length === 0) && env.TALLY_OPEN !== "true") {
+    throw new ConfigError(
+      "no API keys: anyone could read and write. Create one with `npm run key -- --tenant <name> --scopes " +
+        "ingest,read` and store the JSON list of entries with `wrangler secret put TALLY_KEYS`.",
+    );
+  }
+  const limitsOverride = env.TALLY_LIMITS ? json<Partial<Limits>>(env.TALLY_LIMITS, "TALLY_LIMITS") : {};
+  for (const name of Object.keys(limitsOverride))
+    if (!(name in DEFAULT_LIMITS)) throw new ConfigError(`TALLY_LIMITS: unknown limit "${name}"`);
+  const secret = new Uint8Array(new TextEncoder().encode(env.TALLY_SECRET));
+  const store = new EventStore({
+    storage: createStorage({ driver: r2Driver({ bucket: env.TALLY_BUCKET }) }),
+    cacheBytes: positive(env.TALLY_CACHE_BYTES, "TALLY_CACHE_BYTES", 32 * 1024 * 1024),
+  });
+  const steps = new WorkerSteps({
+    store,
+    secret,
+    maxEvents: positive(env.TALLY_STEP_EVENTS, "TALLY_STEP_EVENTS", 1_000_000),
+    self: env.SELF,
+  });
+  const deps: ServiceDeps = {
+    store,
+    auth: new Authenticator(keys && keys.length > 0 ? keys : undefined),
+    tokens: new PageTokens(secret),
+    limits: { ...DEFAULT_LIMITS, ...limitsOverride },
+    aggregate: steps.aggregations(),
+  };
+  const tenants = keys && keys.length > 0 ? [...new Set(keys.map((k) => k.tenant))] : [OPEN_TENANT];
+  const result = { deps, app: createApp(deps), steps, tenants };
+  built.set(env, result);
+  return result;
+}
+
+function configFailure(error: unknown): Response {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`[tally] ${error.message}`);
+  return new Response(`[tally] misconfigured Worker: ${error.message}\n`, { status: 500 });
+}
+
+export default {
+  async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
+    let worker: Built;
+    try {
+      worker = build(env);
+    } catch (error) {
+      return configFailure(error);
+    }
+    if (request.method === "POST" && new URL(request.url).pathname === STEP_PATH)
+      return worker.steps.serve(request);
+    return worker.app.fetch(request, env, ctx as never);
+  },
+
+  /** Cron Trigger: compact the last two UTC days of every tenant's modules (store/recent-compaction.ts). */
+  async scheduled(controller: { scheduledTime: number }, env: WorkerEnv): Promise<void> {
+    const { deps, tenants } = build(env);
+    const result = await compactRecent(deps.store, tenants, controller.scheduledTime);
+    console.log(
+      `[tally] compacted ${result.partitions} partition(s): ${result.segmentsBefore} → ${result.segmentsAfter} segments`,
+    );
+    if (result.failed.length > 0)
+      throw new Error(`[tally] compaction failed for ${result.failed.join("; ")}`);
+  },
+};

@@ -1,0 +1,102 @@
+/**
+ * An unstorage driver over a Cloudflare R2 bucket binding (Workers, or Miniflare's `getR2Bucket`).
+ *
+ * Unlike unstorage's `cloudflare-r2-binding`, whose `getKeys` makes one `list()` call and so silently stops
+ * at 1,000 keys, listings here follow R2's cursor to the end. Raw values come back as `Uint8Array` (the
+ * stock driver returns an `ArrayBuffer`). Each R2 `put` replaces an object whole, so readers and racing
+ * writers always see one complete value, as the filesystem driver guarantees with its temp-file rename.
+ *
+ * Key `a:b:c` is object `a/b/c`, so the R2 dashboard shows Tally's key layout as folders. R2's namespace is
+ * flat: unlike a filesystem, `a` and `a:b` can both hold values. The driver does not police that (it would
+ * cost a listing plus a `head` per ancestor on every write, and still race); Tally's key layout never
+ * makes one key a prefix of another (store/keys.ts: every segment key has the same depth).
+ *
+ * @module
+ */
+import { defineDriver } from "unstorage";
+import { checkBase, checkKey, toBytes } from "./utils.ts";
+
+/** The name in error messages: `[unstorage] [tally-r2] …`. */
+export const DRIVER_NAME = "tally-r2";
+
+/** What the driver uses of an `R2Bucket` binding (structural, so Node code needs no Workers types). */
+export interface R2BucketLike {
+  head(key: string): Promise<unknown | null>;
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> } | null>;
+  put(key: string, value: ArrayBuffer | ArrayBufferView | string): Promise<unknown>;
+  delete(keys: string | string[]): Promise<void>;
+  list(options?: {
+    prefix?: string;
+    cursor?: string;
+    limit?: number;
+  }): Promise<{ objects: { key: string }[]; truncated: boolean; cursor?: string }>;
+}
+
+export interface R2DriverOptions {
+  /** The bucket binding, e.g. `env.TALLY_BUCKET`. */
+  bucket: R2BucketLike;
+}
+
+/** R2 deletes at most this many keys per call. */
+const DELETE_BATCH = 1000;
+
+// Keep a leading BOM: a value reads back exactly as written.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+export const r2Driver = defineDriver((options: R2DriverOptions) => {
+  if (!options?.bucket) throw new Error(`[unstorage] [${DRIVER_NAME}] the \`bucket\` option is required`);
+  const bucket = options.bucket;
+  const objectKey = (key: string) => checkKey(DRIVER_NAME, key).join("/");
+
+  async function read(key: string): Promise<Uint8Array | null> {
+    const object = await bucket.get(objectKey(key));
+    return object ? new Uint8Array(await object.arrayBuffer()) : null;
+  }
+
+  /** Every key under `base` (whole segments), following the listing cursor to the end. */
+  async function keysUnder(base: string | undefined): Promise<string[]> {
+    const segments = checkBase(DRIVER_NAME, base);
+    const prefix = segments.length > 0 ? `${segments.join("/")}/` : "";
+    const keys: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await bucket.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const object of page.objects) keys.push(object.key.replaceAll("/", ":"));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return keys;
+  }
+
+  return {
+    name: DRIVER_NAME,
+    options,
+    getInstance: () => bucket,
+    async hasItem(key: string) {
+      return (await bucket.head(objectKey(key))) !== null;
+    },
+    async getItem(key: string) {
+      const bytes = await read(key);
+      return bytes === null ? null : decoder.decode(bytes);
+    },
+    async getItemRaw(key: string) {
+      return read(key);
+    },
+    async setItem(key: string, value: string) {
+      await bucket.put(objectKey(key), toBytes(DRIVER_NAME, value));
+    },
+    async setItemRaw(key: string, value: unknown) {
+      await bucket.put(objectKey(key), toBytes(DRIVER_NAME, value));
+    },
+    async removeItem(key: string) {
+      await bucket.delete(objectKey(key));
+    },
+    async getKeys(base: string | undefined) {
+      return keysUnder(base);
+    },
+    async clear(base: string | undefined) {
+      const keys = (await keysUnder(base)).map((key) => key.replaceAll(":", "/"));
+      for (let i = 0; i < keys.length; i += DELETE_BATCH)
+        await bucket.delete(keys.slice(i, i + DELETE_BATCH));
+    },
+  };
+});
