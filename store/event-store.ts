@@ -60,7 +60,7 @@ export class EventStore {
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.inflate = options.inflate;
     this.codec = options.codec ?? PLAIN_CODEC;
-    this.tombstones = new Tombstones(options.storage);
+    this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
   }
 

@@ -7,9 +7,11 @@
  * record holds the SHA-256 of the whole key, which the caller compares in constant time. The key itself is
  * returned once, at creation, and stored nowhere.
  */
+
 import type { Storage } from "unstorage";
 import { TallyError } from "./errors.ts";
 import { API_KEYS_PREFIX, apiKeyKey, isValidTenant, KEY_ID_PATTERN } from "./keys.ts";
+import { guardStorage } from "./storage-errors.ts";
 
 export interface KeyRecord {
   id: string;
@@ -34,7 +36,12 @@ export class KeyRecords {
   /** Whether any key was ever stored (keys are revoked, not removed, so once true it stays true). */
   private known = false;
 
-  constructor(private readonly storage: Storage) {}
+  private readonly storage: Storage;
+
+  /** Storage errors reach callers as unavailable or resource_exhausted, like the event store's. */
+  constructor(storage: Storage) {
+    this.storage = guardStorage(storage);
+  }
 
   /** Makes a key and stores its record; the key is returned here and nowhere else. */
   async create(fields: {
