@@ -19,6 +19,7 @@ import { EventStore } from "../store/event-store.ts";
 import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
+import { folderAssets } from "./node-assets.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
 import type { ServiceDeps } from "./service.ts";
@@ -86,7 +87,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     limits: config.limits,
   };
   const stopCompactor = startCompactor(deps.store, config.compactionIntervalMs);
-  const app = createApp(deps);
+  const app = createApp(deps, { assets: folderAssets() });
   const listener = getRequestListener(app.fetch);
   const h1 = http.createServer(listener);
   const h2 = http2.createServer(
