@@ -35,7 +35,7 @@ async function gzip(body: Uint8Array): Promise<Uint8Array> {
 }
 
 /** The file a request path names, or undefined when it cannot be a dashboard file. */
-export function assetPath(requestPath: string): string | undefined {
+function assetPath(requestPath: string): string | undefined {
   if (requestPath === "/" || requestPath === "/index.html") return "index.html";
   if (!requestPath.startsWith("/assets/")) return undefined;
   const path = requestPath.slice(1);

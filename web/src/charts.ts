@@ -1,7 +1,7 @@
 /**
  * ECharts, tree-shaken to the charts and components the dashboard draws (echarts/core keeps the bundle
  * small), with the SVG renderer (crisp on every screen, and its shapes are elements the tests can count),
- * and the offline world outline: world-atlas's Natural Earth 1:110m countries, shipped in the build.
+ * and the offline world outline (world-map.ts).
  */
 import { BarChart, LineChart, LinesChart, ScatterChart } from "echarts/charts";
 import {
@@ -14,9 +14,7 @@ import {
 } from "echarts/components";
 import { type EChartsType, init, registerMap, use } from "echarts/core";
 import { SVGRenderer } from "echarts/renderers";
-import { feature } from "topojson-client";
-import type { GeometryCollection, Topology } from "topojson-specification";
-import world from "world-atlas/countries-110m.json";
+import { worldGeoJson } from "./world-map.ts";
 
 use([
   BarChart,
@@ -32,62 +30,12 @@ use([
   SVGRenderer,
 ]);
 
-type Ring = number[][];
-
-/**
- * Rings that cross the antimeridian (Russia's and Fiji's) jump from +180 to -180 and would draw a line
- * across the whole flat map: such a ring is unwrapped and drawn twice, once clamped to each side.
- */
-export function splitAntimeridian(ring: Ring): Ring[] {
-  if (!ring.some((p, i) => i > 0 && Math.abs(p[0]! - ring[i - 1]![0]!) > 180)) return [ring];
-  let shift = 0;
-  const unwrapped = ring.map((p, i) => {
-    if (i > 0) {
-      const jump = p[0]! - ring[i - 1]![0]!;
-      if (jump > 180) shift -= 360;
-      if (jump < -180) shift += 360;
-    }
-    return [p[0]! + shift, p[1]!];
-  });
-  const east = unwrapped.map(([lon, lat]) => [Math.max(-180, Math.min(180, lon!)), lat!]);
-  const west = unwrapped.map(([lon, lat]) => [Math.max(-180, Math.min(180, lon! - 360)), lat!]);
-  const wrapped = unwrapped.map(([lon, lat]) => [Math.max(-180, Math.min(180, lon! + 360)), lat!]);
-  // Of the three copies, keep those that cover some area inside the map.
-  return [east, west, wrapped].filter((r) => new Set(r.map((p) => p[0])).size > 2);
-}
-
-interface Geometry {
-  type: string;
-  coordinates: unknown;
-}
-
-function fixGeometry(geometry: Geometry): Geometry {
-  const polygons =
-    geometry.type === "Polygon" ? [geometry.coordinates as Ring[]] : (geometry.coordinates as Ring[][]);
-  const fixed: Ring[][] = [];
-  for (const polygon of polygons) {
-    const parts = polygon[0] ? splitAntimeridian(polygon[0]) : [];
-    // A crossing polygon's copies lose its holes: none of the crossing countries has one at 1:110m.
-    if (parts.length <= 1) fixed.push(polygon);
-    else for (const part of parts) fixed.push([part]);
-  }
-  return { type: "MultiPolygon", coordinates: fixed };
-}
-
 let registered = false;
 
-/** Registers the world map as "world" (once); Antarctica is left out to give the inhabited world room. */
+/** Registers the world outline as the map "world" (once). */
 export function registerWorld(): void {
   if (registered) return;
-  const topology = world as unknown as Topology<{ countries: GeometryCollection }>;
-  const countries = feature(topology, topology.objects.countries) as unknown as {
-    type: "FeatureCollection";
-    features: { id?: string; properties: { name?: string }; geometry: Geometry | null }[];
-  };
-  countries.features = countries.features
-    .filter((f) => f.geometry !== null && f.properties.name !== "Antarctica")
-    .map((f) => ({ ...f, geometry: fixGeometry(f.geometry!) }));
-  registerMap("world", countries as unknown as Parameters<typeof registerMap>[1]);
+  registerMap("world", worldGeoJson() as unknown as Parameters<typeof registerMap>[1]);
   registered = true;
 }
 
