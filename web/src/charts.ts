@@ -5,7 +5,6 @@
  */
 import { BarChart, LineChart, LinesChart, ScatterChart } from "echarts/charts";
 import {
-  BrushComponent,
   GeoComponent,
   GridComponent,
   LegendScrollComponent,
@@ -21,7 +20,6 @@ use([
   LineChart,
   LinesChart,
   ScatterChart,
-  BrushComponent,
   GeoComponent,
   GridComponent,
   LegendScrollComponent,
@@ -42,7 +40,12 @@ export function registerWorld(): void {
 /** A chart in `element` that follows the element's size. */
 export function chartIn(element: HTMLElement): EChartsType {
   const chart = init(element, undefined, { renderer: "svg" });
-  new ResizeObserver(() => chart.resize()).observe(element);
+  new ResizeObserver(([entry]) => {
+    // A zero-sized moment (layout in flux, e.g. while a full-page screenshot resizes the view) would give
+    // the map a singular transform, which ECharts cannot invert: wait for a real size.
+    const box = entry?.contentRect;
+    if (box && box.width > 0 && box.height > 0) chart.resize();
+  }).observe(element);
   return chart;
 }
 

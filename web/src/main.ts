@@ -42,8 +42,9 @@ by.addEventListener("change", () => {
 });
 
 function navigate(next: DashboardState, change: Change | "breakdown"): void {
-  state = next;
-  const search = encodeState(state);
+  // The view is what its URL says (coordinates rounded as written), so that a reload shows the same.
+  const search = encodeState(next);
+  state = parseState(search);
   if (search !== location.search) history.pushState(null, "", `${location.pathname}${search}`);
   refresh(change);
 }

@@ -51,7 +51,7 @@ export class MapPanel {
   private cell = cellForZoom(1);
   private ctx: QueryContext | undefined;
   private signal: AbortSignal | undefined;
-  private picking = false;
+  private tool: "" | "box" | "near" = "";
   private roamTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -75,72 +75,94 @@ export class MapPanel {
         select: { disabled: true },
         tooltip: { show: false },
       },
-      brush: {
-        geoIndex: 0,
-        brushMode: "single",
-        transformable: false,
-        brushStyle: { color: "rgba(37, 99, 235, 0.15)", borderColor: "#2563eb", borderWidth: 1 },
-        outOfBrush: { colorAlpha: 1 },
-      },
       series: [],
     });
     this.chart.on("georoam", () => {
       clearTimeout(this.roamTimer);
       this.roamTimer = setTimeout(() => this.followZoom(), 250);
     });
-    this.chart.on("brushEnd", (params) => {
-      const area = (params as { areas?: { coordRange?: number[][] }[] }).areas?.[0];
-      this.chart.dispatchAction({ type: "brush", areas: [] });
-      this.chart.dispatchAction({
-        type: "takeGlobalCursor",
-        key: "brush",
-        brushOption: { brushType: false },
-      });
-      const range = area?.coordRange as [[number, number], [number, number]] | undefined;
-      if (!range) return;
-      const clamp = (v: number, limit: number) => Math.max(-limit, Math.min(limit, v));
-      const [[west, east], [south, north]] = range;
-      this.onLocation({
-        kind: "box",
-        south: clamp(south, 90),
-        west: clamp(west, 180),
-        north: clamp(north, 90),
-        east: clamp(east, 180),
-      });
-    });
     this.chart.getZr().on("click", (event) => {
-      if (!this.picking) return;
-      const point = this.chart.convertFromPixel({ geoIndex: 0 }, [event.offsetX, event.offsetY]) as
-        | number[]
-        | undefined;
-      this.setPicking(false);
-      if (!point || !Number.isFinite(point[0]) || !Number.isFinite(point[1])) return;
+      if (this.tool !== "near") return;
+      this.setTool("");
+      const point = this.toMap(event.offsetX, event.offsetY);
+      if (!point) return;
       const radiusKm = Number(this.panel.root.querySelector<HTMLInputElement>("input[name=radius]")!.value);
       this.onLocation({
         kind: "circle",
-        lat: Math.max(-90, Math.min(90, point[1]!)),
-        lon: Math.max(-180, Math.min(180, point[0]!)),
+        lat: point[1],
+        lon: point[0],
         radiusKm: radiusKm > 0 ? radiusKm : 250,
       });
     });
     const button = (name: string) =>
       this.panel.root.querySelector<HTMLButtonElement>(`button[name=${name}]`)!;
-    button("box").addEventListener("click", () => {
-      this.setPicking(false);
-      this.chart.dispatchAction({
-        type: "takeGlobalCursor",
-        key: "brush",
-        brushOption: { brushType: "rect", brushMode: "single" },
-      });
-      this.panel.root.dataset.tool = "box";
-    });
-    button("near").addEventListener("click", () => this.setPicking(!this.picking));
+    button("box").addEventListener("click", () => this.setTool(this.tool === "box" ? "" : "box"));
+    button("near").addEventListener("click", () => this.setTool(this.tool === "near" ? "" : "near"));
+    this.drawBoxes(element);
     button("clear").addEventListener("click", () => this.onLocation(undefined));
   }
 
-  private setPicking(on: boolean): void {
-    this.picking = on;
-    this.panel.root.dataset.tool = on ? "near" : "";
+  private setTool(tool: "" | "box" | "near"): void {
+    this.tool = tool;
+    this.panel.root.dataset.tool = tool;
+  }
+
+  /** [lon, lat] under a point of the chart, or undefined off the map's coordinate space. */
+  private toMap(x: number, y: number): [number, number] | undefined {
+    const point = this.chart.convertFromPixel({ geoIndex: 0 }, [x, y]) as number[] | undefined;
+    if (!point || !Number.isFinite(point[0]) || !Number.isFinite(point[1])) return undefined;
+    return [Math.max(-180, Math.min(180, point[0]!)), Math.max(-90, Math.min(90, point[1]!))];
+  }
+
+  /**
+   * Box mode: a drag over the map draws a rectangle (pointer events, so a finger works too) whose corners
+   * become the box filter. The map does not pan meanwhile: the drag sits on a layer above it.
+   */
+  private drawBoxes(element: HTMLElement): void {
+    const layer = document.createElement("div");
+    layer.className = "draw-layer";
+    const rect = document.createElement("div");
+    rect.className = "draw-rect";
+    layer.append(rect);
+    element.append(layer);
+    let start: [number, number] | undefined;
+    const at = (e: PointerEvent): [number, number] => {
+      const box = layer.getBoundingClientRect();
+      return [e.clientX - box.left, e.clientY - box.top];
+    };
+    const place = ([x, y]: [number, number]) => {
+      if (!start) return;
+      rect.style.left = `${Math.min(start[0], x)}px`;
+      rect.style.top = `${Math.min(start[1], y)}px`;
+      rect.style.width = `${Math.abs(x - start[0])}px`;
+      rect.style.height = `${Math.abs(y - start[1])}px`;
+    };
+    layer.addEventListener("pointerdown", (e) => {
+      start = at(e);
+      layer.setPointerCapture(e.pointerId);
+      place(start);
+      rect.hidden = false;
+    });
+    layer.addEventListener("pointermove", (e) => place(at(e)));
+    layer.addEventListener("pointerup", (e) => {
+      const from = start;
+      const to = at(e);
+      start = undefined;
+      rect.hidden = true;
+      this.setTool("");
+      if (!from || Math.abs(to[0] - from[0]) < 4 || Math.abs(to[1] - from[1]) < 4) return;
+      const a = this.toMap(from[0], from[1]);
+      const b = this.toMap(to[0], to[1]);
+      if (!a || !b) return;
+      this.onLocation({
+        kind: "box",
+        south: Math.min(a[1], b[1]),
+        west: Math.min(a[0], b[0]),
+        north: Math.max(a[1], b[1]),
+        east: Math.max(a[0], b[0]),
+      });
+    });
+    rect.hidden = true;
   }
 
   private followZoom(): void {
@@ -154,7 +176,7 @@ export class MapPanel {
   async load(ctx: QueryContext, signal: AbortSignal): Promise<void> {
     this.ctx = ctx;
     this.signal = signal;
-    this.panel.root.dataset.tool = "";
+    this.setTool("");
     const request = geoRequest(ctx, this.cell);
     this.panel.loading();
     try {
@@ -223,7 +245,8 @@ export class MapPanel {
           },
         ],
       },
-      { replaceMerge: ["series", "visualMap"] },
+      // Merged by index: the geo keeps its zoom and center; the two series get their new data.
+      {},
     );
   }
 }

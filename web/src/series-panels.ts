@@ -77,7 +77,7 @@ function timeOption(rows: SeriesRow[], ctx: QueryContext, type: "bar" | "line") 
     animation: false,
     tooltip: { trigger: "axis", confine: true },
     legend: { type: "scroll", top: 0 },
-    grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 16, top: 36, bottom: 8 },
     xAxis: { type: "category", data: buckets.map((ms) => bucketLabel(ms, ctx.bucket, ctx.tz)) },
     yAxis: { type: "value", minInterval: 1 },
     series: [...groups].map(([group, data]) => ({
@@ -137,7 +137,7 @@ export class BreakdownPanel extends SeriesPanel {
       {
         animation: false,
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, confine: true },
-        grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
+        grid: { left: 8, right: 40, top: 8, bottom: 8 },
         xAxis: { type: "value", minInterval: 1 },
         yAxis: {
           type: "category",
