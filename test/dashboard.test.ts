@@ -322,7 +322,7 @@ describe("the dashboard in headless Chromium", () => {
 
     // A 500 km radius around a clicked point replaces the box: the point is the biggest circle's centre.
     const biggest = await page.$$eval("#panel-map svg path[d^='M1 0A1 1 0 1 1'][fill^='rgb(']", (paths) => {
-      const svg = paths[0]!.ownerSVGElement!.getBoundingClientRect();
+      const svg = paths[0]!.closest("svg")!.getBoundingClientRect();
       const placed = paths.map((p) => {
         const [scale, , , , x, y] = p.getAttribute("transform")!.slice(7, -1).split(",").map(Number);
         return { scale: scale!, x: svg.x + x!, y: svg.y + y! };
