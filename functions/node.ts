@@ -22,6 +22,7 @@ import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
 import { segmentCodec } from "./encryption-config.ts";
+import { folderAssets } from "./node-assets.ts";
 import { nodeInflate } from "./node-inflate.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
@@ -101,7 +102,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     Object.keys(config.modules),
     config.maintenanceIntervalMs,
   );
-  const app = createApp(deps);
+  const app = createApp(deps, { assets: folderAssets() });
   const listener = getRequestListener(app.fetch);
   const h1 = http.createServer(listener);
   const h2 = http2.createServer(

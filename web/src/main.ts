@@ -1,0 +1,101 @@
+/**
+ * The dashboard page: the state comes from the URL, every change goes back into it (so a view can be
+ * shared and reloaded), and each change reloads the panels. A newer view cancels the calls of an older one.
+ */
+import "./style.css";
+import { allSeriesRows, createApi, isCancel } from "./api.ts";
+import { type Change, Controls } from "./controls.ts";
+import { debug } from "./debug.ts";
+import { EventsPanel } from "./events-panel.ts";
+import { MapPanel } from "./map-panel.ts";
+import { type QueryContext, queryContext, valuesRequest } from "./requests.ts";
+import { BreakdownPanel, TypesPanel, UsersPanel } from "./series-panels.ts";
+import {
+  BREAKDOWNS,
+  type BreakdownKey,
+  type DashboardState,
+  encodeState,
+  FILTER_KEYS,
+  parseState,
+} from "./state.ts";
+import { browserTimeZone, isTimeZone, resolveRange } from "./time.ts";
+
+const api = createApi();
+let state = parseState(location.search);
+let current: AbortController | undefined;
+
+const reload = () => refresh("scope");
+const controls = new Controls(document.querySelector<HTMLFormElement>("#controls")!, (next, change) =>
+  navigate(next, change),
+);
+const types = new TypesPanel(api, reload);
+const users = new UsersPanel(api, reload);
+const breakdown = new BreakdownPanel(api, reload);
+const map = new MapPanel(api, reload, (location) => navigate({ ...state, location }, "view"));
+const events = new EventsPanel(api, reload);
+
+const by = document.querySelector<HTMLSelectElement>("select[name=by]")!;
+by.addEventListener("change", () => {
+  if ((BREAKDOWNS as readonly string[]).includes(by.value)) {
+    navigate({ ...state, breakdown: by.value as BreakdownKey }, "breakdown");
+  }
+});
+
+function navigate(next: DashboardState, change: Change | "breakdown"): void {
+  // The view is what its URL says (coordinates rounded as written), so that a reload shows the same.
+  const search = encodeState(next);
+  state = parseState(search);
+  if (search !== location.search) history.pushState(null, "", `${location.pathname}${search}`);
+  refresh(change);
+}
+
+window.addEventListener("popstate", () => {
+  state = parseState(location.search);
+  refresh("scope");
+});
+
+async function loadOptions(ctx: QueryContext, signal: AbortSignal): Promise<void> {
+  await Promise.all(
+    FILTER_KEYS.map(async (key) => {
+      try {
+        const rows = await allSeriesRows(api, valuesRequest(ctx, key), signal);
+        const values = rows.filter((r) => r.value > 0 && r.group[0]).map((r) => r.group[0]!);
+        debug.options[key] = values;
+        controls.setOptions(key, values);
+      } catch (error) {
+        // The panels show the failure (they make the same kind of call); the filter keeps its old values.
+        if (!isCancel(error)) console.warn(`filter values for ${key}:`, error);
+      }
+    }),
+  );
+}
+
+async function refresh(change: Change | "breakdown"): Promise<void> {
+  current?.abort();
+  const controller = new AbortController();
+  current = controller;
+  const view = ++debug.view;
+  const tz = state.tz !== "" && isTimeZone(state.tz) ? state.tz : browserTimeZone();
+  const ctx = queryContext(state, tz, resolveRange(state, tz, Date.now()));
+  controls.show(state);
+  by.value = state.breakdown;
+  const signal = controller.signal;
+  const jobs =
+    change === "breakdown"
+      ? [breakdown.load(ctx, signal)]
+      : [
+          types.load(ctx, signal),
+          users.load(ctx, signal),
+          breakdown.load(ctx, signal),
+          map.load(ctx, signal),
+          events.load(ctx, signal),
+          ...(change === "scope" ? [loadOptions(ctx, signal)] : []),
+        ];
+  await Promise.allSettled(jobs);
+  if (debug.view === view) {
+    debug.settled = view;
+    document.documentElement.dataset.settled = String(view);
+  }
+}
+
+void refresh("scope");

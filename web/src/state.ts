@@ -1,0 +1,139 @@
+/**
+ * The dashboard's whole state, and its URL form: what is in the query string is the view, so a link can
+ * be shared and a reload shows the same thing. Parsing is lenient (a hand-edited or stale link falls back
+ * to defaults field by field); encoding leaves defaults out so links stay short.
+ */
+
+export const RANGE_PRESETS = ["24h", "7d", "30d", "90d", "365d"] as const;
+export type RangeChoice = (typeof RANGE_PRESETS)[number] | "custom";
+export const INTERVALS = ["auto", "hour", "day", "week", "month"] as const;
+export type IntervalChoice = (typeof INTERVALS)[number];
+
+/** The filterable fields: the URL key and the query field it stands for. */
+export const FILTER_FIELDS = {
+  org: "org",
+  project: "project",
+  type: "type",
+  supply: "supplies.name",
+  need: "needs",
+} as const;
+export type FilterKey = keyof typeof FILTER_FIELDS;
+export const FILTER_KEYS = Object.keys(FILTER_FIELDS) as FilterKey[];
+export const BREAKDOWNS = ["supply", "need", "org", "project"] as const;
+export type BreakdownKey = (typeof BREAKDOWNS)[number];
+
+export type LocationFilter =
+  | { kind: "box"; south: number; west: number; north: number; east: number }
+  | { kind: "circle"; lat: number; lon: number; radiusKm: number };
+
+export interface DashboardState {
+  module: string;
+  range: RangeChoice;
+  /** Custom range: first and last day (inclusive), `YYYY-MM-DD`, in the time zone. */
+  from: string;
+  to: string;
+  interval: IntervalChoice;
+  /** IANA zone; "" means the browser's. */
+  tz: string;
+  filters: Record<FilterKey, string[]>;
+  location: LocationFilter | undefined;
+  breakdown: BreakdownKey;
+}
+
+export const DEFAULT_MODULE = "mod-disco";
+
+export function defaultState(): DashboardState {
+  return {
+    module: DEFAULT_MODULE,
+    range: "30d",
+    from: "",
+    to: "",
+    interval: "auto",
+    tz: "",
+    filters: { org: [], project: [], type: [], supply: [], need: [] },
+    location: undefined,
+    breakdown: "supply",
+  };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MODULE = /^[a-z][a-z0-9-]{0,62}$/;
+
+function oneOf<T extends string>(list: readonly T[], value: string | null, fallback: T): T {
+  return value !== null && (list as readonly string[]).includes(value) ? (value as T) : fallback;
+}
+
+function numbers(text: string | null, count: number): number[] | undefined {
+  if (text === null) return undefined;
+  const parts = text.split(",").map(Number);
+  return parts.length === count && parts.every(Number.isFinite) ? parts : undefined;
+}
+
+function parseLocation(params: URLSearchParams): LocationFilter | undefined {
+  const box = numbers(params.get("box"), 4);
+  if (box) {
+    const [south, west, north, east] = box as [number, number, number, number];
+    if (south <= north && south >= -90 && north <= 90 && Math.abs(west) <= 180 && Math.abs(east) <= 180) {
+      return { kind: "box", south, west, north, east };
+    }
+  }
+  const near = numbers(params.get("near"), 3);
+  if (near) {
+    const [lat, lon, radiusKm] = near as [number, number, number];
+    if (Math.abs(lat) <= 90 && Math.abs(lon) <= 180 && radiusKm > 0)
+      return { kind: "circle", lat, lon, radiusKm };
+  }
+  return undefined;
+}
+
+export function parseState(search: string): DashboardState {
+  const params = new URLSearchParams(search);
+  const state = defaultState();
+  const module = params.get("module");
+  if (module !== null && MODULE.test(module)) state.module = module;
+  const from = params.get("from") ?? "";
+  const to = params.get("to") ?? "";
+  if (DAY.test(from) && DAY.test(to) && from <= to) {
+    state.range = "custom";
+    state.from = from;
+    state.to = to;
+  } else {
+    state.range = oneOf(RANGE_PRESETS, params.get("range"), "30d");
+  }
+  state.interval = oneOf(INTERVALS, params.get("interval"), "auto");
+  state.tz = params.get("tz") ?? "";
+  for (const key of FILTER_KEYS) {
+    state.filters[key] = [...new Set(params.getAll(key))];
+  }
+  state.location = parseLocation(params);
+  state.breakdown = oneOf(BREAKDOWNS, params.get("by"), "supply");
+  return state;
+}
+
+/** Shortest decimal that survives the round trip, without float noise from map coordinates. */
+function coord(n: number): string {
+  return String(Math.round(n * 1e5) / 1e5);
+}
+
+export function encodeState(state: DashboardState): string {
+  const params = new URLSearchParams();
+  const defaults = defaultState();
+  if (state.module !== defaults.module) params.set("module", state.module);
+  if (state.range === "custom") {
+    params.set("from", state.from);
+    params.set("to", state.to);
+  } else if (state.range !== defaults.range) {
+    params.set("range", state.range);
+  }
+  if (state.interval !== defaults.interval) params.set("interval", state.interval);
+  if (state.tz !== "") params.set("tz", state.tz);
+  for (const key of FILTER_KEYS) {
+    for (const value of state.filters[key]) params.append(key, value);
+  }
+  const loc = state.location;
+  if (loc?.kind === "box") params.set("box", [loc.south, loc.west, loc.north, loc.east].map(coord).join(","));
+  if (loc?.kind === "circle") params.set("near", [loc.lat, loc.lon, loc.radiusKm].map(coord).join(","));
+  if (state.breakdown !== defaults.breakdown) params.set("by", state.breakdown);
+  const text = params.toString();
+  return text === "" ? "" : `?${text}`;
+}
