@@ -112,6 +112,12 @@ export class Controls {
       this.emit({ ...this.state, location: undefined }, "view"),
     );
     this.form.addEventListener("submit", (e) => e.preventDefault());
+    // An open filter list closes on a click anywhere else, as a menu would.
+    document.addEventListener("click", (e) => {
+      for (const details of this.form.querySelectorAll<HTMLDetailsElement>("details[open]")) {
+        if (!details.contains(e.target as Node)) details.open = false;
+      }
+    });
   }
 
   private emit(state: DashboardState, change: Change): void {
