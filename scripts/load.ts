@@ -168,6 +168,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   try {
     log(`warm-up: 2 s at ${options.rate} req/s`);
     await phase(options.rate, 2, connections);
+    await new Promise((r) => setTimeout(r, 1_500)); // the key's bucket refills
     const timer = setInterval(() => samples.push(sample(pid)), 500);
     samples.push(sample(pid));
     try {

@@ -10,7 +10,7 @@
  * anything but a cut connection; every segment on disk decodes (checksum included: no partial segment),
  * no segment was quarantined; and temp files a kill left behind are gone once the next server has started.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -146,6 +146,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
   const random = prng(options.seed);
   const data = join(options.dir, "data");
   const config = join(options.dir, "tally.config.json");
+  mkdirSync(options.dir, { recursive: true });
   writeFileSync(config, JSON.stringify({ compactionIntervalMs: 100 }));
   const entry = await bundleServer();
   const env = { DATA_DIR: data, TALLY_CONFIG: config, TALLY_SECRET: "crash-loop" };
