@@ -173,6 +173,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
     const server: ServerProcess = await startServer(env, { entry });
     const { url } = server;
     let dying = false;
+    let firstAck: number | undefined;
     // Four writers; the first sends the unknowns of earlier lives again, then new events.
     const retry = unknown;
     unknown = [];
@@ -191,6 +192,7 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
         try {
           await record(url, events, (w + b++) % 2 === 1);
           for (const e of events) acked.add(e.id);
+          firstAck ??= Date.now();
         } catch (error) {
           if (!dying || !cutOff(error)) throw error;
           unknown.push(...events);
@@ -225,9 +227,13 @@ export async function runCrashLoop(options: CrashLoopOptions): Promise<CrashLoop
       }
     };
     const work = Promise.all([writer(0), writer(1), writer(2), writer(3), query(), compact()]);
-    // Kill at a seeded moment; in compaction lives, as soon as the Compact call is in flight.
-    const deadline = Date.now() + 150 + random() * 450;
-    while (Date.now() < deadline && !(life % 3 === 2 && compacting && random() < 0.3)) {
+    // Kill at a seeded moment after the life's first acknowledgement (a fresh process on a busy machine
+    // can take a while to answer at all; without this, late lives would be killed before any progress);
+    // in compaction lives, as soon as the Compact call is in flight.
+    const born = Date.now();
+    const delay = 150 + random() * 450;
+    const due = () => (firstAck ?? born + 5_000) + delay;
+    while (Date.now() < due() && !(life % 3 === 2 && compacting && random() < 0.3)) {
       await new Promise((r) => setTimeout(r, 5));
     }
     dying = true;
