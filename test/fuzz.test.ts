@@ -184,8 +184,9 @@ const hostileValue: fc.Arbitrary<JsonValue> = fc.oneof(
 /** Every path to a value inside `v`, as key lists. */
 function paths(v: JsonValue, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [prefix];
-  if (Array.isArray(v)) v.slice(0, 3).forEach((x, i) => out.push(...paths(x, [...prefix, i])));
-  else if (v && typeof v === "object")
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.slice(0, 3).entries()) out.push(...paths(x, [...prefix, i]));
+  } else if (v && typeof v === "object")
     for (const [k, x] of Object.entries(v)) out.push(...paths(x as JsonValue, [...prefix, k]));
   return out;
 }
