@@ -76,6 +76,16 @@ testDriver({
       expect(await exists(join(base, "ct", ".not-a-temp"))).toBe(true);
     });
 
+    it("cleanupTempFiles removes a dead writer's young temp files at once, and keeps a live one's", async () => {
+      const { spawnSync } = await import("node:child_process");
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+      await mkdir(join(base, "pid"), { recursive: true });
+      await touch(join(base, "pid", `${TEMP_PREFIX}${dead}-a`), 0);
+      await touch(join(base, "pid", `${TEMP_PREFIX}${process.pid}-b`), 0);
+      expect(await cleanupTempFiles(base, 10 * 60_000)).toBe(1);
+      expect(await tempFilesUnder(join(base, "pid"))).toEqual([`${TEMP_PREFIX}${process.pid}-b`]);
+    });
+
     it("sweeps old temp files once, on a new driver's first operation", async () => {
       await mkdir(join(base, "sw"), { recursive: true });
       await touch(join(base, "sw", `${TEMP_PREFIX}old`), 2 * 60_000);

@@ -17,8 +17,28 @@ import { checkBase, checkKey, createError, isSegment, toBytes } from "./utils.ts
 /** The name in error messages: `[unstorage] [tally-fs] …`. */
 export const DRIVER_NAME = "tally-fs";
 
-/** Every temp file starts with this, so that listings skip it and a sweep can find what crashes left. */
+/**
+ * Every temp file starts with this, so that listings skip it and a sweep can find what crashes left. The
+ * writer's pid follows (`.tmp-<pid>-<uuid>`), so that a sweep can tell a dead writer's leftovers at once.
+ */
 export const TEMP_PREFIX = ".tmp-";
+
+/** Whether the process `pid` of this host is alive (EPERM: alive, but another user's). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return codeOf(error) === "EPERM";
+  }
+}
+
+/** The pid in a temp file's name, if it has one (names from before pids were added have none). */
+function writerOf(name: string): number | undefined {
+  const match = /^\.tmp-(\d+)-/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
 
 const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000;
 
@@ -67,9 +87,11 @@ async function listDir(dir: string) {
 }
 
 /**
- * Deletes temp files under `base` older than `maxAgeMs`, left behind by writers that crashed between
- * creating and renaming them. Young ones are kept: another process may be writing them right now.
- * Returns how many files were removed.
+ * Deletes temp files under `base` left behind by writers that crashed between creating and renaming them:
+ * those whose writer (the pid in the name) is no longer running, and any older than `maxAgeMs`. Young
+ * ones of a live writer are kept: that process may be writing them right now. (A store shared by several
+ * hosts sees other hosts' pids; a pid that looks dead there only costs that writer one failed write,
+ * which it reports — nothing acknowledged is lost.) Returns how many files were removed.
  */
 export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<number> {
   const cutoff = Date.now() - maxAgeMs;
@@ -83,7 +105,9 @@ export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<
         if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) return;
         // Its writer may rename it away between the listing and now: that is a success, not an error.
         const info = await orNull(lstat(path));
-        if (info === null || info.mtimeMs >= cutoff) return;
+        const writer = writerOf(entry.name);
+        const orphan = writer !== undefined && !alive(writer);
+        if (info === null || (info.mtimeMs >= cutoff && !orphan)) return;
         if (await tryUnlink(path)) removed++;
       }),
     );
@@ -119,7 +143,7 @@ async function syncDir(dir: string): Promise<void> {
 
 async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = dirname(file);
-  const temp = join(dir, `${TEMP_PREFIX}${crypto.randomUUID()}`);
+  const temp = join(dir, `${TEMP_PREFIX}${process.pid}-${crypto.randomUUID()}`);
   const handle = await openTemp(dir, temp);
   try {
     try {

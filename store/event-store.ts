@@ -218,15 +218,20 @@ export class EventStore {
       const quarantined = all.filter((key) => isQuarantined(key));
       const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
       const loaded = await Promise.all(keys.map((key) => this.loadSegment(key, cache)));
-      if (loaded.some((s) => s === undefined)) {
-        if (attempt < 3) continue;
+      // A segment deleted since the listing was compacted away: harmless when a segment we did read
+      // supersedes it (its events are there); otherwise list again.
+      const covering = new Set(loaded.flatMap((s) => s?.supersedes ?? []));
+      const lost = keys.filter((key, i) => loaded[i] === undefined && !covering.has(nameOf(key)));
+      if (lost.length > 0) {
+        if (attempt < 5) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
       }
       // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
       // written after its listing, and then every input (so its merge) is older than the tombstone.
       const stones = await this.tombstones.covering(tenant, module, day);
       const segments = keys
-        .map((key, i) => ({ key, name: key.slice(key.lastIndexOf(":") + 1), segment: loaded[i]! }))
+        .map((key, i) => ({ key, name: nameOf(key), segment: loaded[i]! }))
+        .filter((s) => s.segment !== undefined)
         .filter((s) => stones.length === 0 || !buried(stones, s.segment.maxIngested));
       const superseded = new Set(segments.flatMap((s) => s.segment.supersedes));
       return {
@@ -318,6 +323,10 @@ export class EventStore {
       throw storageFailure("remove", cause);
     }
   }
+}
+
+function nameOf(key: string): string {
+  return key.slice(key.lastIndexOf(":") + 1);
 }
 
 /**

@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -18,8 +20,37 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "functions/node.ts"], {
+/**
+ * Bundles functions/node.ts once into one ES module (packages stay imports), so that tests which start a
+ * server many times (the crash loop) start it in ~0.5 s instead of ~1.5 s under tsx. Same code, no tsx.
+ */
+export async function bundleServer(): Promise<string> {
+  bundled ??= (async () => {
+    const { build } = await import("esbuild");
+    const outfile = join(ROOT, "node_modules", ".cache", "tally-test-server", `node-${process.pid}.mjs`);
+    await build({
+      entryPoints: [join(ROOT, "functions", "node.ts")],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      packages: "external",
+      outfile,
+      logLevel: "warning",
+    });
+    process.once("exit", () => rmSync(outfile, { force: true }));
+    return outfile;
+  })();
+  return bundled;
+}
+let bundled: Promise<string> | undefined;
+
+/** `entry`: a bundle from bundleServer() instead of functions/node.ts under tsx. */
+export async function startServer(
+  env: Record<string, string>,
+  options: { entry?: string } = {},
+): Promise<ServerProcess> {
+  const args = options.entry ? [options.entry] : ["--import", "tsx", "functions/node.ts"];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],

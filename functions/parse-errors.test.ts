@@ -1,0 +1,71 @@
+/**
+ * Unparseable binary is invalid_argument in each protocol's own form — Connect unary and streaming,
+ * gRPC-web and gRPC — through the router's handlers as every server uses them.
+ */
+import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { describe, expect, it } from "vitest";
+import { createRouter } from "./routes.ts";
+import { testDeps } from "./test-deps.ts";
+
+const garbage = new Uint8Array([0x0a, 0xff, 0xff, 0x01, 0x02]);
+const enveloped = new Uint8Array([0, 0, 0, 0, garbage.length, ...garbage]);
+
+async function call(path: string, type: string, body: Uint8Array) {
+  const handler = createRouter(testDeps()).handlers.find(
+    (h) => h.requestPath === `/telemetry.v1.TelemetryService/${path}` && h.supportedContentType(type),
+  )!;
+  const req: UniversalServerRequest = {
+    httpVersion: "2",
+    method: "POST",
+    url: `http://x/telemetry.v1.TelemetryService/${path}`,
+    header: new Headers({ "content-type": type, te: "trailers" }),
+    body: (async function* () {
+      yield body;
+    })(),
+    signal: new AbortController().signal,
+  };
+  const res = await handler(req);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of res.body ?? []) chunks.push(chunk);
+  return { res, text: Buffer.concat(chunks).toString("latin1") };
+}
+
+describe("unparseable binary requests", () => {
+  it("Connect unary: 400 invalid_argument", async () => {
+    const { res, text } = await call("QuerySeries", "application/proto", garbage);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(text)).toEqual({
+      code: "invalid_argument",
+      message: "cannot decode request: premature EOF",
+    });
+    expect(res.header?.get("content-length")).toBe(String(text.length));
+  });
+
+  it("Connect streaming: the end-stream frame says invalid_argument", async () => {
+    const { text } = await call("ExportCsv", "application/connect+proto", enveloped);
+    expect(JSON.parse(text.slice(5))).toEqual({
+      error: { code: "invalid_argument", message: expect.stringMatching(/^cannot decode request: /) },
+    });
+  });
+
+  it("gRPC-web: the trailer frame says status 3", async () => {
+    const { text } = await call("QuerySeries", "application/grpc-web+proto", enveloped);
+    expect(text.charCodeAt(0)).toBe(0x80);
+    expect(text).toContain("grpc-status: 3\r\n");
+    expect(text).toContain("grpc-message: cannot%20decode%20request%3A%20premature%20EOF\r\n");
+  });
+
+  it("gRPC: the trailers say status 3", async () => {
+    for (const path of ["QuerySeries", "ExportCsv", "RecordEvents"]) {
+      const { res } = await call(path, "application/grpc+proto", enveloped);
+      expect(res.trailer?.get("grpc-status")).toBe("3");
+      expect(decodeURIComponent(res.trailer?.get("grpc-message") ?? "")).toMatch(/^cannot decode request: /);
+    }
+  });
+
+  it("leaves valid requests and other errors alone", async () => {
+    const { res, text } = await call("QuerySeries", "application/proto", new Uint8Array(0));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(text).message).toMatch(/^module: /);
+  });
+});
