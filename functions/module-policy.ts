@@ -7,7 +7,11 @@
  *                     (2 ≈ 1.1 km, 1 ≈ 11 km): the precise point never reaches the disk
  *   minGeoCount       QueryGeo (and geo exports) answer no bin with fewer events, whatever the request
  */
-import type { QueryGeoRequest } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import type {
+  CreateExportLinkRequest,
+  ExportCsvRequest,
+  QueryGeoRequest,
+} from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { invalidArgument } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
 import { dayStart, isValidModule } from "../store/keys.ts";
@@ -81,4 +85,20 @@ export function geoFloor(principal: Principal, policy: ModulePolicy | undefined)
 /** Raises a geo request's `minCount` to the floor, in place (before validation, so it is what is signed too). */
 export function enforceGeoFloor(req: QueryGeoRequest, floor: number): void {
   if (req.minCount < floor) req.minCount = floor;
+}
+
+/**
+ * The floor for an export request, applied in place: a geo export's `minCount` is raised to it. Returns
+ * whether events must be exported without locations (the caller is under a floor, and a single event's
+ * point is a cell of one).
+ */
+export function enforceExportFloor(
+  req: ExportCsvRequest | CreateExportLinkRequest,
+  principal: Principal,
+  modules: ModulePolicies | undefined,
+): boolean {
+  const module = req.query.value?.module ?? "";
+  const floor = geoFloor(principal, modules?.[module]);
+  if (req.query.case === "geo") enforceGeoFloor(req.query.value, floor);
+  return floor > 0;
 }

@@ -15,6 +15,8 @@ const DAY_PATTERN = /^\d{8}$/;
 const SEGMENT_PATTERN = /^[a-z0-9]{1,64}$/;
 
 const ROOT = "v1";
+/** The root of every tenant's events: listing it lists every tenant. */
+export const EVENTS_ROOT = ROOT;
 
 /** Just past the last instant a partition key can name (10000-01-01T00:00:00Z). */
 export const END_OF_TIME = 253_402_300_800_000;
