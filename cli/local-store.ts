@@ -8,6 +8,7 @@ import { createStorage } from "unstorage";
 import { loadConfig } from "../functions/config.ts";
 import { segmentCodec } from "../functions/encryption-config.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
+import { checkEncryptionKeys } from "../store/encryption-check.ts";
 import { EventStore } from "../store/event-store.ts";
 import { KeyRecords } from "../store/key-records.ts";
 import { isValidTenant } from "../store/keys.ts";
@@ -26,9 +27,11 @@ export async function openLocalStore(
   };
   const config = loadConfig(env);
   const storage = createStorage({ driver: fsAtomicDriver({ base: config.dataDir }) });
+  const codec = await segmentCodec(config.encryption);
+  await checkEncryptionKeys(storage, codec);
   const store = new EventStore({
     storage,
-    codec: await segmentCodec(config.encryption),
+    codec,
     retentionDays: (module) => config.modules[module]?.retentionDays,
   });
   return { store, keys: new KeyRecords(storage), config };

@@ -24,8 +24,6 @@ interface LinkPayload {
   r: JsonValue;
   /** expiry, ms since the epoch */
   e: number;
-  /** 1: the link's maker is under a geo floor, so events are exported without their locations */
-  h?: 1;
 }
 
 export async function createLink(
@@ -33,17 +31,11 @@ export async function createLink(
   tenant: string,
   req: CreateExportLinkRequest,
   now: number,
-  hideLocation = false,
 ) {
   const same = create(ExportCsvRequestSchema, { query: req.query, bom: req.bom, columns: req.columns });
   const request = toJson(ExportCsvRequestSchema, same);
   const expires = Math.floor(now) + LINK_TTL_MS;
-  const token = await deps.tokens.seal(SCOPE, {
-    t: tenant,
-    r: request,
-    e: expires,
-    ...(hideLocation ? { h: 1 } : {}),
-  } satisfies LinkPayload);
+  const token = await deps.tokens.seal(SCOPE, { t: tenant, r: request, e: expires } satisfies LinkPayload);
   return { url: `/exports/${token}`, expires };
 }
 
@@ -67,7 +59,6 @@ export async function serveLink(c: Context, deps: ServiceDeps): Promise<Response
     if (error instanceof TallyError) return c.text(`${error.message}\n`, 400);
     throw error;
   }
-  if (payload.h && valid.what.kind === "events") valid.what.hideLocation = true;
   const encoder = new TextEncoder();
   const chunks = exportCsv(deps.store, valid.what, { bom: valid.bom, limits: deps.limits });
   let body: ReadableStream<Uint8Array> = new ReadableStream({

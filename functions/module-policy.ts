@@ -12,7 +12,7 @@ import type {
   ExportCsvRequest,
   QueryGeoRequest,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { invalidArgument } from "../store/errors.ts";
+import { invalidArgument, TallyError } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
 import { dayStart, isValidModule } from "../store/keys.ts";
 import type { Principal } from "./auth.ts";
@@ -88,17 +88,20 @@ export function enforceGeoFloor(req: QueryGeoRequest, floor: number): void {
 }
 
 /**
- * The floor for an export request, applied in place: a geo export's `minCount` is raised to it. Returns
- * whether events must be exported without locations (the caller is under a floor, and a single event's
- * point is a cell of one).
+ * The floor for an export request, applied in place: a geo export's `minCount` is raised to it, and an
+ * events export — exact points, a single event being a cell of one — is refused to a caller under a floor.
  */
 export function enforceExportFloor(
   req: ExportCsvRequest | CreateExportLinkRequest,
   principal: Principal,
   modules: ModulePolicies | undefined,
-): boolean {
+): void {
   const module = req.query.value?.module ?? "";
   const floor = geoFloor(principal, modules?.[module]);
   if (req.query.case === "geo") enforceGeoFloor(req.query.value, floor);
-  return floor > 0;
+  if (req.query.case === "events" && floor > 0)
+    throw new TallyError(
+      "permission_denied",
+      `events exports hold exact locations, and this API key reads ${module} under a geo floor of ${floor}: export series or geo bins, or use ListEvents`,
+    );
 }

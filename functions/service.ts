@@ -153,9 +153,8 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     async *exportCsv(req, ctx) {
       const principal = await auth.authorize(ctx.requestHeader, "read");
       const { tenant } = principal;
-      const hideLocation = enforceExportFloor(req, principal, deps.modules);
+      enforceExportFloor(req, principal, deps.modules);
       const valid = validateExport(req, tenant, now(), limits);
-      if (hideLocation && valid.what.kind === "events") valid.what.hideLocation = true;
       const encoder = new TextEncoder();
       for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
         yield { data: encoder.encode(text) };
@@ -166,10 +165,10 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       const principal = await auth.authorize(ctx.requestHeader, "read");
       const { tenant } = principal;
       // Applied before the link is sealed, so the link carries the floor of the key that made it.
-      const hideLocation = enforceExportFloor(req, principal, deps.modules);
+      enforceExportFloor(req, principal, deps.modules);
       const at = now();
       validateExport(req, tenant, at, limits);
-      const link = await createLink(deps, tenant, req, at, hideLocation);
+      const link = await createLink(deps, tenant, req, at);
       return { url: link.url, expiresAt: timestampFromMs(link.expires) };
     },
 

@@ -14,7 +14,7 @@ import { querySeries, type SeriesLimits } from "./series.ts";
 export type ExportSpec =
   | { kind: "series"; spec: SeriesSpec }
   | { kind: "geo"; spec: GeoQuerySpec }
-  | { kind: "events"; spec: ListSpec; columns: string[]; hideLocation?: boolean };
+  | { kind: "events"; spec: ListSpec; columns: string[] };
 
 const CHUNK = 64 * 1024;
 const BOM = "\uFEFF";
@@ -30,7 +30,7 @@ export async function* exportCsv(
       ? seriesRows(store, what.spec, options.limits)
       : what.kind === "geo"
         ? geoRows(store, what.spec)
-        : eventRows(store, what.spec, what.columns, what.hideLocation ?? false);
+        : eventRows(store, what.spec, what.columns);
   for await (const row of rows) {
     buffer += row;
     if (buffer.length >= CHUNK) {
@@ -60,12 +60,7 @@ async function* geoRows(store: EventStore, spec: GeoQuerySpec): AsyncGenerator<s
   for (const bin of await queryGeo(store, spec)) yield csvRow([bin.lat, bin.lon, bin.count]);
 }
 
-async function* eventRows(
-  store: EventStore,
-  spec: ListSpec,
-  requested: string[],
-  hideLocation: boolean,
-): AsyncGenerator<string> {
+async function* eventRows(store: EventStore, spec: ListSpec, requested: string[]): AsyncGenerator<string> {
   // The header needs every column before the first row: a first pass collects the union of data paths.
   let columns = requested;
   if (columns.length === 0) {
@@ -87,8 +82,7 @@ async function* eventRows(
     for (const e of events) {
       cells.fill("");
       flattenJsonText(e.dataText, set);
-      // A caller under a geo floor never sees a single event's point: that is a cell of one.
-      const located = !hideLocation && !Number.isNaN(e.lat);
+      const located = !Number.isNaN(e.lat);
       chunk += `${csvCell(e.id)},${csvCell(e.type)},${new Date(e.time).toISOString()},${located ? e.lat : ""},${located ? e.lon : ""}${cells.length ? "," : ""}${cells.join(",")}\r\n`;
     }
     yield chunk;

@@ -15,7 +15,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { ROOT, type ServerProcess, startServer } from "./server-process.ts";
+import { ROOT, runServerToExit, type ServerProcess, startServer } from "./server-process.ts";
 
 const dirs: string[] = [];
 const servers: ServerProcess[] = [];
@@ -201,15 +201,24 @@ describe("encryption at rest on a real server", () => {
     });
     expect(await allIds(s2.url, "", "m")).toHaveLength(20);
     await s2.stop();
-    const s3 = await start({
+    // The wrong key is caught at start, not as a store full of "damaged" segments.
+    const wrong = await runServerToExit({
       DATA_DIR: data,
       TALLY_ENCRYPTION_KEYS: `k1=${randomBytes(32).toString("base64")}`,
     });
+    expect(wrong.code).toBe(1);
+    expect(wrong.output).toContain(
+      `encryption key "k1" is not the key this store's segments were sealed with`,
+    );
+    // Without any key, a sealed segment is refused by name.
+    const s3 = await start({ DATA_DIR: data });
     const error = await client(s3.url)
       .listEvents({ module: "m", range: RANGE })
       .catch((e: unknown) => ConnectError.from(e));
-    expect(error).toMatchObject({ code: Code.DataLoss });
-    expect((error as ConnectError).rawMessage).toMatch(/cannot be decrypted with key "k1": the key is wrong/);
+    expect(error).toMatchObject({ code: Code.FailedPrecondition });
+    expect((error as ConnectError).rawMessage).toMatch(
+      /is encrypted with key "k1", but no encryption keys are configured$/,
+    );
   });
 });
 
