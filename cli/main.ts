@@ -4,11 +4,15 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { backupCommand, restoreCommand } from "./commands/backup.ts";
 import { compactCommand } from "./commands/compact.ts";
+import { deleteCommand } from "./commands/delete.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { exportCommand } from "./commands/export.ts";
 import { geoCommand } from "./commands/geo.ts";
+import { keysCommand } from "./commands/keys.ts";
+import { migrateCommand } from "./commands/migrate.ts";
 import { recordCommand } from "./commands/record.ts";
 import { seriesCommand } from "./commands/series.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -48,6 +52,11 @@ export function buildProgram(): Command {
   eventsCommand(program);
   exportCommand(program);
   compactCommand(program);
+  keysCommand(program);
+  deleteCommand(program);
+  backupCommand(program);
+  restoreCommand(program);
+  migrateCommand(program);
   serveCommand(program);
   demoCommand(program);
   return program;

@@ -7,7 +7,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { KeyInfo, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { deleteData } from "../store/deletion.ts";
-import { invalidArgument } from "../store/errors.ts";
+import { invalidArgument, TallyError } from "../store/errors.ts";
 import type { KeyRecord } from "../store/key-records.ts";
 import { SCOPES, type Scope } from "./auth.ts";
 import type { ServiceDeps } from "./service.ts";
@@ -22,7 +22,8 @@ export function adminService(deps: ServiceDeps): AdminRpcs {
   const { auth, store } = deps;
   const admin = (ctx: HandlerContext) => auth.authorize(ctx.requestHeader, "admin");
   const records = () => {
-    if (!auth.records) throw invalidArgument("", "this server keeps no keys in its store");
+    if (!auth.records)
+      throw new TallyError("failed_precondition", "this server keeps no API keys in its store");
     return auth.records;
   };
 

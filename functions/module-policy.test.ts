@@ -151,6 +151,56 @@ describe("geo floors", () => {
   });
 });
 
+describe("exact locations under a floor", () => {
+  it("are left out of ListEvents, and event exports are refused, for a floored key", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    const keys = [
+      {
+        name: "rw",
+        hash: await sha256Hex("k-rw"),
+        tenant: "acme",
+        scopes: ["read" as const, "ingest" as const],
+      },
+      {
+        name: "pub",
+        hash: await sha256Hex("k-pub"),
+        tenant: "acme",
+        scopes: ["read" as const],
+        minGeoCount: 5,
+      },
+    ];
+    const deps = testDeps({ storage, keys });
+    const event = {
+      id: "e1",
+      type: "x",
+      time: timestampFromMs(T0 + 1000),
+      location: { lat: 52.52, lon: 13.4 },
+    };
+    await clientOf(deps, "k-rw").recordEvents({ module: "m", events: [event] });
+    const rw = clientOf(deps, "k-rw");
+    const pub = clientOf(deps, "k-pub");
+    expect((await rw.listEvents({ module: "m", range })).events[0]?.location).toBeDefined();
+    const listed = (await pub.listEvents({ module: "m", range })).events;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.location).toBeUndefined();
+    // Event exports are exact points: refused under a floor, as CSV and as a link.
+    const query = { case: "events" as const, value: { module: "m", range } };
+    const refusal = async (p: AsyncIterable<unknown> | Promise<unknown>) => {
+      try {
+        if (Symbol.asyncIterator in p) for await (const _ of p);
+        else await p;
+        return "ok";
+      } catch (e) {
+        return ConnectError.from(e).code;
+      }
+    };
+    expect(await refusal(pub.exportCsv({ query }))).toBe(Code.PermissionDenied);
+    expect(await refusal(pub.createExportLink({ query }))).toBe(Code.PermissionDenied);
+    const rwLink = await (await createApp(deps).request((await rw.createExportLink({ query })).url)).text();
+    expect(rwLink).toContain("52.52");
+  });
+});
+
 describe("checkPolicies", () => {
   it("names the bad setting", () => {
     expect(() => checkPolicies({ Mod: {} }, "c.json")).toThrow("modules.Mod: not a module name");

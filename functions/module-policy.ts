@@ -7,8 +7,12 @@
  *                     (2 ≈ 1.1 km, 1 ≈ 11 km): the precise point never reaches the disk
  *   minGeoCount       QueryGeo (and geo exports) answer no bin with fewer events, whatever the request
  */
-import type { QueryGeoRequest } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { invalidArgument } from "../store/errors.ts";
+import type {
+  CreateExportLinkRequest,
+  ExportCsvRequest,
+  QueryGeoRequest,
+} from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { invalidArgument, TallyError } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
 import { dayStart, isValidModule } from "../store/keys.ts";
 import type { Principal } from "./auth.ts";
@@ -81,4 +85,23 @@ export function geoFloor(principal: Principal, policy: ModulePolicy | undefined)
 /** Raises a geo request's `minCount` to the floor, in place (before validation, so it is what is signed too). */
 export function enforceGeoFloor(req: QueryGeoRequest, floor: number): void {
   if (req.minCount < floor) req.minCount = floor;
+}
+
+/**
+ * The floor for an export request, applied in place: a geo export's `minCount` is raised to it, and an
+ * events export — exact points, a single event being a cell of one — is refused to a caller under a floor.
+ */
+export function enforceExportFloor(
+  req: ExportCsvRequest | CreateExportLinkRequest,
+  principal: Principal,
+  modules: ModulePolicies | undefined,
+): void {
+  const module = req.query.value?.module ?? "";
+  const floor = geoFloor(principal, modules?.[module]);
+  if (req.query.case === "geo") enforceGeoFloor(req.query.value, floor);
+  if (req.query.case === "events" && floor > 0)
+    throw new TallyError(
+      "permission_denied",
+      `events exports hold exact locations, and this API key reads ${module} under a geo floor of ${floor}: export series or geo bins, or use ListEvents`,
+    );
 }

@@ -15,6 +15,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createStorage } from "unstorage";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { startCompactor } from "../store/compaction.ts";
+import { checkEncryptionKeys } from "../store/encryption-check.ts";
 import { EventStore } from "../store/event-store.ts";
 import { KeyRecords } from "../store/key-records.ts";
 import { startMaintenance } from "../store/retention.ts";
@@ -83,12 +84,14 @@ export async function startNode(config: NodeConfig = loadConfig()) {
         '"keys" in tally.config.json (or set TALLY_CONFIG), or bind HOST=127.0.0.1.',
     );
   }
+  const codec = await segmentCodec(config.encryption);
+  await checkEncryptionKeys(storage, codec);
   const deps: ServiceDeps = {
     store: new EventStore({
       storage,
       cacheBytes: config.cacheBytes,
       inflate: nodeInflate,
-      codec: await segmentCodec(config.encryption),
+      codec,
       retentionDays: (module) => config.modules[module]?.retentionDays,
     }),
     auth,

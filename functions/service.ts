@@ -23,7 +23,13 @@ import { adminService } from "./admin-service.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 import { createLink } from "./export-link.ts";
 import type { Limits } from "./limits.ts";
-import { applyIngestPolicy, enforceGeoFloor, geoFloor, type ModulePolicies } from "./module-policy.ts";
+import {
+  applyIngestPolicy,
+  enforceExportFloor,
+  enforceGeoFloor,
+  geoFloor,
+  type ModulePolicies,
+} from "./module-policy.ts";
 import { type PageState, type PageTokens, queryScope } from "./page-token.ts";
 import { timestampMs, validateModule, validateRecord } from "./validate-events.ts";
 import { validateExport } from "./validate-export.ts";
@@ -155,8 +161,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     async *exportCsv(req, ctx) {
       const principal = await auth.authorize(ctx.requestHeader, "read");
       const { tenant } = principal;
-      if (req.query.case === "geo")
-        enforceGeoFloor(req.query.value, geoFloor(principal, policy(req.query.value.module)));
+      enforceExportFloor(req, principal, deps.modules);
       const valid = validateExport(req, tenant, now(), limits);
       const encoder = new TextEncoder();
       for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
@@ -167,9 +172,8 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
     async createExportLink(req, ctx) {
       const principal = await auth.authorize(ctx.requestHeader, "read");
       const { tenant } = principal;
-      // Raised before the link is sealed, so the link carries the floor of the key that made it.
-      if (req.query.case === "geo")
-        enforceGeoFloor(req.query.value, geoFloor(principal, policy(req.query.value.module)));
+      // Applied before the link is sealed, so the link carries the floor of the key that made it.
+      enforceExportFloor(req, principal, deps.modules);
       const at = now();
       validateExport(req, tenant, at, limits);
       const link = await createLink(deps, tenant, req, at);
@@ -202,6 +206,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       const spec = validateList(req, q.tenant, q.asOf, limits);
       const size = pageSize(req.pageSize, limits.defaultEventsPageSize, limits.maxEventsPageSize);
       const { events, more } = await listEvents(store, spec, size, q.cursor);
+      const hideLocation = geoFloor(q.principal, policy(req.module)) > 0;
       const last = events[events.length - 1];
       const nextPageToken =
         more && last
@@ -216,7 +221,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
           type: e.type,
           time: timestampFromMs(e.time),
           data: e.data,
-          ...(Number.isNaN(e.lat) ? {} : { location: { lat: e.lat, lon: e.lon } }),
+          ...(Number.isNaN(e.lat) || hideLocation ? {} : { location: { lat: e.lat, lon: e.lon } }),
         })),
         nextPageToken,
       };

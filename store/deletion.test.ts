@@ -12,7 +12,7 @@ import { deleteData, resumeDeletions, TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { listEvents } from "./list-events.ts";
-import { applyRetention } from "./retention.ts";
+import { applyRetention, startMaintenance } from "./retention.ts";
 
 const DAY_MS = 86_400_000;
 const T0 = Date.UTC(2026, 2, 1);
@@ -186,6 +186,32 @@ describe("deleteData", () => {
     expect(await ids(store, "acme", "mod-disco")).toEqual([]);
     expect(await resumeDeletions(store)).toBe(1);
     expect(await storage.getKeys("v1:acme:mod-disco")).toEqual([]);
+  });
+});
+
+describe("maintenance", () => {
+  it("finishes a deletion a crash interrupted as soon as a server starts", async () => {
+    const base = await seeded();
+    clock += 1;
+    await expect(
+      deleteData(new EventStore({ storage: crashingStorage(base, 4), now }), {
+        tenant: "acme",
+        module: "mod-disco",
+      }),
+    ).rejects.toThrow();
+    expect(await base.getKeys("v1:acme:mod-disco")).toHaveLength(12);
+    const logged: string[] = [];
+    const stop = startMaintenance(new EventStore({ storage: base, now }), [], 3_600_000, (m) =>
+      logged.push(m),
+    );
+    try {
+      for (let i = 0; i < 100 && (await base.getKeys("v1:acme:mod-disco")).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      stop();
+    }
+    expect(await base.getKeys("v1:acme:mod-disco")).toEqual([]);
+    expect(logged).toEqual([]);
   });
 });
 

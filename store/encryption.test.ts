@@ -6,6 +6,7 @@ import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { aesGcmCodec, isSealed, PLAIN_CODEC, type SegmentCodec } from "./encryption.ts";
+import { checkEncryptionKeys } from "./encryption-check.ts";
 import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
@@ -122,5 +123,30 @@ describe("an encrypted store", () => {
       "k2",
     );
     expect((await failure(list(new EventStore({ storage, codec: wrong })))).code).toBe("data_loss");
+  });
+});
+
+describe("checkEncryptionKeys", () => {
+  it("leaves a sealed check value per key, and refuses a configured key that cannot open its own", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    const k1 = await aesGcmCodec(new Map([["k1", key(1)]]), "k1");
+    await checkEncryptionKeys(storage, k1);
+    await checkEncryptionKeys(storage, k1);
+    expect(await storage.getKeys("sys:enckeys")).toEqual(["sys:enckeys:k1"]);
+    const rotated = await aesGcmCodec(
+      new Map([
+        ["k1", key(1)],
+        ["k2", key(2)],
+      ]),
+      "k2",
+    );
+    await checkEncryptionKeys(storage, rotated);
+    expect(await storage.getKeys("sys:enckeys")).toEqual(["sys:enckeys:k1", "sys:enckeys:k2"]);
+    const wrong = await aesGcmCodec(new Map([["k1", key(9)]]), "k1");
+    await expect(checkEncryptionKeys(storage, wrong)).rejects.toThrow(
+      'encryption key "k1" is not the key this store\'s segments were sealed with',
+    );
+    // A store without encryption configured does not look.
+    await checkEncryptionKeys(storage, PLAIN_CODEC);
   });
 });

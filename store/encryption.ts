@@ -20,12 +20,14 @@ export interface SegmentCodec {
   open(key: string, stored: Uint8Array): Promise<Uint8Array>;
   /** The id of the key new segments are sealed with, or undefined when segments are stored plain. */
   readonly current: string | undefined;
+  /** Every configured key id. */
+  readonly keyIds: readonly string[];
 }
 
 const MAGIC = [0x54, 0x45, 0x4e, 0x43]; // "TENC"
 const VERSION = 1;
 const IV_BYTES = 12;
-export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const KEY_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
 const encoder = new TextEncoder();
 
 export function isSealed(bytes: Uint8Array): boolean {
@@ -44,6 +46,7 @@ function sealedKeyId(key: string, bytes: Uint8Array): { id: string; headerEnd: n
 /** No encryption: segments are stored as they are; a sealed one found in the store is refused clearly. */
 export const PLAIN_CODEC: SegmentCodec = {
   current: undefined,
+  keyIds: [],
   async seal(_key, plain) {
     return plain;
   },
@@ -80,6 +83,7 @@ export async function aesGcmCodec(
   const idBytes = encoder.encode(current);
   return {
     current,
+    keyIds: [...imported.keys()],
     async seal(key, plain) {
       const headerEnd = 8 + idBytes.byteLength + IV_BYTES;
       const header = new Uint8Array(headerEnd);

@@ -15,7 +15,7 @@ import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 import { guardStorage, storageFailure } from "./storage-errors.ts";
-import { buried, Tombstones } from "./tombstones.ts";
+import { buried, type Tombstone, Tombstones } from "./tombstones.ts";
 
 export interface EventStoreOptions {
   storage: Storage;
@@ -132,12 +132,14 @@ export class EventStore {
     cache = true,
   ): AsyncGenerator<Partition> {
     const days = await this.listDays(tenant, module, start, end);
+    // Read once, after every listed partition's listing: serves all of them (see partitionState).
+    const stones = await this.tombstones.covering(tenant, module);
     const sorted = [...days.keys()].sort();
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one.
     let next =
       sorted.length > 0
-        ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!), true, cache)
+        ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!), true, cache, stones)
         : undefined;
     for (let i = 0; i < sorted.length; i++) {
       const segments = await next!;
@@ -145,7 +147,7 @@ export class EventStore {
       next =
         following === undefined
           ? undefined
-          : this.loadPartition(tenant, module, following, days.get(following), true, cache);
+          : this.loadPartition(tenant, module, following, days.get(following), true, cache, stones);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
       next?.catch(() => {});
       yield { day: sorted[i]!, segments };
@@ -193,8 +195,9 @@ export class EventStore {
     listed?: string[],
     masks = true,
     cache = true,
+    stones?: Tombstone[],
   ) {
-    const state = await this.partitionState(tenant, module, day, listed, cache);
+    const state = await this.partitionState(tenant, module, day, listed, cache, stones);
     // Readers must not answer without the quarantined events; writers go on (see quarantine.ts).
     if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
@@ -208,8 +211,18 @@ export class EventStore {
     return live.map((s, i) => ({ ...s, duplicates: m[i] ?? null }));
   }
 
-  /** Live and superseded segments of a partition (compaction deletes the superseded ones). */
-  async partitionState(tenant: string, module: string, day: string, listed?: string[], cache = true) {
+  /**
+   * Live and superseded segments of a partition (compaction deletes the superseded ones). `stones`: the
+   * module's tombstones, read after `listed` was listed (a query reads them once for all its partitions).
+   */
+  async partitionState(
+    tenant: string,
+    module: string,
+    day: string,
+    listed?: string[],
+    cache = true,
+    stones?: Tombstone[],
+  ) {
     const prefix = eventsPrefix(tenant, module);
     // Expired by retention, or under a tombstone: gone for every reader, however far deletion has got.
     if (day < this.retainedFrom(module)) return { live: [], superseded: [], quarantined: [] };
@@ -228,11 +241,14 @@ export class EventStore {
       }
       // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
       // written after its listing, and then every input (so its merge) is older than the tombstone.
-      const stones = await this.tombstones.covering(tenant, module, day);
+      const stonesHere =
+        attempt === 0 && listed && stones
+          ? stones.filter((t) => t.day === undefined || t.day === day)
+          : await this.tombstones.covering(tenant, module, day);
       const segments = keys
         .map((key, i) => ({ key, name: nameOf(key), segment: loaded[i]! }))
         .filter((s) => s.segment !== undefined)
-        .filter((s) => stones.length === 0 || !buried(stones, s.segment.maxIngested));
+        .filter((s) => stonesHere.length === 0 || !buried(stonesHere, s.segment.maxIngested));
       const superseded = new Set(segments.flatMap((s) => s.segment.supersedes));
       return {
         live: segments.filter((s) => !superseded.has(s.name)),

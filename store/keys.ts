@@ -15,6 +15,8 @@ const DAY_PATTERN = /^\d{8}$/;
 const SEGMENT_PATTERN = /^[a-z0-9]{1,64}$/;
 
 const ROOT = "v1";
+/** The root of every tenant's events: listing it lists every tenant. */
+export const EVENTS_ROOT = ROOT;
 
 /** Just past the last instant a partition key can name (10000-01-01T00:00:00Z). */
 export const END_OF_TIME = 253_402_300_800_000;
@@ -73,10 +75,12 @@ export function parseSegmentKey(prefix: string, key: string): { day: string; seg
  *
  *   sys:apikeys:<id>                          a stored API key (its hash, tenant, scopes; key-records.ts)
  *   sys:tombstones:<tenant>.<module|_>.<day|_>.<nonce>   a deletion in progress (tombstones.ts)
+ *   sys:enckeys:<key id>                      a value sealed with that encryption key (encryption-check.ts)
  */
 const SYS = "sys";
 export const API_KEYS_PREFIX = `${SYS}:apikeys`;
 export const TOMBSTONES_PREFIX = `${SYS}:tombstones`;
+export const ENCRYPTION_CHECKS_PREFIX = `${SYS}:enckeys`;
 /** Stored API key ids: base-32 lower case, as key-records.ts makes them. */
 export const KEY_ID_PATTERN = /^[a-z2-7]{16}$/;
 const NONCE_PATTERN = /^[a-z0-9]{1,32}$/;

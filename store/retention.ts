@@ -6,7 +6,7 @@
  */
 import { deleteData, resumeDeletions } from "./deletion.ts";
 import type { EventStore } from "./event-store.ts";
-import { isValidModule, isValidTenant } from "./keys.ts";
+import { EVENTS_ROOT, isValidModule, isValidTenant, tenantPrefix } from "./keys.ts";
 
 /** Deletes the expired partitions of every tenant's modules that have a retention; returns segments removed. */
 export async function applyRetention(store: EventStore, modules: readonly string[]): Promise<number> {
@@ -28,7 +28,7 @@ export async function applyRetention(store: EventStore, modules: readonly string
 /** The tenants that have events, from one listing of the store. */
 export async function listTenants(store: EventStore): Promise<string[]> {
   const tenants = new Set<string>();
-  for (const key of await store.storage.getKeys("v1")) {
+  for (const key of await store.storage.getKeys(EVENTS_ROOT)) {
     const tenant = key.split(":")[1];
     if (tenant && isValidTenant(tenant)) tenants.add(tenant);
   }
@@ -38,7 +38,7 @@ export async function listTenants(store: EventStore): Promise<string[]> {
 /** The modules of a tenant that have events. */
 export async function listModules(store: EventStore, tenant: string): Promise<string[]> {
   const modules = new Set<string>();
-  for (const key of await store.storage.getKeys(`v1:${tenant}`)) {
+  for (const key of await store.storage.getKeys(tenantPrefix(tenant))) {
     const parts = key.split(":");
     if (parts[1] === tenant && parts[2] && isValidModule(parts[2])) modules.add(parts[2]);
   }
