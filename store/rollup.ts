@@ -29,6 +29,14 @@ export const ROLLUP_SLOT_MS = 900_000;
 /** One table as written and as read. */
 export interface RollupTable {
   dims: readonly string[];
+  /**
+   * Absent: a combination is a set of values per dimension, so every query on the fields is exact. Set: this
+   * dimension (the last) is exploded — an event with several values is counted once under each — which
+   * keeps tables of multi-valued fields small but is exact only for some queries (rollup-query.ts).
+   */
+  explode?: string;
+  /** With `explode`: no event has two values of it with the same group text (say "1" and 1). */
+  textUnique?: boolean;
   slotMs: number;
   /** Combinations. */
   count: number;
@@ -51,6 +59,48 @@ interface ValueSets {
   ofRow: Uint32Array;
   tags: number[][];
   vals: number[][];
+}
+
+/**
+ * Rows exploded by the values of one dimension: a virtual row per (row, distinct value), or one with no
+ * value for a row that has none, in row order.
+ */
+function explodeRows(sets: ValueSets, n: number, text: (tag: number, val: number) => string) {
+  const rowOf: number[] = [];
+  const value: number[] = [];
+  const single: ValueSets = { ofRow: new Uint32Array(0), tags: [[]], vals: [[]] };
+  const ids = new Map<string, number>();
+  const valuesOfSet: number[][] = sets.tags.map((tags, s) =>
+    tags.map((tag, k) => {
+      const val = sets.vals[s]![k]!;
+      const key = `${tag}:${val}`;
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = single.tags.length;
+        ids.set(key, id);
+        single.tags.push([tag]);
+        single.vals.push([val]);
+      }
+      return id;
+    }),
+  );
+  const textUnique = sets.tags.every((tags, s) => {
+    const texts = new Set(tags.map((tag, k) => text(tag, sets.vals[s]![k]!)));
+    return texts.size === tags.length;
+  });
+  for (let r = 0; r < n; r++) {
+    const values = valuesOfSet[sets.ofRow[r]!]!;
+    if (values.length === 0) {
+      rowOf.push(r);
+      value.push(0);
+    } else
+      for (const v of values) {
+        rowOf.push(r);
+        value.push(v);
+      }
+  }
+  single.ofRow = Uint32Array.from(value);
+  return { rowOf: Uint32Array.from(rowOf), single, textUnique };
 }
 
 function valueSets(n: number, column: PathColumn | undefined, dictSize: number): ValueSets {
@@ -140,23 +190,24 @@ function combine(
 }
 
 /**
- * The rollup tables of a segment's rows (sorted by time), one per dimension set in ROLLUP_DIMS. `path`
- * gives a data path's column as encoded; `dictSize` is the size of the dictionary its string and object
- * codes point into; `typeCount` that of the type dictionary.
+ * The rollup tables of a segment's rows (sorted by time), per dimension set in ROLLUP_DIMS: one with value
+ * sets, and one exploded by the last dimension when some event has several values of it. `path` gives a
+ * data path's column as encoded; `dict` the dictionary its string and object codes point into;
+ * `typeCount` is the size of the type dictionary.
  */
 export function buildRollups(
   time: Float64Array,
   typeCodes: Uint32Array,
   typeCount: number,
   path: (name: string) => PathColumn | undefined,
-  dictSize: number,
+  dict: readonly string[],
 ): RollupTable[] {
   const n = time.length;
   const sets = new Map<string, ValueSets>();
   const setsOf = (dim: string) => {
     let s = sets.get(dim);
     if (!s) {
-      s = valueSets(n, path(dim), dictSize);
+      s = valueSets(n, path(dim), dict.length);
       sets.set(dim, s);
     }
     return s;
@@ -169,7 +220,7 @@ export function buildRollups(
   const prefixes = new Map<string, { ids: ArrayLike<number>; size: number }>([
     ["", { ids: typeCodes, size: typeCount }],
   ]);
-  return ROLLUP_DIMS.map((dims) => {
+  const prefix = (dims: readonly string[]) => {
     let combined = prefixes.get("")!;
     dims.forEach((dim, i) => {
       const key = dims.slice(0, i + 1).join("\u0000");
@@ -181,8 +232,41 @@ export function buildRollups(
       }
       combined = next;
     });
-    return table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot);
-  });
+    return combined;
+  };
+  const text = (tag: number, val: number) =>
+    tag === 0 ? "null" : tag === 1 ? "false" : tag === 2 ? "true" : tag === 3 ? String(val) : dict[val]!;
+  const out: RollupTable[] = [];
+  for (const dims of ROLLUP_DIMS) {
+    const combined = prefix(dims);
+    out.push(table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot));
+    const last = dims[dims.length - 1]!;
+    const lastSets = setsOf(last);
+    if (lastSets.tags.every((t) => t.length <= 1)) continue;
+    const { rowOf, single, textUnique } = explodeRows(lastSets, n, text);
+    const head = prefix(dims.slice(0, -1));
+    const headIds = Uint32Array.from(rowOf, (r) => head.ids[r]!);
+    const exploded = combine(rowOf.length, headIds, head.size, single.ofRow, single.tags.length);
+    const virtualSets = dims.map((dim) =>
+      dim === last
+        ? single
+        : { ...setsOf(dim), ofRow: Uint32Array.from(rowOf, (r) => setsOf(dim).ofRow[r]!) },
+    );
+    out.push({
+      ...table(
+        dims,
+        Uint32Array.from(rowOf, (r) => typeCodes[r]!),
+        exploded.ids,
+        exploded.size,
+        virtualSets,
+        Uint32Array.from(rowOf, (r) => slotIndex[r]!),
+        firstSlot,
+      ),
+      explode: last,
+      textUnique,
+    });
+  }
+  return out;
 }
 
 function table(

@@ -51,6 +51,8 @@ interface Header {
 
 export interface RollupInfo {
   dims: readonly string[];
+  explode?: string;
+  textUnique?: boolean;
   slotMs: number;
   count: number;
 }
@@ -144,13 +146,7 @@ export function encodeSegment(
   // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
   const rollups =
     n > 0
-      ? buildRollups(
-          time,
-          typeCodes,
-          types.values.length,
-          (path) => pathColumns.get(path),
-          strings.values.length,
-        )
+      ? buildRollups(time, typeCodes, types.values.length, (path) => pathColumns.get(path), strings.values)
       : [];
   rollups.forEach((table, k) => {
     writer.add(`r${k}.y`, "u32", table.type);
@@ -175,7 +171,14 @@ export function encodeSegment(
     cols: writer.index,
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(rollups.length > 0
-      ? { rollups: rollups.map((t) => ({ dims: t.dims, slotMs: t.slotMs, count: t.count })) }
+      ? {
+          rollups: rollups.map((t) => ({
+            dims: t.dims,
+            slotMs: t.slotMs,
+            count: t.count,
+            ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
+          })),
+        }
       : {}),
   };
   return writer.finish(header);
@@ -361,6 +364,7 @@ export class Segment {
     if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
     table = {
       dims: info.dims,
+      ...(info.explode ? { explode: info.explode, textUnique: info.textUnique } : {}),
       slotMs: info.slotMs,
       count: info.count,
       type: this.column(`r${k}.y`, Uint32Array),

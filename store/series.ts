@@ -29,6 +29,8 @@ export interface SeriesOptions {
   rollups?: boolean;
   /** Counts of segments answered from rollups and by their rows, added to when given. */
   stats?: { rollup: number; rows: number };
+  /** Which of a segment's exact rollup tables to use (default: the smallest); tests try each. */
+  pickRollup?: (exact: readonly number[]) => number;
 }
 
 export async function querySeries(
@@ -52,7 +54,7 @@ export async function querySeries(
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const joined: number[] = [];
-  const plan = options.rollups === false ? undefined : planRollups(spec, starts);
+  const plan = options.rollups === false ? undefined : planRollups(spec, starts, options.pickRollup);
   const stats = options.stats;
   // A segment whose rollup answers exactly is counted entry by entry (rollup-query.ts), not row by row.
   const claim = plan
