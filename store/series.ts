@@ -66,13 +66,19 @@ export async function querySeries(
         const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
         const byCode = new Map<number, number>();
         let groupsOf = -1;
+        if (ungrouped >= 0) {
+          const counts = acc.count[ungrouped]!;
+          countPieces(segment, table, pieces, spec, (_, b, n) => {
+            counts[b]! += n;
+          });
+          return true;
+        }
         countPieces(segment, table, pieces, spec, (c, b, n) => {
           // A combination's groups are the same in every piece.
           if (groupsOf !== c) {
             groupsOf = c;
             joined.length = 0;
-            if (ungrouped >= 0) joined.push(ungrouped);
-            else if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
+            if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
             else acc.crossGroups(groupColumns, c, joined);
           }
           for (const g of joined) acc.count[g]![b]! += n;
