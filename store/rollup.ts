@@ -191,7 +191,7 @@ function combine(
 
 /**
  * The rollup tables of a segment's rows (sorted by time), per dimension set in ROLLUP_DIMS: one with value
- * sets, and one exploded by the last dimension when some event has several values of it. `path` gives a
+ * sets, and (when `exploded`) one exploded by the last dimension when some event has several values of it. `path` gives a
  * data path's column as encoded; `dict` the dictionary its string and object codes point into;
  * `typeCount` is the size of the type dictionary.
  */
@@ -201,6 +201,7 @@ export function buildRollups(
   typeCount: number,
   path: (name: string) => PathColumn | undefined,
   dict: readonly string[],
+  exploded = true,
 ): RollupTable[] {
   const n = time.length;
   const sets = new Map<string, ValueSets>();
@@ -242,26 +243,20 @@ export function buildRollups(
     out.push(table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot));
     const last = dims[dims.length - 1]!;
     const lastSets = setsOf(last);
-    if (lastSets.tags.every((t) => t.length <= 1)) continue;
+    if (!exploded || lastSets.tags.every((t) => t.length <= 1)) continue;
     const { rowOf, single, textUnique } = explodeRows(lastSets, n, text);
     const head = prefix(dims.slice(0, -1));
-    const headIds = Uint32Array.from(rowOf, (r) => head.ids[r]!);
-    const exploded = combine(rowOf.length, headIds, head.size, single.ofRow, single.tags.length);
+    const gather = (of: ArrayLike<number>) => {
+      const out = new Uint32Array(rowOf.length);
+      for (let v = 0; v < rowOf.length; v++) out[v] = of[rowOf[v]!]!;
+      return out;
+    };
+    const combos = combine(rowOf.length, gather(head.ids), head.size, single.ofRow, single.tags.length);
     const virtualSets = dims.map((dim) =>
-      dim === last
-        ? single
-        : { ...setsOf(dim), ofRow: Uint32Array.from(rowOf, (r) => setsOf(dim).ofRow[r]!) },
+      dim === last ? single : { ...setsOf(dim), ofRow: gather(setsOf(dim).ofRow) },
     );
     out.push({
-      ...table(
-        dims,
-        Uint32Array.from(rowOf, (r) => typeCodes[r]!),
-        exploded.ids,
-        exploded.size,
-        virtualSets,
-        Uint32Array.from(rowOf, (r) => slotIndex[r]!),
-        firstSlot,
-      ),
+      ...table(dims, gather(typeCodes), combos.ids, combos.size, virtualSets, gather(slotIndex), firstSlot),
       explode: last,
       textUnique,
     });
@@ -283,9 +278,10 @@ function table(
   const rep = new Int32Array(count).fill(-1);
   const total = new Uint32Array(count);
   const lastSlot = new Int32Array(count).fill(-1);
-  const entryCombo: number[] = [];
-  const entrySlot: number[] = [];
-  const entryCount: number[] = [];
+  const entryCombo = new Uint32Array(n);
+  const entrySlot = new Uint32Array(n);
+  const entryCount = new Uint32Array(n);
+  let m = 0;
   const entryOf = new Uint32Array(count);
   const entries = new Uint32Array(count + 1);
   for (let r = 0; r < n; r++) {
@@ -296,10 +292,10 @@ function table(
     if (lastSlot[c] === s) entryCount[entryOf[c]!]!++;
     else {
       lastSlot[c] = s;
-      entryOf[c] = entryCombo.length;
-      entryCombo.push(c);
-      entrySlot.push(s);
-      entryCount.push(1);
+      entryOf[c] = m;
+      entryCombo[m] = c;
+      entrySlot[m] = s;
+      entryCount[m++] = 1;
       entries[c + 1]!++;
     }
   }
@@ -307,10 +303,10 @@ function table(
   const first = new Uint32Array(count + 1);
   for (let c = 0; c < count; c++) first[c + 1] = first[c]! + entries[c + 1]!;
   const next = first.slice(0, count);
-  const slot = new Float64Array(entryCombo.length);
-  const cum = new Uint32Array(entryCombo.length);
+  const slot = new Float64Array(m);
+  const cum = new Uint32Array(m);
   const running = new Uint32Array(count);
-  for (let e = 0; e < entryCombo.length; e++) {
+  for (let e = 0; e < m; e++) {
     const c = entryCombo[e]!;
     const at = next[c]!++;
     running[c]! += entryCount[e]!;
@@ -319,25 +315,27 @@ function table(
   }
   const columns = sets.map((set) => {
     const offsets = new Uint32Array(count + 1);
-    const tags: number[] = [];
-    const vals: number[] = [];
+    for (let c = 0; c < count; c++) offsets[c + 1] = offsets[c]! + set.tags[set.ofRow[rep[c]!]!]!.length;
+    const tags = new Uint8Array(offsets[count]!);
+    const vals = new Float64Array(offsets[count]!);
     for (let c = 0; c < count; c++) {
       const id = set.ofRow[rep[c]!]!;
       const t = set.tags[id]!;
       const v = set.vals[id]!;
-      for (let k = 0; k < t.length; k++) {
-        tags.push(t[k]!);
-        vals.push(v[k]!);
+      for (let k = 0, at = offsets[c]!; k < t.length; k++, at++) {
+        tags[at] = t[k]!;
+        vals[at] = v[k]!;
       }
-      offsets[c + 1] = tags.length;
     }
-    return { offsets, tags: Uint8Array.from(tags), vals: Float64Array.from(vals) };
+    return { offsets, tags, vals };
   });
+  const type = new Uint32Array(count);
+  for (let c = 0; c < count; c++) type[c] = typeCodes[rep[c]!]!;
   return {
     dims,
     slotMs: ROLLUP_SLOT_MS,
     count,
-    type: Uint32Array.from(rep, (r) => typeCodes[r]!),
+    type,
     columns,
     total,
     first,

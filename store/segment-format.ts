@@ -146,7 +146,15 @@ export function encodeSegment(
   // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
   const rollups =
     n > 0
-      ? buildRollups(time, typeCodes, types.values.length, (path) => pathColumns.get(path), strings.values)
+      ? buildRollups(
+          time,
+          typeCodes,
+          types.values.length,
+          (path) => pathColumns.get(path),
+          strings.values,
+          // Exploded tables pay off in large segments; fresh ones carry the value-set tables, exact for all.
+          compress,
+        )
       : [];
   rollups.forEach((table, k) => {
     writer.add(`r${k}.y`, "u32", table.type);
