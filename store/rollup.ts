@@ -110,6 +110,7 @@ function valueSets(n: number, column: PathColumn | undefined, dictSize: number):
   // A single string or object value (the common case) finds its set by dictionary code; others by text.
   const byCode = new Int32Array(2 * dictSize).fill(-1);
   const ids = new Map<string, number>();
+  const twoStrings = new Map<number, number>();
   const add = (setTags: number[], setVals: number[]) => {
     sets.tags.push(setTags);
     sets.vals.push(setVals);
@@ -130,10 +131,25 @@ function valueSets(n: number, column: PathColumn | undefined, dictSize: number):
       sets.ofRow[r] = id;
       continue;
     }
+    if (to - from === 2 && tag === TAG_STRING && tags[from + 1] === TAG_STRING) {
+      // Two strings (a supply list, say): found by their two codes.
+      const a = Math.min(vals[from]!, vals[from + 1]!);
+      const b = Math.max(vals[from]!, vals[from + 1]!);
+      const pair = a === b ? -1 : a * 0x4000000 + b;
+      let id = pair < 0 ? byCode[2 * a]! : (twoStrings.get(pair) ?? -1);
+      if (id < 0) {
+        id = pair < 0 ? add([TAG_STRING], [a]) : add([TAG_STRING, TAG_STRING], [a, b]);
+        if (pair < 0) byCode[2 * a] = id;
+        else twoStrings.set(pair, id);
+      }
+      sets.ofRow[r] = id;
+      continue;
+    }
+    // Several values: their distinct (tag, val) pairs, sorted, found by one key.
     const pairs = new Map<string, [number, number]>();
     for (let k = from; k < to; k++) pairs.set(`${tags[k]}:${vals[k]}`, [tags[k]!, vals[k]!]);
     const sorted = [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const key = sorted.map(([k]) => k).join(",");
+    const key = sorted.length === 1 ? sorted[0]![0] : sorted.map(([k]) => k).join(",");
     let id = ids.get(key);
     if (id === undefined) {
       // A one-value set of a string or object is found by code above: keep one id per set.
