@@ -52,6 +52,9 @@ export class EventStore {
     const byDay = new Map<string, StoredEvent[]>();
     const seen = new Set<string>();
     let duplicates = 0;
+    // Batches mostly stay within a day: name it once per day, not once per event.
+    let dayNumber = Number.NaN;
+    let dayName = "";
     for (const event of events) {
       const key = `${event.time}\u0000${event.id}`;
       if (seen.has(key)) {
@@ -59,7 +62,11 @@ export class EventStore {
         continue;
       }
       seen.add(key);
-      const day = dayOf(event.time);
+      if (Math.floor(event.time / DAY_MS) !== dayNumber) {
+        dayNumber = Math.floor(event.time / DAY_MS);
+        dayName = dayOf(event.time);
+      }
+      const day = dayName;
       const list = byDay.get(day);
       if (list) list.push(event);
       else byDay.set(day, [event]);
@@ -88,6 +95,8 @@ export class EventStore {
       throw storageFailure("write", failed.reason);
     }
     for (const [day] of fresh) this.written.add(`${tenant}:${module}:${day}`);
+    // The next batch's duplicate check reads these segments: keep them decoded rather than read them back.
+    for (const w of written) this.cache.set(w.key, new Segment(w.bytes, w.key), w.bytes.byteLength);
     return { accepted: events.length - duplicates, duplicates };
   }
 
