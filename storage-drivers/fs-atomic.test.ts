@@ -133,6 +133,16 @@ testDriver({
       expect(await tempFilesUnder(base)).toEqual([]);
     });
 
+    it("concurrent writes into one directory (sharing its fsyncs) all land whole", async () => {
+      const keys = Array.from({ length: 40 }, (_, i) => `grp:k${i}`);
+      await Promise.all(keys.map((key, i) => storage().setItemRaw(key, bytesOf(8 * 1024, i))));
+      for (const [i, key] of keys.entries())
+        expectBytes(await storage().getItemRaw(key), bytesOf(8 * 1024, i));
+      // And a write after the group, into the same directory, still completes.
+      await storage().setItemRaw("grp:last", bytesOf(16, 1));
+      expectBytes(await storage().getItemRaw("grp:last"), bytesOf(16, 1));
+    });
+
     it("getKeys(base) lists only inside base, without following symlinks", async () => {
       await storage().setItem("x:a:1", "v");
       await storage().setItem("x:b", "v");

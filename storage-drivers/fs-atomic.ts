@@ -141,6 +141,38 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Group commit of directory fsyncs: a writer needs an fsync of its directory that starts after its rename.
+ * While one runs, writers arriving meanwhile share the next one, so concurrent writes into one directory
+ * cost about one directory fsync per round instead of one each. A failed fsync fails everyone sharing it.
+ */
+const dirSyncs = new Map<string, { running: Promise<void>; queued: Promise<void> | undefined }>();
+
+function syncDirShared(dir: string): Promise<void> {
+  const state = dirSyncs.get(dir);
+  const start = (s: { running: Promise<void>; queued: Promise<void> | undefined }) => {
+    s.running = syncDir(dir);
+    s.running
+      .finally(() => {
+        if (dirSyncs.get(dir) === s && s.queued === undefined) dirSyncs.delete(dir);
+      })
+      .catch(() => {});
+    return s.running;
+  };
+  if (!state) {
+    const s = { running: Promise.resolve(), queued: undefined };
+    dirSyncs.set(dir, s);
+    return start(s);
+  }
+  state.queued ??= state.running
+    .catch(() => {})
+    .then(() => {
+      state.queued = undefined;
+      return start(state);
+    });
+  return state.queued;
+}
+
 async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = dirname(file);
   const temp = join(dir, `${TEMP_PREFIX}${process.pid}-${crypto.randomUUID()}`);
@@ -159,7 +191,7 @@ async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
     await rm(temp, { force: true }).catch(() => {});
     throw error;
   }
-  await syncDir(dir);
+  await syncDirShared(dir);
 }
 
 /** Creates the driver. Throws at once when `base` is missing, not at the first write. */

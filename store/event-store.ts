@@ -78,6 +78,9 @@ export class EventStore {
     const byDay = new Map<string, StoredEvent[]>();
     const seen = new Set<string>();
     let duplicates = 0;
+    // Batches mostly stay within a day: name it once per day, not once per event.
+    let dayNumber = Number.NaN;
+    let dayName = "";
     for (const event of events) {
       const key = `${event.time}\u0000${event.id}`;
       if (seen.has(key)) {
@@ -85,7 +88,11 @@ export class EventStore {
         continue;
       }
       seen.add(key);
-      const day = dayOf(event.time);
+      if (Math.floor(event.time / DAY_MS) !== dayNumber) {
+        dayNumber = Math.floor(event.time / DAY_MS);
+        dayName = dayOf(event.time);
+      }
+      const day = dayName;
       const list = byDay.get(day);
       if (list) list.push(event);
       else byDay.set(day, [event]);
@@ -104,7 +111,8 @@ export class EventStore {
     const written = await Promise.all(
       fresh.map(async ([day, list]) => {
         const key = segmentKey(tenant, module, day, newSegmentName(ingestedAt));
-        return { key, bytes: await this.codec.seal(key, encodeSegment(list, ingestedAt)) };
+        const plain = encodeSegment(list, ingestedAt);
+        return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
     const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
@@ -116,6 +124,9 @@ export class EventStore {
       throw storageFailure("write", failed.reason);
     }
     for (const [day] of fresh) this.written.add(`${tenant}:${module}:${day}`);
+    // The next batch's duplicate check reads these segments: keep them decoded rather than read them back.
+    for (const w of written)
+      this.cache.set(w.key, new Segment(w.plain, w.key, this.inflate), w.plain.byteLength);
     return { accepted: events.length - duplicates, duplicates };
   }
 

@@ -33,26 +33,49 @@ export interface RollupPlan {
   ): { table: RollupTable; pieces: Pieces } | undefined;
 }
 
-/** A plan when the query could be answered from rollups at all (COUNT, fields rolled up, no geo). */
-export function planRollups(spec: SeriesSpec, starts: Float64Array): RollupPlan | undefined {
+/**
+ * A plan when the query could be answered from rollups at all (COUNT, fields rolled up, no geo). `pick`
+ * chooses among a segment's exact tables (by index); by default the one with fewest combinations.
+ */
+export function planRollups(
+  spec: SeriesSpec,
+  starts: Float64Array,
+  pick?: (exact: readonly number[]) => number,
+): RollupPlan | undefined {
   if (spec.aggregation.fn !== "count" || spec.geo) return undefined;
   const fields = [...new Set([...spec.filters.map((f) => f.field), ...spec.groupBy])].filter(
     (f) => f !== "type",
   );
   // Every instant where a row's bucket or its being in range can change, ascending.
   const bounds = Float64Array.from(new Set([...starts, spec.start, spec.end])).sort();
+  /**
+   * Whether a table exploded by `dim` counts what the rows would. An event with values {a, b} is there
+   * once under a and once under b: exact when the query groups by `dim` once and does not filter on it
+   * (the event joins groups a and b — distinct groups when no two of its values share a group text), or
+   * filters on it by one value and does not group by it (only one of its entries can match).
+   */
+  const explodedExact = (dim: string, textUnique: boolean) => {
+    const filters = spec.filters.filter((f) => f.field === dim);
+    const groups = spec.groupBy.filter((g) => g === dim).length;
+    if (groups > 0) return groups === 1 && filters.length === 0 && textUnique;
+    return filters.length === 1 && filters[0]!.op === "eq" && filters[0]!.values.length === 1;
+  };
   const bucketAt = (t: number) => (t >= spec.start && t < spec.end ? bucketIndexOf(starts, t) : -1);
   return {
     tableFor(segment, duplicates) {
       if (duplicates || segment.count === 0 || segment.rollups.length === 0) return undefined;
       const { minTime, maxTime } = segment;
       if (maxTime < spec.start || minTime >= spec.end || segment.maxIngested > spec.asOf) return undefined;
-      let best = -1;
+      const exact: number[] = [];
       segment.rollups.forEach((info, k) => {
         if (!fields.every((f) => info.dims.includes(f))) return;
-        if (best < 0 || info.count < segment.rollups[best]!.count) best = k;
+        if (info.explode !== undefined && !explodedExact(info.explode, info.textUnique === true)) return;
+        exact.push(k);
       });
-      if (best < 0) return undefined;
+      if (exact.length === 0) return undefined;
+      const best = pick
+        ? pick(exact)
+        : exact.reduce((a, k) => (segment.rollups[k]!.count < segment.rollups[a]!.count ? k : a));
       const table = segment.rollup(best);
       const cuts: number[] = [];
       for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++) {

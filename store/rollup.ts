@@ -29,6 +29,14 @@ export const ROLLUP_SLOT_MS = 900_000;
 /** One table as written and as read. */
 export interface RollupTable {
   dims: readonly string[];
+  /**
+   * Absent: a combination is a set of values per dimension, so every query on the fields is exact. Set: this
+   * dimension (the last) is exploded — an event with several values is counted once under each — which
+   * keeps tables of multi-valued fields small but is exact only for some queries (rollup-query.ts).
+   */
+  explode?: string;
+  /** With `explode`: no event has two values of it with the same group text (say "1" and 1). */
+  textUnique?: boolean;
   slotMs: number;
   /** Combinations. */
   count: number;
@@ -53,6 +61,48 @@ interface ValueSets {
   vals: number[][];
 }
 
+/**
+ * Rows exploded by the values of one dimension: a virtual row per (row, distinct value), or one with no
+ * value for a row that has none, in row order.
+ */
+function explodeRows(sets: ValueSets, n: number, text: (tag: number, val: number) => string) {
+  const rowOf: number[] = [];
+  const value: number[] = [];
+  const single: ValueSets = { ofRow: new Uint32Array(0), tags: [[]], vals: [[]] };
+  const ids = new Map<string, number>();
+  const valuesOfSet: number[][] = sets.tags.map((tags, s) =>
+    tags.map((tag, k) => {
+      const val = sets.vals[s]![k]!;
+      const key = `${tag}:${val}`;
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = single.tags.length;
+        ids.set(key, id);
+        single.tags.push([tag]);
+        single.vals.push([val]);
+      }
+      return id;
+    }),
+  );
+  const textUnique = sets.tags.every((tags, s) => {
+    const texts = new Set(tags.map((tag, k) => text(tag, sets.vals[s]![k]!)));
+    return texts.size === tags.length;
+  });
+  for (let r = 0; r < n; r++) {
+    const values = valuesOfSet[sets.ofRow[r]!]!;
+    if (values.length === 0) {
+      rowOf.push(r);
+      value.push(0);
+    } else
+      for (const v of values) {
+        rowOf.push(r);
+        value.push(v);
+      }
+  }
+  single.ofRow = Uint32Array.from(value);
+  return { rowOf: Uint32Array.from(rowOf), single, textUnique };
+}
+
 function valueSets(n: number, column: PathColumn | undefined, dictSize: number): ValueSets {
   const sets: ValueSets = { ofRow: new Uint32Array(n), tags: [[]], vals: [[]] };
   if (!column) return sets;
@@ -60,6 +110,7 @@ function valueSets(n: number, column: PathColumn | undefined, dictSize: number):
   // A single string or object value (the common case) finds its set by dictionary code; others by text.
   const byCode = new Int32Array(2 * dictSize).fill(-1);
   const ids = new Map<string, number>();
+  const twoStrings = new Map<number, number>();
   const add = (setTags: number[], setVals: number[]) => {
     sets.tags.push(setTags);
     sets.vals.push(setVals);
@@ -80,10 +131,25 @@ function valueSets(n: number, column: PathColumn | undefined, dictSize: number):
       sets.ofRow[r] = id;
       continue;
     }
+    if (to - from === 2 && tag === TAG_STRING && tags[from + 1] === TAG_STRING) {
+      // Two strings (a supply list, say): found by their two codes.
+      const a = Math.min(vals[from]!, vals[from + 1]!);
+      const b = Math.max(vals[from]!, vals[from + 1]!);
+      const pair = a === b ? -1 : a * 0x4000000 + b;
+      let id = pair < 0 ? byCode[2 * a]! : (twoStrings.get(pair) ?? -1);
+      if (id < 0) {
+        id = pair < 0 ? add([TAG_STRING], [a]) : add([TAG_STRING, TAG_STRING], [a, b]);
+        if (pair < 0) byCode[2 * a] = id;
+        else twoStrings.set(pair, id);
+      }
+      sets.ofRow[r] = id;
+      continue;
+    }
+    // Several values: their distinct (tag, val) pairs, sorted, found by one key.
     const pairs = new Map<string, [number, number]>();
     for (let k = from; k < to; k++) pairs.set(`${tags[k]}:${vals[k]}`, [tags[k]!, vals[k]!]);
     const sorted = [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const key = sorted.map(([k]) => k).join(",");
+    const key = sorted.length === 1 ? sorted[0]![0] : sorted.map(([k]) => k).join(",");
     let id = ids.get(key);
     if (id === undefined) {
       // A one-value set of a string or object is found by code above: keep one id per set.
@@ -140,23 +206,25 @@ function combine(
 }
 
 /**
- * The rollup tables of a segment's rows (sorted by time), one per dimension set in ROLLUP_DIMS. `path`
- * gives a data path's column as encoded; `dictSize` is the size of the dictionary its string and object
- * codes point into; `typeCount` that of the type dictionary.
+ * The rollup tables of a segment's rows (sorted by time), per dimension set in ROLLUP_DIMS: one with value
+ * sets, and (when `exploded`) one exploded by the last dimension when some event has several values of it. `path` gives a
+ * data path's column as encoded; `dict` the dictionary its string and object codes point into;
+ * `typeCount` is the size of the type dictionary.
  */
 export function buildRollups(
   time: Float64Array,
   typeCodes: Uint32Array,
   typeCount: number,
   path: (name: string) => PathColumn | undefined,
-  dictSize: number,
+  dict: readonly string[],
+  exploded = true,
 ): RollupTable[] {
   const n = time.length;
   const sets = new Map<string, ValueSets>();
   const setsOf = (dim: string) => {
     let s = sets.get(dim);
     if (!s) {
-      s = valueSets(n, path(dim), dictSize);
+      s = valueSets(n, path(dim), dict.length);
       sets.set(dim, s);
     }
     return s;
@@ -169,7 +237,7 @@ export function buildRollups(
   const prefixes = new Map<string, { ids: ArrayLike<number>; size: number }>([
     ["", { ids: typeCodes, size: typeCount }],
   ]);
-  return ROLLUP_DIMS.map((dims) => {
+  const prefix = (dims: readonly string[]) => {
     let combined = prefixes.get("")!;
     dims.forEach((dim, i) => {
       const key = dims.slice(0, i + 1).join("\u0000");
@@ -181,8 +249,35 @@ export function buildRollups(
       }
       combined = next;
     });
-    return table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot);
-  });
+    return combined;
+  };
+  const text = (tag: number, val: number) =>
+    tag === 0 ? "null" : tag === 1 ? "false" : tag === 2 ? "true" : tag === 3 ? String(val) : dict[val]!;
+  const out: RollupTable[] = [];
+  for (const dims of ROLLUP_DIMS) {
+    const combined = prefix(dims);
+    out.push(table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot));
+    const last = dims[dims.length - 1]!;
+    const lastSets = setsOf(last);
+    if (!exploded || lastSets.tags.every((t) => t.length <= 1)) continue;
+    const { rowOf, single, textUnique } = explodeRows(lastSets, n, text);
+    const head = prefix(dims.slice(0, -1));
+    const gather = (of: ArrayLike<number>) => {
+      const out = new Uint32Array(rowOf.length);
+      for (let v = 0; v < rowOf.length; v++) out[v] = of[rowOf[v]!]!;
+      return out;
+    };
+    const combos = combine(rowOf.length, gather(head.ids), head.size, single.ofRow, single.tags.length);
+    const virtualSets = dims.map((dim) =>
+      dim === last ? single : { ...setsOf(dim), ofRow: gather(setsOf(dim).ofRow) },
+    );
+    out.push({
+      ...table(dims, gather(typeCodes), combos.ids, combos.size, virtualSets, gather(slotIndex), firstSlot),
+      explode: last,
+      textUnique,
+    });
+  }
+  return out;
 }
 
 function table(
@@ -199,9 +294,10 @@ function table(
   const rep = new Int32Array(count).fill(-1);
   const total = new Uint32Array(count);
   const lastSlot = new Int32Array(count).fill(-1);
-  const entryCombo: number[] = [];
-  const entrySlot: number[] = [];
-  const entryCount: number[] = [];
+  const entryCombo = new Uint32Array(n);
+  const entrySlot = new Uint32Array(n);
+  const entryCount = new Uint32Array(n);
+  let m = 0;
   const entryOf = new Uint32Array(count);
   const entries = new Uint32Array(count + 1);
   for (let r = 0; r < n; r++) {
@@ -212,10 +308,10 @@ function table(
     if (lastSlot[c] === s) entryCount[entryOf[c]!]!++;
     else {
       lastSlot[c] = s;
-      entryOf[c] = entryCombo.length;
-      entryCombo.push(c);
-      entrySlot.push(s);
-      entryCount.push(1);
+      entryOf[c] = m;
+      entryCombo[m] = c;
+      entrySlot[m] = s;
+      entryCount[m++] = 1;
       entries[c + 1]!++;
     }
   }
@@ -223,10 +319,10 @@ function table(
   const first = new Uint32Array(count + 1);
   for (let c = 0; c < count; c++) first[c + 1] = first[c]! + entries[c + 1]!;
   const next = first.slice(0, count);
-  const slot = new Float64Array(entryCombo.length);
-  const cum = new Uint32Array(entryCombo.length);
+  const slot = new Float64Array(m);
+  const cum = new Uint32Array(m);
   const running = new Uint32Array(count);
-  for (let e = 0; e < entryCombo.length; e++) {
+  for (let e = 0; e < m; e++) {
     const c = entryCombo[e]!;
     const at = next[c]!++;
     running[c]! += entryCount[e]!;
@@ -235,25 +331,27 @@ function table(
   }
   const columns = sets.map((set) => {
     const offsets = new Uint32Array(count + 1);
-    const tags: number[] = [];
-    const vals: number[] = [];
+    for (let c = 0; c < count; c++) offsets[c + 1] = offsets[c]! + set.tags[set.ofRow[rep[c]!]!]!.length;
+    const tags = new Uint8Array(offsets[count]!);
+    const vals = new Float64Array(offsets[count]!);
     for (let c = 0; c < count; c++) {
       const id = set.ofRow[rep[c]!]!;
       const t = set.tags[id]!;
       const v = set.vals[id]!;
-      for (let k = 0; k < t.length; k++) {
-        tags.push(t[k]!);
-        vals.push(v[k]!);
+      for (let k = 0, at = offsets[c]!; k < t.length; k++, at++) {
+        tags[at] = t[k]!;
+        vals[at] = v[k]!;
       }
-      offsets[c + 1] = tags.length;
     }
-    return { offsets, tags: Uint8Array.from(tags), vals: Float64Array.from(vals) };
+    return { offsets, tags, vals };
   });
+  const type = new Uint32Array(count);
+  for (let c = 0; c < count; c++) type[c] = typeCodes[rep[c]!]!;
   return {
     dims,
     slotMs: ROLLUP_SLOT_MS,
     count,
-    type: Uint32Array.from(rep, (r) => typeCodes[r]!),
+    type,
     columns,
     total,
     first,

@@ -13,7 +13,6 @@ import { fflateInflate, type Inflate } from "./codec.ts";
 import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
-import { flatten } from "./flatten.ts";
 import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { buildRollups, type RollupTable } from "./rollup.ts";
 
@@ -64,6 +63,8 @@ interface Header {
 
 export interface RollupInfo {
   dims: readonly string[];
+  explode?: string;
+  textUnique?: boolean;
   slotMs: number;
   count: number;
 }
@@ -91,7 +92,67 @@ export function encodeSegment(
   const typeCodes = new Uint32Array(n);
   const types = new Dictionary();
   const strings = new Dictionary();
-  const paths = new Map<string, { rows: number[]; tags: number[]; vals: number[] }>();
+  // Path columns in order of first appearance, and as a tree: a value's column is found by its key in the
+  // parent's children (property names hash once), not by building and hashing its dotted path.
+  const paths = new Map<string, PathBuilder>();
+  const objectCodes = new Map<string, number>();
+  const top = new Map<string, PathBuilder>();
+  const childOf = (children: Map<string, PathBuilder>, parent: string | undefined, key: string) => {
+    let column = children.get(key);
+    if (!column) {
+      const path = parent === undefined ? key : `${parent}.${key}`;
+      // Top-level "a.b" and a → b are one path, as queries name them.
+      column = paths.get(path);
+      if (!column) {
+        column = { path, rows: [], tags: [], vals: [], children: undefined };
+        paths.set(path, column);
+      }
+      children.set(key, column);
+    }
+    return column;
+  };
+  // What flatten.ts defines: arrays reach their elements, objects are values and have paths below them.
+  const walk = (value: JsonValue, column: PathBuilder, row: number): void => {
+    if (Array.isArray(value)) {
+      for (const element of value) walk(element, column, row);
+      return;
+    }
+    column.rows.push(row);
+    if (value === null) {
+      column.tags.push(TAG_NULL);
+      column.vals.push(0);
+      return;
+    }
+    switch (typeof value) {
+      case "boolean":
+        column.tags.push(value ? TAG_TRUE : TAG_FALSE);
+        column.vals.push(0);
+        return;
+      case "number":
+        column.tags.push(TAG_NUMBER);
+        column.vals.push(value);
+        return;
+      case "string":
+        column.tags.push(TAG_STRING);
+        column.vals.push(strings.code(value));
+        return;
+      default: {
+        column.tags.push(TAG_OBJECT);
+        // Objects written alike (same keys in the same order) share a canonical text: key order is
+        // sorted only once per spelling.
+        const raw = JSON.stringify(value);
+        let code = objectCodes.get(raw);
+        if (code === undefined) {
+          code = strings.code(canonicalJson(value));
+          objectCodes.set(raw, code);
+        }
+        column.vals.push(code);
+        column.children ??= new Map();
+        for (const key of Object.keys(value))
+          walk(value[key] as JsonValue, childOf(column.children, column.path, key), row);
+      }
+    }
+  };
   let bbox: Header["bbox"] = null;
 
   events.forEach((event, i) => {
@@ -110,17 +171,8 @@ export function encodeSegment(
           ]
         : [event.lat, event.lon, event.lat, event.lon];
     }
-    flatten(event.data, (path, value) => {
-      let column = paths.get(path);
-      if (!column) {
-        column = { rows: [], tags: [], vals: [] };
-        paths.set(path, column);
-      }
-      const [tag, val] = tagOf(value, strings);
-      column.rows.push(i);
-      column.tags.push(tag);
-      column.vals.push(val);
-    });
+    const data = event.data;
+    for (const key of Object.keys(data)) walk(data[key] as JsonValue, childOf(top, undefined, key), i);
   });
 
   const writer = new ColumnWriter();
@@ -161,7 +213,9 @@ export function encodeSegment(
           typeCodes,
           types.values.length,
           (path) => pathColumns.get(path),
-          strings.values.length,
+          strings.values,
+          // Exploded tables pay off in large segments; fresh ones carry the value-set tables, exact for all.
+          compress,
         )
       : [];
   rollups.forEach((table, k) => {
@@ -188,7 +242,14 @@ export function encodeSegment(
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
     ...(rollups.length > 0
-      ? { rollups: rollups.map((t) => ({ dims: t.dims, slotMs: t.slotMs, count: t.count })) }
+      ? {
+          rollups: rollups.map((t) => ({
+            dims: t.dims,
+            slotMs: t.slotMs,
+            count: t.count,
+            ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
+          })),
+        }
       : {}),
   };
   return writer.finish(header);
@@ -212,18 +273,12 @@ function csvShapes(texts: readonly string[]): { shapes: string[][]; codes: Uint3
   return { shapes, codes };
 }
 
-function tagOf(value: JsonValue, strings: Dictionary): [number, number] {
-  if (value === null) return [TAG_NULL, 0];
-  switch (typeof value) {
-    case "boolean":
-      return [value ? TAG_TRUE : TAG_FALSE, 0];
-    case "number":
-      return [TAG_NUMBER, value];
-    case "string":
-      return [TAG_STRING, strings.code(value)];
-    default:
-      return [TAG_OBJECT, strings.code(canonicalJson(value))];
-  }
+interface PathBuilder {
+  path: string;
+  rows: number[];
+  tags: number[];
+  vals: number[];
+  children: Map<string, PathBuilder> | undefined;
 }
 
 class Dictionary {
@@ -454,6 +509,7 @@ export class Segment {
     if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
     table = {
       dims: info.dims,
+      ...(info.explode ? { explode: info.explode, textUnique: info.textUnique } : {}),
       slotMs: info.slotMs,
       count: info.count,
       type: this.column(`r${k}.y`, Uint32Array),

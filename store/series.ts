@@ -29,6 +29,8 @@ export interface SeriesOptions {
   rollups?: boolean;
   /** Counts of segments answered from rollups and by their rows, added to when given. */
   stats?: { rollup: number; rows: number };
+  /** Which of a segment's exact rollup tables to use (default: the smallest); tests try each. */
+  pickRollup?: (exact: readonly number[]) => number;
 }
 
 export async function querySeries(
@@ -39,7 +41,7 @@ export async function querySeries(
 ): Promise<SeriesResult> {
   const starts = seriesStarts(spec);
   const acc = seriesAccumulator(spec, starts, limits);
-  const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options.stats);
+  const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options);
   for await (const partition of scan(store, spec, "asc", true, claim))
     accumulateSeries(acc, starts, spec, partition, options.stats);
   return acc.result(starts);
@@ -53,10 +55,11 @@ export function rollupClaim(
   acc: Accumulator,
   starts: Float64Array,
   spec: SeriesSpec,
-  stats?: SeriesOptions["stats"],
+  options: Pick<SeriesOptions, "stats" | "pickRollup"> = {},
 ): ((segment: Segment, duplicates: Uint8Array | null) => boolean) | undefined {
-  const plan = planRollups(spec, starts);
+  const plan = planRollups(spec, starts, options.pickRollup);
   if (!plan) return undefined;
+  const { stats } = options;
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const joined: number[] = [];
@@ -65,6 +68,13 @@ export function rollupClaim(
     if (!found) return false;
     if (stats) stats.rollup++;
     const { table, pieces } = found;
+    if (ungrouped >= 0) {
+      const counts = acc.count[ungrouped]!;
+      countPieces(segment, table, pieces, spec, (_, b, n) => {
+        counts[b]! += n;
+      });
+      return true;
+    }
     const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
     const byCode = new Map<number, number>();
     let groupsOf = -1;
@@ -73,8 +83,7 @@ export function rollupClaim(
       if (groupsOf !== c) {
         groupsOf = c;
         joined.length = 0;
-        if (ungrouped >= 0) joined.push(ungrouped);
-        else if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
+        if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
         else acc.crossGroups(groupColumns, c, joined);
       }
       for (const g of joined) acc.count[g]![b]! += n;
