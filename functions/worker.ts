@@ -111,6 +111,20 @@ function configFailure(error: unknown): Response {
   return new Response(`[tally] misconfigured Worker: ${error.message}\n`, { status: 500 });
 }
 
+/**
+ * The app compresses bodies itself (Connect's gzip, gzipped export downloads) and says so in
+ * `content-encoding`. workerd would compress such a body again unless told it is encoded already.
+ */
+function alreadyEncoded(res: Response): Response {
+  if (!res.headers.has("content-encoding")) return res;
+  return new Response(res.body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+    encodeBody: "manual",
+  } as ResponseInit);
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
     let worker: Built;
@@ -121,7 +135,7 @@ export default {
     }
     if (request.method === "POST" && new URL(request.url).pathname === STEP_PATH)
       return worker.steps.serve(request);
-    return worker.app.fetch(request, env, ctx as never);
+    return alreadyEncoded(await worker.app.fetch(request, env, ctx as never));
   },
 
   /** Cron Trigger: compact the last two UTC days of every tenant's modules (store/recent-compaction.ts). */

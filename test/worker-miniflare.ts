@@ -43,6 +43,18 @@ export function workerBundle(): Promise<string> {
 
 export const BASE_URL = "http://tally.test";
 
+/**
+ * The response as a client's fetch sees it. dispatchFetch hands back the body bytes as sent, still
+ * gzipped; browsers and Node's fetch decode `content-encoding` (and keep the header), so this does too.
+ */
+function decoded(res: Response): Response {
+  if (res.headers.get("content-encoding") !== "gzip" || !res.body) return res;
+  const body = res.body.pipeThrough(
+    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
 export async function startWorker(options: WorkerOptions = {}): Promise<TestWorker> {
   const scriptPath = await workerBundle();
   const mf = new Miniflare({
@@ -61,7 +73,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
   });
   await mf.ready;
   const fetch = (async (url: string | URL | Request, init?: RequestInit) =>
-    mf.dispatchFetch(url as never, init as never)) as unknown as TestWorker["fetch"];
+    decoded(
+      (await mf.dispatchFetch(url as never, init as never)) as unknown as Response,
+    )) as TestWorker["fetch"];
   return {
     mf,
     fetch,
