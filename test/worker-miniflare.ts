@@ -44,15 +44,16 @@ export function workerBundle(): Promise<string> {
 export const BASE_URL = "http://tally.test";
 
 /**
- * The response as a client's fetch sees it. dispatchFetch hands back the body bytes as sent, still
- * gzipped; browsers and Node's fetch decode `content-encoding` (and keep the header), so this does too.
+ * The response as a client's fetch shows it. dispatchFetch decodes `content-encoding` (undici's fetch does,
+ * like a browser's) but then renames the header to `MF-Content-Encoding`; a browser keeps it visible.
  */
-function decoded(res: Response): Response {
-  if (res.headers.get("content-encoding") !== "gzip" || !res.body) return res;
-  const body = res.body.pipeThrough(
-    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-  );
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+function asClientSees(res: Response): Response {
+  const encoding = res.headers.get("mf-content-encoding");
+  if (encoding === null) return res;
+  const headers = new Headers(res.headers);
+  headers.delete("mf-content-encoding");
+  headers.set("content-encoding", encoding);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
 }
 
 export async function startWorker(options: WorkerOptions = {}): Promise<TestWorker> {
@@ -73,7 +74,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
   });
   await mf.ready;
   const fetch = (async (url: string | URL | Request, init?: RequestInit) =>
-    decoded(
+    asClientSees(
       (await mf.dispatchFetch(url as never, init as never)) as unknown as Response,
     )) as TestWorker["fetch"];
   return {
