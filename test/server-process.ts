@@ -18,8 +18,12 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "functions/node.ts"], {
+/** `script`: functions/node.ts (`npm start`) or scripts/start-worker.ts (`npm run start:worker`). */
+export async function startServer(
+  env: Record<string, string>,
+  script = "functions/node.ts",
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -23,7 +23,9 @@ export interface TestWorker {
   /** fetch into the Worker, as a client on the network would. */
   fetch: (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
   /** A connect-web transport over `fetch`: the Connect protocol, or gRPC-web. */
-  transport(protocol: "connect" | "grpc-web", options?: { binary?: boolean }): Transport;
+  transport(protocol: "connect" | "grpc-web", options?: { binary?: boolean; key?: string }): Transport;
+  /** Restarts the Worker with these bindings instead (TALLY_SECRET defaults as before). */
+  rebind(bindings: Record<string, string>): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -58,7 +60,7 @@ function asClientSees(res: Response): Response {
 
 export async function startWorker(options: WorkerOptions = {}): Promise<TestWorker> {
   const scriptPath = await workerBundle();
-  const mf = new Miniflare({
+  const mfOptions = (bindings: Record<string, string> = {}) => ({
     name: "tally",
     modules: true,
     scriptPath,
@@ -70,8 +72,9 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
     r2Buckets: ["TALLY_BUCKET"],
     ...(options.r2Persist ? { r2Persist: options.r2Persist } : {}),
     serviceBindings: { SELF: "tally" },
-    bindings: { TALLY_SECRET: "test secret, not for production", ...options.bindings },
+    bindings: { TALLY_SECRET: "test secret, not for production", ...bindings },
   });
+  const mf = new Miniflare(mfOptions(options.bindings));
   await mf.ready;
   const fetch = (async (url: string | URL | Request, init?: RequestInit) =>
     asClientSees(
@@ -86,8 +89,17 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
         baseUrl: BASE_URL,
         fetch,
         useBinaryFormat: transportOptions.binary ?? protocol !== "connect",
+        interceptors: transportOptions.key
+          ? [
+              (next) => (req) => {
+                req.header.set("authorization", `Bearer ${transportOptions.key}`);
+                return next(req);
+              },
+            ]
+          : [],
       });
     },
+    rebind: (bindings) => mf.setOptions(mfOptions(bindings)),
     dispose: () => mf.dispose(),
   };
 }
