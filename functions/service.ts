@@ -147,7 +147,11 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       const { tenant } = await auth.authorize(ctx.requestHeader, "read");
       const valid = validateExport(req, tenant, now(), limits);
       const encoder = new TextEncoder();
-      for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
+      for await (const text of exportCsv(store, valid.what, {
+        bom: valid.bom,
+        limits,
+        aggregate: deps.aggregate,
+      })) {
         yield { data: encoder.encode(text) };
       }
     },

@@ -7,7 +7,8 @@ let worker: TestWorker | undefined;
 afterAll(() => worker?.dispose());
 
 exportSuite("on workerd", async () => {
-  const w = await startWorker({ bindings: { TALLY_OPEN: "true" } });
+  // Small query steps: series and geo exports run as many steps too.
+  const w = await startWorker({ bindings: { TALLY_OPEN: "true", TALLY_STEP_EVENTS: "500" } });
   worker = w;
   return {
     transport: w.transport("connect", { binary: true }),
