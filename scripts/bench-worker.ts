@@ -163,7 +163,7 @@ async function main() {
       port: 0,
       r2Buckets: ["TALLY_BUCKET"],
       r2Persist: join(dir, "r2"),
-      serviceBindings: { SELF: "tally" },
+      durableObjects: { STEPS: "QueryStep" },
       bindings: {
         TALLY_SECRET: "bench",
         TALLY_OPEN: "true",

@@ -12,7 +12,7 @@ import { Miniflare } from "miniflare";
 import { buildWorker, wranglerCompatibility } from "../scripts/build-worker.ts";
 
 export interface WorkerOptions {
-  /** Bindings besides TALLY_BUCKET and SELF; TALLY_SECRET has a test default. */
+  /** Bindings besides TALLY_BUCKET and STEPS; TALLY_SECRET has a test default. */
   bindings?: Record<string, string>;
   /** A directory to persist R2 in (default: in memory). */
   r2Persist?: string;
@@ -71,7 +71,7 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
     ...wranglerCompatibility(),
     r2Buckets: ["TALLY_BUCKET"],
     ...(options.r2Persist ? { r2Persist: options.r2Persist } : {}),
-    serviceBindings: { SELF: "tally" },
+    durableObjects: { STEPS: "QueryStep" },
     bindings: { TALLY_SECRET: "test secret, not for production", ...bindings },
   });
   const mf = new Miniflare(mfOptions(options.bindings));

@@ -1,7 +1,7 @@
 /**
  * Background work on workerd: the Cron Trigger's `scheduled` handler compacts the partitions of the last
- * two UTC days, leaving answers unchanged. And the step endpoint the Worker calls itself through refuses
- * requests it did not sign.
+ * two UTC days, leaving answers unchanged. And the Durable Object that runs query steps refuses step
+ * requests the Worker did not sign.
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
@@ -91,9 +91,16 @@ describe("the Worker's query steps", () => {
       from: 0,
       done: false,
     };
-    const post = (headers: Record<string, string>) =>
-      worker.fetch(`${BASE_URL}/_tally/step`, { method: "POST", headers, body: JSON.stringify(step) });
+    const steps = await worker.mf.getDurableObjectNamespace("STEPS");
+    const post = async (headers: Record<string, string>) =>
+      (await steps.get(steps.newUniqueId()).fetch(`${BASE_URL}/_tally/step`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(step),
+      })) as unknown as Response;
     expect((await post({})).status).toBe(403);
     expect((await post({ "x-tally-step-mac": "00".repeat(32) })).status).toBe(403);
+    // Nor is the step path part of the public API.
+    expect((await worker.fetch(`${BASE_URL}/_tally/step`, { method: "POST", body: "{}" })).status).toBe(404);
   });
 });
