@@ -7,8 +7,8 @@
  *
  * Each query is sent once to warm the caches (not timed), then `--runs` times; medians are reported. Both
  * servers get Connect binary over keep-alive HTTP/1.1 from the same client. On workerd each QuerySeries and
- * QueryGeo runs in steps of `--step-events` events (TALLY_STEP_EVENTS), each step a call of the Worker to
- * itself, as deployed; `--step-events` below the event count shows what the extra steps cost.
+ * QueryGeo runs in steps of `--step-events` events (TALLY_STEP_EVENTS), each step a request to a fresh
+ * Durable Object, as deployed; `--step-events` below the event count shows what the extra steps cost.
  * Miniflare's R2 is a local SQLite and blob store, not R2's network latency: this compares runtimes, not
  * a deployment.
  */

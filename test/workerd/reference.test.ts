@@ -1,7 +1,7 @@
 /**
  * The reference suite on workerd: the Worker bundle in Miniflare over R2, once through the Connect protocol
  * (JSON) and once through gRPC-web (binary). Query steps are tiny (TALLY_STEP_EVENTS = 300), so every
- * aggregation runs as many steps, each a fresh invocation through the SELF binding, and must still equal
+ * aggregation runs as many steps, each in a fresh Durable Object (binding STEPS), and must still equal
  * the model.
  */
 import { afterAll } from "vitest";
