@@ -141,7 +141,7 @@ export function referenceSuite(title: string, transport: () => Promise<Transport
         want: model.record(batch.events),
       });
     }
-  });
+  }, 180_000); // recording batch by batch takes a while on a loaded machine, and on workerd
 
   async function seriesPages(
     request: SeriesRequestInit,
