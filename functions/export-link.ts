@@ -60,7 +60,11 @@ export async function serveLink(c: Context, deps: ServiceDeps): Promise<Response
     throw error;
   }
   const encoder = new TextEncoder();
-  const chunks = exportCsv(deps.store, valid.what, { bom: valid.bom, limits: deps.limits });
+  const chunks = exportCsv(deps.store, valid.what, {
+    bom: valid.bom,
+    limits: deps.limits,
+    aggregate: deps.aggregate,
+  });
   let body: ReadableStream<Uint8Array> = new ReadableStream({
     async pull(controller) {
       try {

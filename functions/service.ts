@@ -164,7 +164,11 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       enforceExportFloor(req, principal, deps.modules);
       const valid = validateExport(req, tenant, now(), limits);
       const encoder = new TextEncoder();
-      for await (const text of exportCsv(store, valid.what, { bom: valid.bom, limits })) {
+      for await (const text of exportCsv(store, valid.what, {
+        bom: valid.bom,
+        limits,
+        aggregate: deps.aggregate,
+      })) {
         yield { data: encoder.encode(text) };
       }
     },

@@ -2,10 +2,10 @@
  * Aggregations on Workers in bounded steps (store/stepped-query.ts), each step in a fresh invocation.
  *
  * Workers cap the CPU time of one invocation. The invocation serving a QuerySeries or QueryGeo does no
- * scanning itself: it calls its own Worker through the `SELF` service binding once per step, passing the
- * partial state, and each of those calls is a new invocation with a new CPU budget. (Time spent waiting on
- * a subrequest is not CPU time.) The state carries aggregated data, so a step request is signed with the
- * server secret: nobody outside can make the Worker aggregate another tenant's events for them.
+ * scanning itself: it sends each step, with the partial state, to a fresh Durable Object (worker.ts,
+ * class QueryStep), and each of those requests is a new invocation with a new CPU budget. (Time spent
+ * waiting on a subrequest is not CPU time.) The state carries aggregated data, so a step request is signed
+ * with the server secret: a step endpoint never aggregates anything for a request it did not sign.
  */
 import { TallyError, type TallyErrorCode } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
@@ -18,11 +18,11 @@ import {
 } from "../store/stepped-query.ts";
 import type { Aggregations } from "./service.ts";
 
-/** The path step requests use; anything else goes to the app. */
+/** The path of step requests (the Durable Object ignores it; it names them in logs). */
 export const STEP_PATH = "/_tally/step";
 const MAC_HEADER = "x-tally-step-mac";
 
-/** Something that can fetch: a service binding (`env.SELF`) on Workers. */
+/** Something that can fetch: a Durable Object stub on Workers. */
 export interface Fetcher {
   fetch(request: Request): Promise<Response>;
 }
@@ -33,8 +33,8 @@ export interface StepOptions {
   secret: Uint8Array<ArrayBuffer>;
   /** Events one step scans before it hands over (it always finishes the partition it is in). */
   maxEvents: number;
-  /** The Worker itself; without it, steps run one after another in this invocation. */
-  self?: Fetcher | undefined;
+  /** Where a step runs (a fresh Durable Object per step); without it, steps run one after another here. */
+  remote?: Fetcher | undefined;
 }
 
 export class WorkerSteps {
@@ -57,12 +57,12 @@ export class WorkerSteps {
   }
 
   private runner(): StepRunner {
-    const { self, store, maxEvents } = this.options;
-    if (!self) return (step) => runStep(store, step, maxEvents);
+    const { remote, store, maxEvents } = this.options;
+    if (!remote) return (step) => runStep(store, step, maxEvents);
     return async (step) => {
       const body = new TextEncoder().encode(JSON.stringify(step));
       const mac = await crypto.subtle.sign("HMAC", await this.key, body);
-      const res = await self.fetch(
+      const res = await remote.fetch(
         new Request(`https://tally.internal${STEP_PATH}`, {
           method: "POST",
           headers: { "content-type": "application/json", [MAC_HEADER]: hex(new Uint8Array(mac)) },
@@ -77,7 +77,7 @@ export class WorkerSteps {
     };
   }
 
-  /** Serves one step request (POST STEP_PATH): verifies its signature, runs the step, returns the next. */
+  /** Serves one step request: verifies its signature, runs the step, returns the next. */
   async serve(request: Request): Promise<Response> {
     const body = new Uint8Array(await request.arrayBuffer());
     const mac = fromHex(request.headers.get(MAC_HEADER) ?? "");

@@ -9,9 +9,11 @@
  *   TALLY_LIMITS       JSON of limits to override (docs/configuration.md)
  *   TALLY_STEP_EVENTS  events one query step scans before handing over (default 1,000,000)
  *   TALLY_CACHE_BYTES  decoded segments kept per isolate (default 32 MiB; an isolate has 128 MB)
- *   SELF               service binding to this Worker: each query step runs in a fresh invocation
+ *   STEPS              Durable Object namespace of class QueryStep: each query step runs in a fresh
+ *                      invocation there, with its own CPU limit (worker-steps.ts)
  *
- * `fetch` serves the API; `scheduled` (a Cron Trigger) compacts recent partitions.
+ * `fetch` serves the API; `scheduled` (a Cron Trigger) compacts recent partitions; `QueryStep` runs
+ * query steps.
  *
  * @module
  */
@@ -24,7 +26,7 @@ import { Authenticator, type KeyEntry, OPEN_TENANT } from "./auth.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { PageTokens } from "./page-token.ts";
 import type { ServiceDeps } from "./service.ts";
-import { type Fetcher, STEP_PATH, WorkerSteps } from "./worker-steps.ts";
+import { type Fetcher, WorkerSteps } from "./worker-steps.ts";
 
 export interface WorkerEnv {
   TALLY_BUCKET: R2BucketLike;
@@ -34,7 +36,7 @@ export interface WorkerEnv {
   TALLY_LIMITS?: string;
   TALLY_STEP_EVENTS?: string;
   TALLY_CACHE_BYTES?: string;
-  SELF?: Fetcher;
+  STEPS?: { newUniqueId(): unknown; get(id: unknown): Fetcher };
 }
 
 interface Built {
@@ -42,6 +44,11 @@ interface Built {
   app: ReturnType<typeof createApp>;
   steps: WorkerSteps;
   tenants: string[];
+}
+
+/** Each step to a new Durable Object: a request to one is an invocation with its own CPU time limit. */
+function stepObjects(namespace: NonNullable<WorkerEnv["STEPS"]>): Fetcher {
+  return { fetch: (request) => namespace.get(namespace.newUniqueId()).fetch(request) };
 }
 
 /** One store (and segment cache) per isolate and configuration. */
@@ -90,7 +97,7 @@ function build(env: WorkerEnv): Built {
     store,
     secret,
     maxEvents: positive(env.TALLY_STEP_EVENTS, "TALLY_STEP_EVENTS", 1_000_000),
-    self: env.SELF,
+    remote: env.STEPS && stepObjects(env.STEPS),
   });
   const deps: ServiceDeps = {
     store,
@@ -111,6 +118,20 @@ function configFailure(error: unknown): Response {
   return new Response(`[tally] misconfigured Worker: ${error.message}\n`, { status: 500 });
 }
 
+/**
+ * The app compresses bodies itself (Connect's gzip, gzipped export downloads) and says so in
+ * `content-encoding`. workerd would compress such a body again unless told it is encoded already.
+ */
+function alreadyEncoded(res: Response): Response {
+  if (!res.headers.has("content-encoding")) return res;
+  return new Response(res.body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+    encodeBody: "manual",
+  } as ResponseInit);
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
     let worker: Built;
@@ -119,9 +140,7 @@ export default {
     } catch (error) {
       return configFailure(error);
     }
-    if (request.method === "POST" && new URL(request.url).pathname === STEP_PATH)
-      return worker.steps.serve(request);
-    return worker.app.fetch(request, env, ctx as never);
+    return alreadyEncoded(await worker.app.fetch(request, env, ctx as never));
   },
 
   /** Cron Trigger: compact the last two UTC days of every tenant's modules (store/recent-compaction.ts). */
@@ -135,3 +154,23 @@ export default {
       throw new Error(`[tally] compaction failed for ${result.failed.join("; ")}`);
   },
 };
+
+/**
+ * The Durable Object class query steps run in (binding STEPS). It keeps no state: it exists because every
+ * request to a Durable Object is its own invocation with its own CPU limit, whereas Workers called
+ * through a service binding share the CPU resources of the request that called them.
+ */
+export class QueryStep {
+  constructor(
+    _state: unknown,
+    private readonly env: WorkerEnv,
+  ) {}
+
+  async fetch(request: Request): Promise<Response> {
+    try {
+      return await build(this.env).steps.serve(request);
+    } catch (error) {
+      return configFailure(error);
+    }
+  }
+}

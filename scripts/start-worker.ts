@@ -42,7 +42,7 @@ const mf = new Miniflare({
   port: config.port,
   r2Buckets: ["TALLY_BUCKET"],
   r2Persist: join(config.dataDir, "r2"),
-  serviceBindings: { SELF: "tally" },
+  durableObjects: { STEPS: "QueryStep" },
   bindings: {
     TALLY_SECRET: secret,
     TALLY_LIMITS: JSON.stringify(config.limits),

@@ -6,14 +6,20 @@
 import { csvRow, isoInZone } from "./csv.ts";
 import type { EventStore } from "./event-store.ts";
 import { eventRows } from "./export-events.ts";
-import { queryGeo } from "./geo-query.ts";
+import { type GeoBin, queryGeo } from "./geo-query.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
-import { querySeries, type SeriesLimits } from "./series.ts";
+import { querySeries, type SeriesLimits, type SeriesResult } from "./series.ts";
 
 export type ExportSpec =
   | { kind: "series"; spec: SeriesSpec }
   | { kind: "geo"; spec: GeoQuerySpec }
   | { kind: "events"; spec: ListSpec; columns: string[] };
+
+/** How series and geo answers are computed: in one go by default, in steps on Workers (stepped-query.ts). */
+export interface ExportAggregations {
+  series(spec: SeriesSpec, limits: SeriesLimits): Promise<SeriesResult>;
+  geo(spec: GeoQuerySpec): Promise<GeoBin[]>;
+}
 
 const CHUNK = 64 * 1024;
 const BOM = "\uFEFF";
@@ -21,14 +27,18 @@ const BOM = "\uFEFF";
 export async function* exportCsv(
   store: EventStore,
   what: ExportSpec,
-  options: { bom: boolean; limits: SeriesLimits },
+  options: { bom: boolean; limits: SeriesLimits; aggregate?: ExportAggregations | undefined },
 ): AsyncGenerator<string> {
   let buffer = options.bom ? BOM : "";
+  const aggregate = options.aggregate ?? {
+    series: (spec, limits) => querySeries(store, spec, limits),
+    geo: (spec) => queryGeo(store, spec),
+  };
   const rows =
     what.kind === "series"
-      ? seriesRows(store, what.spec, options.limits)
+      ? seriesRows(aggregate, what.spec, options.limits)
       : what.kind === "geo"
-        ? geoRows(store, what.spec)
+        ? geoRows(aggregate, what.spec)
         : eventRows(store, what.spec, what.columns);
   for await (const row of rows) {
     buffer += row;
@@ -41,12 +51,12 @@ export async function* exportCsv(
 }
 
 async function* seriesRows(
-  store: EventStore,
+  aggregate: ExportAggregations,
   spec: SeriesSpec,
   limits: SeriesLimits,
 ): AsyncGenerator<string> {
   yield csvRow(["bucket_start", ...spec.groupBy, "value"]);
-  const result = await querySeries(store, spec, limits);
+  const result = await aggregate.series(spec, limits);
   for (let b = 0; b < result.starts.length; b++) {
     const start = isoInZone(result.starts[b]!, spec.timeZone);
     for (let g = 0; g < result.groups.length; g++)
@@ -54,7 +64,7 @@ async function* seriesRows(
   }
 }
 
-async function* geoRows(store: EventStore, spec: GeoQuerySpec): AsyncGenerator<string> {
+async function* geoRows(aggregate: ExportAggregations, spec: GeoQuerySpec): AsyncGenerator<string> {
   yield csvRow(["lat", "lon", "count"]);
-  for (const bin of await queryGeo(store, spec)) yield csvRow([bin.lat, bin.lon, bin.count]);
+  for (const bin of await aggregate.geo(spec)) yield csvRow([bin.lat, bin.lon, bin.count]);
 }

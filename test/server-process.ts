@@ -44,12 +44,15 @@ export async function bundleServer(): Promise<string> {
 }
 let bundled: Promise<string> | undefined;
 
-/** `entry`: a bundle from bundleServer() instead of functions/node.ts under tsx. */
+/**
+ * `target`: a script run under tsx — functions/node.ts (`npm start`, the default) or scripts/start-worker.ts
+ * (`npm run start:worker`) — or `{ entry }`, a bundle from bundleServer().
+ */
 export async function startServer(
   env: Record<string, string>,
-  options: { entry?: string } = {},
+  target: string | { entry: string } = "functions/node.ts",
 ): Promise<ServerProcess> {
-  const args = options.entry ? [options.entry] : ["--import", "tsx", "functions/node.ts"];
+  const args = typeof target === "string" ? ["--import", "tsx", target] : [target.entry];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },

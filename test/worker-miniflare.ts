@@ -12,7 +12,7 @@ import { Miniflare } from "miniflare";
 import { buildWorker, wranglerCompatibility } from "../scripts/build-worker.ts";
 
 export interface WorkerOptions {
-  /** Bindings besides TALLY_BUCKET and SELF; TALLY_SECRET has a test default. */
+  /** Bindings besides TALLY_BUCKET and STEPS; TALLY_SECRET has a test default. */
   bindings?: Record<string, string>;
   /** A directory to persist R2 in (default: in memory). */
   r2Persist?: string;
@@ -23,7 +23,9 @@ export interface TestWorker {
   /** fetch into the Worker, as a client on the network would. */
   fetch: (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
   /** A connect-web transport over `fetch`: the Connect protocol, or gRPC-web. */
-  transport(protocol: "connect" | "grpc-web", options?: { binary?: boolean }): Transport;
+  transport(protocol: "connect" | "grpc-web", options?: { binary?: boolean; key?: string }): Transport;
+  /** Restarts the Worker with these bindings instead (TALLY_SECRET defaults as before). */
+  rebind(bindings: Record<string, string>): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -43,9 +45,22 @@ export function workerBundle(): Promise<string> {
 
 export const BASE_URL = "http://tally.test";
 
+/**
+ * The response as a client's fetch shows it. dispatchFetch decodes `content-encoding` (undici's fetch does,
+ * like a browser's) but then renames the header to `MF-Content-Encoding`; a browser keeps it visible.
+ */
+function asClientSees(res: Response): Response {
+  const encoding = res.headers.get("mf-content-encoding");
+  if (encoding === null) return res;
+  const headers = new Headers(res.headers);
+  headers.delete("mf-content-encoding");
+  headers.set("content-encoding", encoding);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
+
 export async function startWorker(options: WorkerOptions = {}): Promise<TestWorker> {
   const scriptPath = await workerBundle();
-  const mf = new Miniflare({
+  const mfOptions = (bindings: Record<string, string> = {}) => ({
     name: "tally",
     modules: true,
     scriptPath,
@@ -56,12 +71,15 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
     ...wranglerCompatibility(),
     r2Buckets: ["TALLY_BUCKET"],
     ...(options.r2Persist ? { r2Persist: options.r2Persist } : {}),
-    serviceBindings: { SELF: "tally" },
-    bindings: { TALLY_SECRET: "test secret, not for production", ...options.bindings },
+    durableObjects: { STEPS: "QueryStep" },
+    bindings: { TALLY_SECRET: "test secret, not for production", ...bindings },
   });
+  const mf = new Miniflare(mfOptions(options.bindings));
   await mf.ready;
   const fetch = (async (url: string | URL | Request, init?: RequestInit) =>
-    mf.dispatchFetch(url as never, init as never)) as unknown as TestWorker["fetch"];
+    asClientSees(
+      (await mf.dispatchFetch(url as never, init as never)) as unknown as Response,
+    )) as TestWorker["fetch"];
   return {
     mf,
     fetch,
@@ -71,8 +89,17 @@ export async function startWorker(options: WorkerOptions = {}): Promise<TestWork
         baseUrl: BASE_URL,
         fetch,
         useBinaryFormat: transportOptions.binary ?? protocol !== "connect",
+        interceptors: transportOptions.key
+          ? [
+              (next) => (req) => {
+                req.header.set("authorization", `Bearer ${transportOptions.key}`);
+                return next(req);
+              },
+            ]
+          : [],
       });
     },
+    rebind: (bindings) => mf.setOptions(mfOptions(bindings)),
     dispose: () => mf.dispose(),
   };
 }
