@@ -32,3 +32,19 @@ export async function checkEncryptionKeys(storage: Storage, codec: SegmentCodec)
   if (!(await storage.hasItem(current)))
     await storage.setItemRaw(current, await codec.seal(current, new TextEncoder().encode(CANARY)));
 }
+
+/**
+ * Whether key `id` is proven right for this store: its check value is there and `codec` opens it. Only
+ * then may a segment that does not open under `id` be called damaged (and quarantined).
+ */
+export async function keyVerified(storage: Storage, codec: SegmentCodec, id: string): Promise<boolean> {
+  const key = `${ENCRYPTION_CHECKS_PREFIX}:${id}`;
+  try {
+    const raw = await storage.getItemRaw(key);
+    if (raw === null || raw === undefined) return false;
+    const sealed = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
+    return new TextDecoder().decode(await codec.open(key, sealed)) === CANARY;
+  } catch {
+    return false;
+  }
+}

@@ -126,6 +126,37 @@ describe("an encrypted store", () => {
   });
 });
 
+describe("a damaged sealed segment", () => {
+  it("is quarantined when its key is proven right, so the day takes writes again; never under an unproven key", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    const k1 = await aesGcmCodec(new Map([["k1", key(1)]]), "k1");
+    const store = new EventStore({ storage, codec: k1 });
+    await store.record("t", "m", [ev("e1", "s")]);
+    const [segmentKey] = await storage.getKeys("v1:t:m:ev");
+    const sealed = (await storage.getItemRaw(segmentKey!)) as Uint8Array;
+    const flipped = sealed.slice();
+    flipped[flipped.length - 20]! ^= 0xff;
+    await storage.setItemRaw(segmentKey!, flipped);
+    // No check value yet: the key is not proven, so the segment is left where it is.
+    expect(
+      (await failure(new EventStore({ storage, codec: k1 }).record("t", "m", [ev("e2", "s")]))).code,
+    ).toBe("data_loss");
+    expect(await storage.hasItem(segmentKey!)).toBe(true);
+    // A wrong key under the same id is refused at start and never reaches a segment.
+    await checkEncryptionKeys(storage, k1);
+    const wrong = await aesGcmCodec(new Map([["k1", key(2)]]), "k1");
+    await expect(checkEncryptionKeys(storage, wrong)).rejects.toThrow("is not the key");
+    // Proven: the damaged segment is moved aside, the error says so, and the next write of its day lands.
+    const proven = new EventStore({ storage, codec: k1 });
+    const error = await failure(proven.record("t", "m", [ev("e2", "s")]));
+    expect(error.code).toBe("data_loss");
+    expect(error.message).toContain("quarantined");
+    expect(await storage.hasItem(segmentKey!)).toBe(false);
+    expect(await storage.hasItem(`${segmentKey!}.quarantined`)).toBe(true);
+    expect(await proven.record("t", "m", [ev("e2", "s")])).toEqual({ accepted: 1, duplicates: 0 });
+  });
+});
+
 describe("checkEncryptionKeys", () => {
   it("leaves a sealed check value per key, and refuses a configured key that cannot open its own", async () => {
     const storage = createStorage({ driver: memoryDriver() });

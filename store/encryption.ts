@@ -43,6 +43,15 @@ function sealedKeyId(key: string, bytes: Uint8Array): { id: string; headerEnd: n
   return { id: new TextDecoder().decode(bytes.subarray(8, 8 + k)), headerEnd };
 }
 
+/** The id of the key a sealed segment names, or undefined when its header is unreadable. */
+export function sealedWith(key: string, bytes: Uint8Array): string | undefined {
+  try {
+    return sealedKeyId(key, bytes).id;
+  } catch {
+    return undefined;
+  }
+}
+
 /** No encryption: segments are stored as they are; a sealed one found in the store is refused clearly. */
 export const PLAIN_CODEC: SegmentCodec = {
   current: undefined,

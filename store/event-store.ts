@@ -7,7 +7,8 @@
 import type { Storage } from "unstorage";
 import type { Inflate } from "./codec.ts";
 import { duplicateMasks, holds } from "./dedup.ts";
-import { PLAIN_CODEC, type SegmentCodec } from "./encryption.ts";
+import { PLAIN_CODEC, type SegmentCodec, sealedWith } from "./encryption.ts";
+import { keyVerified } from "./encryption-check.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
@@ -276,9 +277,19 @@ export class EventStore {
     if (cached) return cached;
     const stored = await this.readStoredBytes(key);
     if (stored === undefined) return undefined;
-    // A segment that cannot be opened (wrong or missing encryption key) is an operator's problem and
-    // fails as the codec says; one that opens but does not decode is corrupt and is moved aside.
-    const bytes = await this.codec.open(key, stored);
+    // A segment sealed with a key this store lacks fails as the codec says (failed_precondition), and so
+    // does one that a key not proven right cannot open: an operator's problem, not damage. One that a
+    // proven key cannot open is damaged, and so is one that opens but does not decode: both are moved
+    // aside, so that writes to its day go on (quarantine.ts).
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.codec.open(key, stored);
+    } catch (error) {
+      if (error instanceof TallyError && error.code === "data_loss" && (await this.damaged(key, stored))) {
+        throw await quarantine(this.storage, key, stored, error);
+      }
+      throw error;
+    }
     let segment: Segment;
     try {
       segment = new Segment(bytes, key, this.inflate);
@@ -290,6 +301,15 @@ export class EventStore {
     }
     if (cache) this.cache.set(key, segment, bytes.byteLength);
     return segment;
+  }
+
+  /**
+   * Whether a sealed segment that did not open is damaged rather than opened with the wrong key: its
+   * header is unreadable, or the key it names is proven right by its check value (encryption-check.ts).
+   */
+  private async damaged(key: string, stored: Uint8Array): Promise<boolean> {
+    const id = sealedWith(key, stored);
+    return id === undefined || (await keyVerified(this.storage, this.codec, id));
   }
 
   /** A segment's plain bytes (opened by the codec), or undefined when the key is gone. */
