@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { backupTenant, restoreBackup } from "./backup.ts";
 import { compactPartition } from "./compaction.ts";
+import { deleteData, resumeDeletions, TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { aesGcmCodec } from "./encryption.ts";
+import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { listEvents } from "./list-events.ts";
@@ -61,6 +63,34 @@ function chunked(bytes: Uint8Array, size = 1000): () => AsyncIterable<Uint8Array
     for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, at + size);
   };
 }
+
+describe("restore after a deletion", () => {
+  it("is refused while the deletion's tombstone would delete what it restores, and works once it is gone", async () => {
+    let clock = T0 + 50 * DAY_MS;
+    const store = new EventStore({ storage: memory(), now: () => clock });
+    await seed(store, "acme", 2);
+    const before = await ids(store, "acme", "mod-disco");
+    const file = await collect(backupTenant(store, "acme"));
+    clock += 1000;
+    await deleteData(store, { tenant: "acme", module: "mod-disco" });
+    expect(await ids(store, "acme", "mod-disco")).toEqual([]);
+    const refused = await restoreBackup(store, chunked(file)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(TallyError);
+    expect((refused as TallyError).code).toBe("failed_precondition");
+    expect((refused as TallyError).message).toMatch(/deletion .* still in progress/);
+    // Nothing was written by the refused restore.
+    expect(await ids(store, "acme", "mod-disco")).toEqual([]);
+    clock += TOMBSTONE_GRACE_MS + 1;
+    await resumeDeletions(store);
+    await restoreBackup(store, chunked(file));
+    expect(await ids(store, "acme", "mod-disco")).toEqual(before);
+    await resumeDeletions(store);
+    expect(await ids(store, "acme", "mod-disco")).toEqual(before);
+  });
+});
 
 describe("backup and restore", () => {
   it("restores a tenant equal to the original, leaves other tenants out, and is idempotent", async () => {

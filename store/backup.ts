@@ -12,11 +12,14 @@
  * entry's checksum, that it opens and parses as a segment, the trailer's counts) and only then does `restoreBackup` write, so a damaged backup restores nothing.
  * Restoring is idempotent: segments already present (same key) are skipped.
  */
+
+import { TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { parseEventKey } from "./keys.ts";
 import { Segment } from "./segment-format.ts";
 import { copySegment, tenantSegments } from "./tenant-copy.ts";
+import { buried, type Tombstone } from "./tombstones.ts";
 
 const MAGIC = "TALLYBAK";
 const encoder = new TextEncoder();
@@ -183,7 +186,30 @@ export async function restoreBackup(
   onSegment: (key: string, written: boolean) => void = () => {},
 ): Promise<{ tenant: string; segments: number; written: number }> {
   const open = (key: string, stored: Uint8Array) => store.codec.open(key, stored);
-  const checked = await readBackup(chunks(), open);
+  // A deletion still in progress would delete again what is restored under its tombstone (the segments
+  // keep their ingestion instants): refuse, and say when the tombstone goes.
+  const stones = await store.tombstones.list();
+  const blocking: Tombstone[] = [];
+  const checked = await readBackup(chunks(), open, async ({ key, stored }) => {
+    const parsed = parseEventKey(key)!;
+    const covering = stones.filter(
+      (t) =>
+        t.tenant === parsed.tenant &&
+        (t.module === undefined || t.module === parsed.module) &&
+        (t.day === undefined || t.day === parsed.day),
+    );
+    if (covering.length === 0) return;
+    const maxIngested = new Segment(await open(key, stored), key).maxIngested;
+    for (const t of covering) if (buried([t], maxIngested) && !blocking.includes(t)) blocking.push(t);
+  });
+  if (blocking.length > 0) {
+    const until = Math.max(...blocking.map((t) => t.before)) + TOMBSTONE_GRACE_MS;
+    throw new TallyError(
+      "failed_precondition",
+      `restore: a deletion of this tenant's data is still in progress (${blocking.map((t) => t.key).join(", ")}); ` +
+        `restored events would be deleted with it. Restore after ${new Date(until).toISOString()}, once its tombstone is gone`,
+    );
+  }
   let written = 0;
   await readBackup(chunks(), open, async ({ key, stored }) => {
     const wrote = await copySegment(store, key, stored, open);
