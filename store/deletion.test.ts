@@ -104,6 +104,21 @@ describe("deleteData", () => {
     expect(await ids(store, "acme", "mod-disco")).toEqual(["acme/mod-disco/0-0"]);
   });
 
+  it("deletes a quarantined segment with the rest, so the module's queries answer again", async () => {
+    const storage = await seeded();
+    const store = new EventStore({ storage, now });
+    const [victim] = await storage.getKeys("v1:acme:mod-disco");
+    const bytes = (await storage.getItemRaw(victim!)) as Uint8Array;
+    await storage.setItemRaw(victim!, bytes.subarray(0, bytes.byteLength - 9));
+    await expect(ids(store, "acme", "mod-disco")).rejects.toThrow(/corrupt/);
+    expect(await storage.hasItem(`${victim!}.quarantined`)).toBe(true);
+    await expect(ids(store, "acme", "mod-disco")).rejects.toThrow(/quarantined/);
+    clock += 1;
+    await deleteData(store, { tenant: "acme", module: "mod-disco" });
+    expect(await storage.getKeys("v1:acme:mod-disco")).toEqual([]);
+    expect(await ids(store, "acme", "mod-disco")).toEqual([]);
+  });
+
   it("deletes a whole tenant, keeping look-alike tenants", async () => {
     const storage = await seeded();
     const store = new EventStore({ storage, now });

@@ -11,6 +11,7 @@
  */
 import type { EventStore } from "./event-store.ts";
 import { eventsPrefix, parseEventKey, segmentWrittenAt, tenantPrefix } from "./keys.ts";
+import { isQuarantined, quarantinedFrom } from "./quarantine.ts";
 import { Segment } from "./segment-format.ts";
 import { buried, type Tombstone } from "./tombstones.ts";
 
@@ -44,12 +45,17 @@ export async function sweep(store: EventStore, stone: Tombstone): Promise<number
   for (;;) {
     let pass = 0;
     for (const key of await store.storage.getKeys(prefix)) {
-      const parsed = parseEventKey(key);
+      // A quarantined segment's data is deleted with the rest: it would otherwise fail every later query
+      // of its day. It cannot be read, so only its name (when it was written) can say it is covered.
+      const quarantined = isQuarantined(key);
+      const parsed = parseEventKey(quarantined ? quarantinedFrom(key) : key);
       // A listing by prefix holds only this tenant's keys; the checks keep a look-alike out regardless.
       if (!parsed || parsed.tenant !== stone.tenant) continue;
       if (stone.module !== undefined && parsed.module !== stone.module) continue;
       if (stone.day !== undefined && parsed.day !== stone.day) continue;
-      if (!(await covered(store, key, parsed.segment, stone))) continue;
+      if (quarantined) {
+        if (segmentWrittenAt(parsed.segment) >= stone.before) continue;
+      } else if (!(await covered(store, key, parsed.segment, stone))) continue;
       await store.removeSegment(key);
       pass++;
     }
