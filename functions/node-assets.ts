@@ -4,30 +4,18 @@
  * rebuild shows without a restart.
  */
 import { readFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AssetSource } from "./static-assets.ts";
+import { type AssetSource, contentType } from "./static-assets.ts";
 
 export const WEB_DIST = fileURLToPath(new URL("../web/dist", import.meta.url));
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".woff2": "font/woff2",
-  ".map": "application/json",
-};
 
 export function folderAssets(dir: string = WEB_DIST): AssetSource {
   const kept = new Map<string, Promise<{ body: Uint8Array; type: string } | undefined>>();
   const read = async (path: string) => {
     try {
       const body = new Uint8Array(await readFile(join(dir, path)));
-      return { body, type: TYPES[extname(path)] ?? "application/octet-stream" };
+      return { body, type: contentType(path) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;

@@ -11,6 +11,24 @@ export interface AssetSource {
   get(path: string): Promise<{ body: Uint8Array; type: string } | undefined>;
 }
 
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+  woff2: "font/woff2",
+  map: "application/json",
+};
+
+/** The content type of a dashboard file, by its extension. */
+export function contentType(path: string): string {
+  const dot = path.lastIndexOf(".");
+  return (dot >= 0 && TYPES[path.slice(dot + 1)]) || "application/octet-stream";
+}
+
 const IMMUTABLE = "public, max-age=31536000, immutable";
 /** Types worth gzipping; images and fonts are compressed already. */
 const COMPRESSIBLE = /^(text\/|application\/(javascript|json|xml)|image\/svg)/;

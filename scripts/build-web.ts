@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BUILT = join(ROOT, "web/dist/index.html");
+export const WEB_DIST = join(ROOT, "web/dist");
+const BUILT = join(WEB_DIST, "index.html");
 const SOURCES = ["web/index.html", "web/vite.config.ts", "web/src", "proto/gen", "package-lock.json"];
 
 function newest(path: string): number {
