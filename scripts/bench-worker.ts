@@ -3,7 +3,7 @@
  * bundle in Miniflare, events in its local R2) against Node (`npm start`'s server, events on the
  * filesystem), with the same events, compacted the same way. Both answers must be equal, RPC by RPC.
  *
- *   npm run bench:worker -- --events 1000000 --runs 5 --step-events 1000000 --worker-cache-mib 32
+ *   npm run bench:worker -- --events 1000000 --runs 5 --step-events 1000000 --worker-cache-mib 32,256
  *
  * Each query is sent once to warm the caches (not timed), then `--runs` times; medians are reported. Both
  * servers get Connect binary over keep-alive HTTP/1.1 from the same client. On workerd each QuerySeries and
@@ -47,14 +47,14 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "1000000" },
     runs: { type: "string", default: "5" },
     "step-events": { type: "string", default: "1000000" },
-    "worker-cache-mib": { type: "string", default: "32" },
+    "worker-cache-mib": { type: "string", default: "32,256" },
   },
 });
 const N = Number(args.events);
 const RUNS = Number(args.runs);
 const STEP_EVENTS = Number(args["step-events"]);
-/** The Worker's segment cache (TALLY_CACHE_BYTES); an isolate has 128 MB. Node keeps its default 256 MiB. */
-const WORKER_CACHE_MIB = Number(args["worker-cache-mib"]);
+/** The Worker's segment cache (TALLY_CACHE_BYTES), one run per size; an isolate has 128 MB. Node: 256 MiB. */
+const WORKER_CACHE_MIB = String(args["worker-cache-mib"]).split(",").map(Number);
 const BATCH = 1000;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -154,7 +154,7 @@ async function main() {
       `Generating and storing ${N.toLocaleString("en-US")} events twice (filesystem for Node, R2 for workerd)`,
     );
     await buildWorker();
-    const mf = new Miniflare({
+    const options = (cacheMib: number) => ({
       name: "tally",
       modules: true,
       scriptPath: BUNDLE,
@@ -168,11 +168,12 @@ async function main() {
         TALLY_SECRET: "bench",
         TALLY_OPEN: "true",
         TALLY_STEP_EVENTS: String(STEP_EVENTS),
-        TALLY_CACHE_BYTES: String(WORKER_CACHE_MIB * 1024 * 1024),
+        TALLY_CACHE_BYTES: String(cacheMib * 1024 * 1024),
       },
     });
+    const mf = new Miniflare(options(WORKER_CACHE_MIB[0]!));
     stops.push(() => mf.dispose());
-    const workerUrl = (await mf.ready).origin;
+    await mf.ready;
     const bucket = (await mf.getR2Bucket("TALLY_BUCKET")) as unknown as R2BucketLike;
     await ingest(createStorage({ driver: fsAtomicDriver({ base: join(dir, "fs") }) }), "filesystem");
     await ingest(createStorage({ driver: r2Driver({ bucket }) }), "R2");
@@ -184,34 +185,38 @@ async function main() {
         TelemetryService,
         createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
       );
-    const clients = { node: clientOf(node.url), workerd: clientOf(workerUrl) };
-    const rows: { name: string; node: number; workerd: number }[] = [];
-    for (const q of QUERIES) {
-      const answers = { node: await rpc(clients.node, q), workerd: await rpc(clients.workerd, q) };
-      if (answers.node !== answers.workerd)
-        throw new Error(`ANSWER MISMATCH between Node and workerd: ${q.name}`);
-      const times = { node: [] as number[], workerd: [] as number[] };
-      for (let r = 0; r < RUNS; r++)
-        for (const runtime of ["node", "workerd"] as const) {
-          const t0 = performance.now();
-          await rpc(clients[runtime], q);
-          times[runtime].push(performance.now() - t0);
-        }
-      rows.push({ name: q.name, node: median(times.node), workerd: median(times.workerd) });
-      log(
-        `  ${q.name}: Node ${median(times.node).toFixed(1)} ms, workerd ${median(times.workerd).toFixed(1)} ms`,
-      );
-    }
-    console.log(
-      `Bench queries over HTTP (Connect binary, HTTP/1.1), ${N.toLocaleString("en-US")} events, warm, median of ${RUNS} — ` +
-        `${new Date().toISOString()}; workerd query steps of ${STEP_EVENTS.toLocaleString("en-US")} events, ` +
-        `segment cache ${WORKER_CACHE_MIB} MiB (Node 256 MiB)\n`,
-    );
-    console.log("| query | Node ms | workerd ms | workerd ÷ Node |\n|---|---:|---:|---:|");
-    for (const r of rows)
+    for (const [i, cacheMib] of WORKER_CACHE_MIB.entries()) {
+      // Restarting workerd keeps R2 (persisted on disk) and empties the Worker's cache.
+      if (i > 0) await mf.setOptions(options(cacheMib));
+      const clients = { node: clientOf(node.url), workerd: clientOf((await mf.ready).origin) };
+      const rows: { name: string; node: number; workerd: number }[] = [];
+      for (const q of QUERIES) {
+        const answers = { node: await rpc(clients.node, q), workerd: await rpc(clients.workerd, q) };
+        if (answers.node !== answers.workerd)
+          throw new Error(`ANSWER MISMATCH between Node and workerd: ${q.name}`);
+        const times = { node: [] as number[], workerd: [] as number[] };
+        for (let r = 0; r < RUNS; r++)
+          for (const runtime of ["node", "workerd"] as const) {
+            const t0 = performance.now();
+            await rpc(clients[runtime], q);
+            times[runtime].push(performance.now() - t0);
+          }
+        rows.push({ name: q.name, node: median(times.node), workerd: median(times.workerd) });
+        log(
+          `  ${q.name}: Node ${median(times.node).toFixed(1)} ms, workerd ${median(times.workerd).toFixed(1)} ms`,
+        );
+      }
       console.log(
-        `| ${r.name} | ${r.node.toFixed(1)} | ${r.workerd.toFixed(1)} | ${(r.workerd / r.node).toFixed(2)} |`,
+        `\nBench queries over HTTP (Connect binary, HTTP/1.1), ${N.toLocaleString("en-US")} events, warm, median of ${RUNS} — ` +
+          `${new Date().toISOString()}; workerd query steps of ${STEP_EVENTS.toLocaleString("en-US")} events, ` +
+          `Worker segment cache ${cacheMib} MiB (Node 256 MiB)\n`,
       );
+      console.log("| query | Node ms | workerd ms | workerd ÷ Node |\n|---|---:|---:|---:|");
+      for (const r of rows)
+        console.log(
+          `| ${r.name} | ${r.node.toFixed(1)} | ${r.workerd.toFixed(1)} | ${(r.workerd / r.node).toFixed(2)} |`,
+        );
+    }
     console.log("\nEvery answer was the same on both runtimes.");
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
