@@ -51,8 +51,11 @@ function stepObjects(namespace: NonNullable<WorkerEnv["STEPS"]>): Fetcher {
   return { fetch: (request) => namespace.get(namespace.newUniqueId()).fetch(request) };
 }
 
-/** One store (and segment cache) per isolate and configuration. */
-const built = new WeakMap<object, Built>();
+/**
+ * One store (and segment cache) per isolate and configuration. Keyed by the configuration rather than the
+ * `env` object, so that the Worker and the QueryStep objects running in the same isolate share it.
+ */
+let built: { key: string; value: Built } | undefined;
 
 /** A configuration mistake: answered with its message, never with a half-working server. */
 class ConfigError extends Error {}
@@ -74,8 +77,16 @@ function json<T>(value: string, name: string): T {
 }
 
 function build(env: WorkerEnv): Built {
-  const cached = built.get(env);
-  if (cached) return cached;
+  const key = JSON.stringify([
+    env.TALLY_SECRET,
+    env.TALLY_KEYS,
+    env.TALLY_OPEN,
+    env.TALLY_LIMITS,
+    env.TALLY_STEP_EVENTS,
+    env.TALLY_CACHE_BYTES,
+    Boolean(env.STEPS),
+  ]);
+  if (built?.key === key) return built.value;
   if (!env.TALLY_BUCKET) throw new ConfigError("no R2 bucket bound as TALLY_BUCKET (see wrangler.toml)");
   if (!env.TALLY_SECRET) throw new ConfigError("TALLY_SECRET is not set: `wrangler secret put TALLY_SECRET`");
   const keys = env.TALLY_KEYS ? json<KeyEntry[]>(env.TALLY_KEYS, "TALLY_KEYS") : undefined;
@@ -108,7 +119,7 @@ function build(env: WorkerEnv): Built {
   };
   const tenants = keys && keys.length > 0 ? [...new Set(keys.map((k) => k.tenant))] : [OPEN_TENANT];
   const result = { deps, app: createApp(deps), steps, tenants };
-  built.set(env, result);
+  built = { key, value: result };
   return result;
 }
 

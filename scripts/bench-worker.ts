@@ -1,9 +1,9 @@
 /**
  * `npm run bench:worker`: the bench query suite (bench-queries.ts) as RPCs over HTTP, on workerd (the Worker
- * bundle in Miniflare, events in its local R2) against Node (`npm start`'s server, events on the
- * filesystem), with the same events, compacted the same way. Both answers must be equal, RPC by RPC.
+ * bundle in Miniflare, events in its local R2, recorded and compacted through its own RPCs) against Node
+ * (`npm start`'s server, events on the filesystem), with the same events, compacted the same way. Both answers must be equal, RPC by RPC.
  *
- *   npm run bench:worker -- --events 1000000 --runs 5 --step-events 1000000 --worker-cache-mib 32
+ *   npm run bench:worker -- --events 1000000 --runs 5 --step-events 1000000 --worker-cache-mib 32,256
  *
  * Each query is sent once to warm the caches (not timed), then `--runs` times; medians are reported. Both
  * servers get Connect binary over keep-alive HTTP/1.1 from the same client. On workerd each QuerySeries and
@@ -33,12 +33,11 @@ import {
   TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
-import { type R2BucketLike, r2Driver } from "../storage-drivers/r2.ts";
 import { compactModule } from "../store/compaction.ts";
 import { EventStore } from "../store/event-store.ts";
 import type { FilterSpec, GeoSpec } from "../store/query-spec.ts";
 import { startServer } from "../test/server-process.ts";
-import { generateEventChunks } from "./bench-data.ts";
+import { generateEventChunks, toEventInit } from "./bench-data.ts";
 import { type BenchQuery, END, MODULE, QUERIES, START, TENANT } from "./bench-queries.ts";
 import { BUNDLE, buildWorker, wranglerCompatibility } from "./build-worker.ts";
 
@@ -47,14 +46,14 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "1000000" },
     runs: { type: "string", default: "5" },
     "step-events": { type: "string", default: "1000000" },
-    "worker-cache-mib": { type: "string", default: "32" },
+    "worker-cache-mib": { type: "string", default: "32,256" },
   },
 });
 const N = Number(args.events);
 const RUNS = Number(args.runs);
 const STEP_EVENTS = Number(args["step-events"]);
-/** The Worker's segment cache (TALLY_CACHE_BYTES); an isolate has 128 MB. Node keeps its default 256 MiB. */
-const WORKER_CACHE_MIB = Number(args["worker-cache-mib"]);
+/** The Worker's segment cache (TALLY_CACHE_BYTES), one run per size; an isolate has 128 MB. Node: 256 MiB. */
+const WORKER_CACHE_MIB = String(args["worker-cache-mib"]).split(",").map(Number);
 const BATCH = 1000;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
@@ -127,6 +126,30 @@ async function rpc(client: Client<typeof TelemetryService>, q: BenchQuery): Prom
   return toJsonString(ListEventsResponseSchema, { ...res, nextPageToken: "" });
 }
 
+/**
+ * The same events into the Worker through RecordEvents (binary, 1,000-event batches), then the Compact RPC:
+ * the path a deployment takes. (Writing R2 from Node through Miniflare's binding proxy fails under load.)
+ */
+async function ingestIntoWorker(client: Client<typeof TelemetryService>): Promise<void> {
+  const started = performance.now();
+  let done = 0;
+  for (const chunk of generateEventChunks(N, { start: START, end: END, chunk: 100 * BATCH })) {
+    for (let i = 0; i < chunk.length; i += BATCH) {
+      const res = await client.recordEvents({
+        module: MODULE,
+        events: chunk.slice(i, i + BATCH).map(toEventInit),
+      });
+      if (res.duplicates !== 0) throw new Error("bench-worker: the Worker counted duplicates");
+    }
+    done += chunk.length;
+    log(`  R2 through the Worker: ${done.toLocaleString("en-US")} events`);
+  }
+  await client.compact({ module: MODULE });
+  log(
+    `  R2 through the Worker: ingested and compacted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
 async function ingest(storage: Storage, label: string): Promise<void> {
   const store = new EventStore({ storage, cacheBytes: 64 * 1024 * 1024 });
   const started = performance.now();
@@ -146,6 +169,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+const clientOf = (baseUrl: string) =>
+  createClient(
+    TelemetryService,
+    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+  );
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "tally-bench-worker-"));
   const stops: (() => Promise<unknown>)[] = [];
@@ -154,7 +183,7 @@ async function main() {
       `Generating and storing ${N.toLocaleString("en-US")} events twice (filesystem for Node, R2 for workerd)`,
     );
     await buildWorker();
-    const mf = new Miniflare({
+    const options = (cacheMib: number) => ({
       name: "tally",
       modules: true,
       scriptPath: BUNDLE,
@@ -168,50 +197,49 @@ async function main() {
         TALLY_SECRET: "bench",
         TALLY_OPEN: "true",
         TALLY_STEP_EVENTS: String(STEP_EVENTS),
-        TALLY_CACHE_BYTES: String(WORKER_CACHE_MIB * 1024 * 1024),
+        TALLY_CACHE_BYTES: String(cacheMib * 1024 * 1024),
       },
     });
+    const mf = new Miniflare(options(WORKER_CACHE_MIB[0]!));
     stops.push(() => mf.dispose());
-    const workerUrl = (await mf.ready).origin;
-    const bucket = (await mf.getR2Bucket("TALLY_BUCKET")) as unknown as R2BucketLike;
+    await mf.ready;
     await ingest(createStorage({ driver: fsAtomicDriver({ base: join(dir, "fs") }) }), "filesystem");
-    await ingest(createStorage({ driver: r2Driver({ bucket }) }), "R2");
+    await ingestIntoWorker(clientOf((await mf.ready).origin));
     const node = await startServer({ DATA_DIR: join(dir, "fs") });
     stops.push(() => node.stop());
 
-    const clientOf = (baseUrl: string) =>
-      createClient(
-        TelemetryService,
-        createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
-      );
-    const clients = { node: clientOf(node.url), workerd: clientOf(workerUrl) };
-    const rows: { name: string; node: number; workerd: number }[] = [];
-    for (const q of QUERIES) {
-      const answers = { node: await rpc(clients.node, q), workerd: await rpc(clients.workerd, q) };
-      if (answers.node !== answers.workerd)
-        throw new Error(`ANSWER MISMATCH between Node and workerd: ${q.name}`);
-      const times = { node: [] as number[], workerd: [] as number[] };
-      for (let r = 0; r < RUNS; r++)
-        for (const runtime of ["node", "workerd"] as const) {
-          const t0 = performance.now();
-          await rpc(clients[runtime], q);
-          times[runtime].push(performance.now() - t0);
-        }
-      rows.push({ name: q.name, node: median(times.node), workerd: median(times.workerd) });
-      log(
-        `  ${q.name}: Node ${median(times.node).toFixed(1)} ms, workerd ${median(times.workerd).toFixed(1)} ms`,
-      );
-    }
-    console.log(
-      `Bench queries over HTTP (Connect binary, HTTP/1.1), ${N.toLocaleString("en-US")} events, warm, median of ${RUNS} — ` +
-        `${new Date().toISOString()}; workerd query steps of ${STEP_EVENTS.toLocaleString("en-US")} events, ` +
-        `segment cache ${WORKER_CACHE_MIB} MiB (Node 256 MiB)\n`,
-    );
-    console.log("| query | Node ms | workerd ms | workerd ÷ Node |\n|---|---:|---:|---:|");
-    for (const r of rows)
+    for (const [i, cacheMib] of WORKER_CACHE_MIB.entries()) {
+      // Restarting workerd keeps R2 (persisted on disk) and empties the Worker's cache.
+      if (i > 0) await mf.setOptions(options(cacheMib));
+      const clients = { node: clientOf(node.url), workerd: clientOf((await mf.ready).origin) };
+      const rows: { name: string; node: number; workerd: number }[] = [];
+      for (const q of QUERIES) {
+        const answers = { node: await rpc(clients.node, q), workerd: await rpc(clients.workerd, q) };
+        if (answers.node !== answers.workerd)
+          throw new Error(`ANSWER MISMATCH between Node and workerd: ${q.name}`);
+        const times = { node: [] as number[], workerd: [] as number[] };
+        for (let r = 0; r < RUNS; r++)
+          for (const runtime of ["node", "workerd"] as const) {
+            const t0 = performance.now();
+            await rpc(clients[runtime], q);
+            times[runtime].push(performance.now() - t0);
+          }
+        rows.push({ name: q.name, node: median(times.node), workerd: median(times.workerd) });
+        log(
+          `  ${q.name}: Node ${median(times.node).toFixed(1)} ms, workerd ${median(times.workerd).toFixed(1)} ms`,
+        );
+      }
       console.log(
-        `| ${r.name} | ${r.node.toFixed(1)} | ${r.workerd.toFixed(1)} | ${(r.workerd / r.node).toFixed(2)} |`,
+        `\nBench queries over HTTP (Connect binary, HTTP/1.1), ${N.toLocaleString("en-US")} events, warm, median of ${RUNS} — ` +
+          `${new Date().toISOString()}; workerd query steps of ${STEP_EVENTS.toLocaleString("en-US")} events, ` +
+          `Worker segment cache ${cacheMib} MiB (Node 256 MiB)\n`,
       );
+      console.log("| query | Node ms | workerd ms | workerd ÷ Node |\n|---|---:|---:|---:|");
+      for (const r of rows)
+        console.log(
+          `| ${r.name} | ${r.node.toFixed(1)} | ${r.workerd.toFixed(1)} | ${(r.workerd / r.node).toFixed(2)} |`,
+        );
+    }
     console.log("\nEvery answer was the same on both runtimes.");
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
