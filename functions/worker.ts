@@ -9,21 +9,32 @@
  *   TALLY_LIMITS       JSON of limits to override (docs/configuration.md)
  *   TALLY_STEP_EVENTS  events one query step scans before handing over (default 1,000,000)
  *   TALLY_CACHE_BYTES  decoded segments kept per isolate (default 32 MiB; an isolate has 128 MB)
+ *   TALLY_ENCRYPTION_KEYS  secret: `id=<base64>,id2=<base64>` seals segments with AES-256-GCM, the first
+ *                      key current (docs/configuration.md); every key is checked against the store first
+ *   TALLY_MODULES      JSON of per-module policies: retentionDays, locationDecimals, minGeoCount
  *   STEPS              Durable Object namespace of class QueryStep: each query step runs in a fresh
  *                      invocation there, with its own CPU limit (worker-steps.ts)
  *
- * `fetch` serves the API; `scheduled` (a Cron Trigger) compacts recent partitions; `QueryStep` runs
- * query steps.
+ * `fetch` serves the API and the dashboard (its files are in the bundle: embedded-assets.ts); `scheduled`
+ * (a Cron Trigger) compacts recent partitions, finishes interrupted deletions and applies retention;
+ * `QueryStep` runs query steps. API keys may also live in the bucket (`tally keys`, key-records.ts),
+ * where a revocation holds at once for every isolate.
  *
  * @module
  */
 import { createStorage } from "unstorage";
 import { type R2BucketLike, r2Driver } from "../storage-drivers/r2.ts";
+import { checkEncryptionKeys } from "../store/encryption-check.ts";
 import { EventStore } from "../store/event-store.ts";
+import { KeyRecords } from "../store/key-records.ts";
 import { compactRecent } from "../store/recent-compaction.ts";
+import { listTenants, maintain } from "../store/retention.ts";
 import { createApp } from "./app.ts";
-import { Authenticator, type KeyEntry, OPEN_TENANT } from "./auth.ts";
+import { Authenticator, type KeyEntry } from "./auth.ts";
+import { embeddedAssets } from "./embedded-assets.ts";
+import { encryptionFromEnv, segmentCodec } from "./encryption-config.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { checkPolicies, type ModulePolicies } from "./module-policy.ts";
 import { PageTokens } from "./page-token.ts";
 import type { ServiceDeps } from "./service.ts";
 import { type Fetcher, WorkerSteps } from "./worker-steps.ts";
@@ -36,6 +47,8 @@ export interface WorkerEnv {
   TALLY_LIMITS?: string;
   TALLY_STEP_EVENTS?: string;
   TALLY_CACHE_BYTES?: string;
+  TALLY_ENCRYPTION_KEYS?: string;
+  TALLY_MODULES?: string;
   STEPS?: { newUniqueId(): unknown; get(id: unknown): Fetcher };
 }
 
@@ -43,7 +56,7 @@ interface Built {
   deps: ServiceDeps;
   app: ReturnType<typeof createApp>;
   steps: WorkerSteps;
-  tenants: string[];
+  modules: ModulePolicies;
 }
 
 /** Each step to a new Durable Object: a request to one is an invocation with its own CPU time limit. */
@@ -55,7 +68,7 @@ function stepObjects(namespace: NonNullable<WorkerEnv["STEPS"]>): Fetcher {
  * One store (and segment cache) per isolate and configuration. Keyed by the configuration rather than the
  * `env` object, so that the Worker and the QueryStep objects running in the same isolate share it.
  */
-let built: { key: string; value: Built } | undefined;
+let built: { key: string; value: Promise<Built> } | undefined;
 
 /** A configuration mistake: answered with its message, never with a half-working server. */
 class ConfigError extends Error {}
@@ -76,7 +89,8 @@ function json<T>(value: string, name: string): T {
   }
 }
 
-function build(env: WorkerEnv): Built {
+/** The configured Worker; a failed configuration is tried again on the next request. */
+function build(env: WorkerEnv): Promise<Built> {
   const key = JSON.stringify([
     env.TALLY_SECRET,
     env.TALLY_KEYS,
@@ -84,9 +98,20 @@ function build(env: WorkerEnv): Built {
     env.TALLY_LIMITS,
     env.TALLY_STEP_EVENTS,
     env.TALLY_CACHE_BYTES,
+    env.TALLY_ENCRYPTION_KEYS,
+    env.TALLY_MODULES,
     Boolean(env.STEPS),
   ]);
   if (built?.key === key) return built.value;
+  const value = configure(env).catch((error: unknown) => {
+    built = undefined;
+    throw error instanceof ConfigError ? error : new ConfigError(String((error as Error)?.message ?? error));
+  });
+  built = { key, value };
+  return value;
+}
+
+async function configure(env: WorkerEnv): Promise<Built> {
   if (!env.TALLY_BUCKET) throw new ConfigError("no R2 bucket bound as TALLY_BUCKET (see wrangler.toml)");
   if (!env.TALLY_SECRET) throw new ConfigError("TALLY_SECRET is not set: `wrangler secret put TALLY_SECRET`");
   const keys = env.TALLY_KEYS ? json<KeyEntry[]>(env.TALLY_KEYS, "TALLY_KEYS") : undefined;
@@ -99,10 +124,19 @@ function build(env: WorkerEnv): Built {
   const limitsOverride = env.TALLY_LIMITS ? json<Partial<Limits>>(env.TALLY_LIMITS, "TALLY_LIMITS") : {};
   for (const name of Object.keys(limitsOverride))
     if (!(name in DEFAULT_LIMITS)) throw new ConfigError(`TALLY_LIMITS: unknown limit "${name}"`);
+  const modules = checkPolicies(
+    env.TALLY_MODULES ? json<unknown>(env.TALLY_MODULES, "TALLY_MODULES") : undefined,
+    "TALLY_MODULES",
+  );
   const secret = new Uint8Array(new TextEncoder().encode(env.TALLY_SECRET));
+  const storage = createStorage({ driver: r2Driver({ bucket: env.TALLY_BUCKET }) });
+  const codec = await segmentCodec(encryptionFromEnv(env.TALLY_ENCRYPTION_KEYS));
+  await checkEncryptionKeys(storage, codec);
   const store = new EventStore({
-    storage: createStorage({ driver: r2Driver({ bucket: env.TALLY_BUCKET }) }),
+    storage,
     cacheBytes: positive(env.TALLY_CACHE_BYTES, "TALLY_CACHE_BYTES", 32 * 1024 * 1024),
+    codec,
+    retentionDays: (module) => modules[module]?.retentionDays,
   });
   const steps = new WorkerSteps({
     store,
@@ -112,15 +146,13 @@ function build(env: WorkerEnv): Built {
   });
   const deps: ServiceDeps = {
     store,
-    auth: new Authenticator(keys && keys.length > 0 ? keys : undefined),
+    auth: new Authenticator(keys && keys.length > 0 ? keys : undefined, new KeyRecords(storage)),
     tokens: new PageTokens(secret),
     limits: { ...DEFAULT_LIMITS, ...limitsOverride },
     aggregate: steps.aggregations(),
+    modules,
   };
-  const tenants = keys && keys.length > 0 ? [...new Set(keys.map((k) => k.tenant))] : [OPEN_TENANT];
-  const result = { deps, app: createApp(deps), steps, tenants };
-  built = { key, value: result };
-  return result;
+  return { deps, app: createApp(deps, { assets: embeddedAssets() }), steps, modules };
 }
 
 function configFailure(error: unknown): Response {
@@ -147,17 +179,22 @@ export default {
   async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
     let worker: Built;
     try {
-      worker = build(env);
+      worker = await build(env);
     } catch (error) {
       return configFailure(error);
     }
     return alreadyEncoded(await worker.app.fetch(request, env, ctx as never));
   },
 
-  /** Cron Trigger: compact the last two UTC days of every tenant's modules (store/recent-compaction.ts). */
+  /**
+   * Cron Trigger: compact the last two UTC days of every tenant's modules (store/recent-compaction.ts),
+   * then the housekeeping a Node server runs on a timer — interrupted deletions, retention (retention.ts).
+   */
   async scheduled(controller: { scheduledTime: number }, env: WorkerEnv): Promise<void> {
-    const { deps, tenants } = build(env);
-    const result = await compactRecent(deps.store, tenants, controller.scheduledTime);
+    const { deps, modules } = await build(env);
+    const result = await compactRecent(deps.store, await listTenants(deps.store), controller.scheduledTime);
+    const removed = await maintain(deps.store, Object.keys(modules));
+    if (removed > 0) console.log(`[tally] deletions and retention removed ${removed} segment(s)`);
     console.log(
       `[tally] compacted ${result.partitions} partition(s): ${result.segmentsBefore} → ${result.segmentsAfter} segments`,
     );
@@ -179,7 +216,7 @@ export class QueryStep {
 
   async fetch(request: Request): Promise<Response> {
     try {
-      return await build(this.env).steps.serve(request);
+      return await (await build(this.env)).steps.serve(request);
     } catch (error) {
       return configFailure(error);
     }

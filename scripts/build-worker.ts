@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { webAssetsPlugin } from "./web-assets-plugin.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const BUNDLE = `${ROOT}dist/worker.js`;
@@ -23,6 +24,7 @@ export async function buildWorker(outfile: string = BUNDLE): Promise<number> {
     sourcemap: true,
     metafile: true,
     logLevel: "warning",
+    plugins: [webAssetsPlugin()],
   });
   return Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 }

@@ -5,11 +5,9 @@
  * with ExportCsv, and its calls must all be gRPC-web. Screenshots of every view go to
  * test-output/dashboard/.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
@@ -47,8 +45,8 @@ let dataDir: string;
 let api: Client<typeof TelemetryService>;
 
 beforeAll(async () => {
-  // The page under test is the production build, exactly what `npm start` serves.
-  await promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/build-web.ts"], { cwd: ROOT });
+  // The page under test is the production build, exactly what `npm start` serves (test/global-setup.ts
+  // builds it before any test file runs).
   dataDir = mkdtempSync(join(tmpdir(), "tally-dashboard-"));
   server = await startServer({ DATA_DIR: dataDir });
   api = createClient(TelemetryService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
