@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { runCrashLoop } from "../test/crash-loop.ts";
-import { runFaultScenario } from "../test/fault-run.ts";
+import { type FaultRunResult, runFaultScenario } from "../test/fault-run.ts";
 import { runLoad } from "./load.ts";
 
 function flag(name: string, fallback: number): number {
@@ -57,19 +57,20 @@ try {
   }
 
   if (!skip.has("faults")) {
-    console.log(
-      `[soak] injected faults: ${faultRounds} rounds on memory, ${Math.round(faultRounds / 3)} on disk`,
-    );
-    const memory = await runFaultScenario({ seed: 101, rounds: faultRounds, base: memoryDriver() });
-    const disk = await runFaultScenario({
-      seed: 102,
-      rounds: Math.round(faultRounds / 3),
-      base: fsAtomicDriver({ base: mkdtempSync(join(dir, "faults-")) }),
-    });
-    console.log(
-      `[soak] faults done (${elapsed()}): memory ${JSON.stringify(memory)}; disk ${JSON.stringify(disk)}`,
-    );
-    const sum = (f: (r: typeof memory) => number) => f(memory) + f(disk);
+    const diskRuns = Math.ceil(faultRounds / 300);
+    console.log(`[soak] injected faults: ${faultRounds} rounds on memory, ${diskRuns * 100} on disk`);
+    // Many runs of 100 rounds with their own seeds, rather than one long one: a run's cost grows with its
+    // data (every round re-reads it through a fresh store); the number of runs does not.
+    const runs: FaultRunResult[] = [];
+    for (let i = 0; i < Math.ceil(faultRounds / 100); i++) {
+      runs.push(await runFaultScenario({ seed: 1000 + i, rounds: 100, base: memoryDriver() }));
+    }
+    for (let i = 0; i < diskRuns; i++) {
+      const base = fsAtomicDriver({ base: mkdtempSync(join(dir, "faults-")) });
+      runs.push(await runFaultScenario({ seed: 2000 + i, rounds: 100, base }));
+    }
+    console.log(`[soak] faults done (${elapsed()}): ${runs.length} runs`);
+    const sum = (f: (r: FaultRunResult) => number) => runs.reduce((n, r) => n + f(r), 0);
     lines.push(
       `faults injected:      ${sum((r) => r.faults.total)} (EIO ${sum((r) => r.faults.EIO)}, ENOSPC ${sum((r) => r.faults.ENOSPC)}, timeouts ${sum((r) => r.faults.timeout)}) over ${sum((r) => r.rounds)} rounds`,
       `events (faults):      ${sum((r) => r.acknowledged)} acknowledged, ${sum((r) => r.found)} found; ${sum((r) => r.writesFailed)} writes and ${sum((r) => r.queriesFailed)} queries failed cleanly, ${sum((r) => r.queriesAnswered)} queries answered right`,
