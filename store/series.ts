@@ -66,6 +66,7 @@ export async function querySeries(
         const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
         const byCode = new Map<number, number>();
         let groupsOf = -1;
+        let groups: number[] = [];
         if (ungrouped >= 0) {
           const counts = acc.count[ungrouped]!;
           countPieces(segment, table, pieces, spec, (_, b, n) => {
@@ -76,12 +77,13 @@ export async function querySeries(
         countPieces(segment, table, pieces, spec, (c, b, n) => {
           // A combination's groups are the same in every piece.
           if (groupsOf !== c) {
+            // A fresh array: emptying one (length = 0) costs more than allocating.
             groupsOf = c;
-            joined.length = 0;
-            if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
-            else acc.crossGroups(groupColumns, c, joined);
+            groups = [];
+            if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
+            else acc.crossGroups(groupColumns, c, groups);
           }
-          for (const g of joined) acc.count[g]![b]! += n;
+          for (const g of groups) acc.count[g]![b]! += n;
         });
         return true;
       }
