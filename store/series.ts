@@ -74,14 +74,31 @@ export async function querySeries(
           });
           return true;
         }
+        // Two group fields each with one string value (type × org, say): the group by the two codes.
+        const byCodes = new Map<number, number[]>();
+        const [first, second] = groupColumns;
+        const pairKey = (c: number) => {
+          if (groupColumns.length !== 2 || !first || !second) return -1;
+          const i = first.offsets[c]!;
+          const j = second.offsets[c]!;
+          if (first.offsets[c + 1] !== i + 1 || second.offsets[c + 1] !== j + 1) return -1;
+          if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return -1;
+          return first.vals[i]! * 0x4000000 + second.vals[j]!;
+        };
         countPieces(segment, table, pieces, spec, (c, b, n) => {
           // A combination's groups are the same in every piece.
           if (groupsOf !== c) {
             // A fresh array: emptying one (length = 0) costs more than allocating.
             groupsOf = c;
-            groups = [];
-            if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
-            else acc.crossGroups(groupColumns, c, groups);
+            const key = single ? -1 : pairKey(c);
+            const known = key < 0 ? undefined : byCodes.get(key);
+            if (known) groups = known;
+            else {
+              groups = [];
+              if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
+              else acc.crossGroups(groupColumns, c, groups);
+              if (key >= 0) byCodes.set(key, groups);
+            }
           }
           for (const g of groups) acc.count[g]![b]! += n;
         });
