@@ -56,6 +56,7 @@ export async function querySeries(
   const joined: number[] = [];
   const plan = options.rollups === false ? undefined : planRollups(spec, starts, options.pickRollup);
   const stats = options.stats;
+  const pairGroups = new Map<string, number[]>();
   // A segment whose rollup answers exactly is counted entry by entry (rollup-query.ts), not row by row.
   const claim = plan
     ? (segment: Segment, duplicates: Uint8Array | null) => {
@@ -74,30 +75,29 @@ export async function querySeries(
           });
           return true;
         }
-        // Two group fields each with one string value (type × org, say): the group by the two codes.
-        const byCodes = new Map<number, number[]>();
+        // Two group fields each with one string value (type × org, say): the groups by the two texts.
         const [first, second] = groupColumns;
         const pairKey = (c: number) => {
-          if (groupColumns.length !== 2 || !first || !second) return -1;
+          if (groupColumns.length !== 2 || !first || !second) return undefined;
           const i = first.offsets[c]!;
           const j = second.offsets[c]!;
-          if (first.offsets[c + 1] !== i + 1 || second.offsets[c + 1] !== j + 1) return -1;
-          if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return -1;
-          return first.vals[i]! * 0x4000000 + second.vals[j]!;
+          if (first.offsets[c + 1] !== i + 1 || second.offsets[c + 1] !== j + 1) return undefined;
+          if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return undefined;
+          return `${first.text(first.vals[i]!)}\u0000${second.text(second.vals[j]!)}`;
         };
         countPieces(segment, table, pieces, spec, (c, b, n) => {
           // A combination's groups are the same in every piece.
           if (groupsOf !== c) {
             // A fresh array: emptying one (length = 0) costs more than allocating.
             groupsOf = c;
-            const key = single ? -1 : pairKey(c);
-            const known = key < 0 ? undefined : byCodes.get(key);
+            const key = single ? undefined : pairKey(c);
+            const known = key === undefined ? undefined : pairGroups.get(key);
             if (known) groups = known;
             else {
               groups = [];
               if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
               else acc.crossGroups(groupColumns, c, groups);
-              if (key >= 0) byCodes.set(key, groups);
+              if (key !== undefined) pairGroups.set(key, groups);
             }
           }
           for (const g of groups) acc.count[g]![b]! += n;
