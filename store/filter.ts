@@ -45,6 +45,25 @@ function equalsAny(column: FieldColumn, filter: FilterSpec): CompiledFilter {
   }
   if (wanted.size === 0) return false;
   const { offsets, tags, vals } = column;
+  const strings = wanted.size === 1 ? wanted.get(TAG_STRING) : undefined;
+  if (strings?.size === 1) {
+    // The commonest filter, `field = "text"`: one dictionary code to compare with.
+    const code = strings.values().next().value!;
+    return (r) => {
+      for (let k = offsets[r]!, end = offsets[r + 1]!; k < end; k++) {
+        if (vals[k] === code && tags[k] === TAG_STRING) return true;
+      }
+      return false;
+    };
+  }
+  if (strings) {
+    return (r) => {
+      for (let k = offsets[r]!, end = offsets[r + 1]!; k < end; k++) {
+        if (tags[k] === TAG_STRING && strings.has(vals[k]!)) return true;
+      }
+      return false;
+    };
+  }
   return (r) => {
     for (let k = offsets[r]!, end = offsets[r + 1]!; k < end; k++) {
       if (wanted.get(tags[k]!)?.has(vals[k]!)) return true;

@@ -164,6 +164,34 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
   }
   const j = table.dims.indexOf(field);
   if (j < 0) return undefined;
-  const dict = segment.dict;
-  return { ...table.columns[j]!, text: (code) => dict.get(code), codeOf: (text) => dict.indexOf(text) };
+  let columns = dimColumns.get(table);
+  if (!columns) {
+    columns = [];
+    dimColumns.set(table, columns);
+  }
+  let column = columns[j];
+  if (!column) {
+    const values = table.columns[j]!;
+    const dict = segment.dict;
+    // A filter's operand is looked up among the few values this column holds (decoded once), not in the
+    // segment's whole dictionary, which holds every user id too.
+    let codes: Map<string, number> | undefined;
+    column = {
+      ...values,
+      text: (code) => dict.get(code),
+      codeOf: (text) => {
+        if (!codes) {
+          codes = new Map();
+          for (let k = 0; k < values.tags.length; k++) {
+            if (values.tags[k]! >= TAG_STRING) codes.set(dict.get(values.vals[k]!), values.vals[k]!);
+          }
+        }
+        return codes.get(text) ?? -1;
+      },
+    };
+    columns[j] = column;
+  }
+  return column;
 }
+
+const dimColumns = new WeakMap<RollupTable, FieldColumn[]>();

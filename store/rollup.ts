@@ -16,11 +16,20 @@
  */
 import { type PathColumn, TAG_STRING } from "./segment-format.ts";
 
-/** The dimension sets rolled up (the event type is always one): what dashboards filter and group by. */
-export const ROLLUP_DIMS: readonly (readonly string[])[] = [
-  ["org", "project"],
-  ["org", "supplies.name"],
-  ["org", "needs"],
+/**
+ * The dimension sets rolled up (the event type is always one): what dashboards filter and group by. Each
+ * gets a value-set table (exact for every query on its fields) and, in compacted segments, one exploded by
+ * its last dimension when some event has several values of it. The small `compacted` sets (no org) are
+ * built at compaction only, and only in their compact form (exploded when there are several values): a
+ * filter or group on supply or need names alone then reads ~type × names combinations instead of
+ * type × org × names; fresh segments answer such queries from the org tables.
+ */
+export const ROLLUP_DIMS: readonly { dims: readonly string[]; compacted?: boolean }[] = [
+  { dims: ["org", "project"] },
+  { dims: ["org", "supplies.name"] },
+  { dims: ["org", "needs"] },
+  { dims: ["supplies.name"], compacted: true },
+  { dims: ["needs"], compacted: true },
 ];
 
 /** Slot length: every boundary a query may put inside a segment must be a multiple of it. */
@@ -254,12 +263,16 @@ export function buildRollups(
   const text = (tag: number, val: number) =>
     tag === 0 ? "null" : tag === 1 ? "false" : tag === 2 ? "true" : tag === 3 ? String(val) : dict[val]!;
   const out: RollupTable[] = [];
-  for (const dims of ROLLUP_DIMS) {
-    const combined = prefix(dims);
-    out.push(table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot));
+  for (const { dims, compacted } of ROLLUP_DIMS) {
+    if (compacted && !exploded) continue;
     const last = dims[dims.length - 1]!;
     const lastSets = setsOf(last);
-    if (!exploded || lastSets.tags.every((t) => t.length <= 1)) continue;
+    const multi = lastSets.tags.some((t) => t.length > 1);
+    if (!(compacted && multi)) {
+      const combined = prefix(dims);
+      out.push(table(dims, typeCodes, combined.ids, combined.size, dims.map(setsOf), slotIndex, firstSlot));
+    }
+    if (!exploded || !multi) continue;
     const { rowOf, single, textUnique } = explodeRows(lastSets, n, text);
     const head = prefix(dims.slice(0, -1));
     const gather = (of: ArrayLike<number>) => {

@@ -62,7 +62,7 @@ export function rollupClaim(
   const { stats } = options;
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
-  const joined: number[] = [];
+  const pairGroups = new Map<string, number[]>();
   return (segment, duplicates) => {
     const found = plan.tableFor(segment, duplicates);
     if (!found) return false;
@@ -78,15 +78,33 @@ export function rollupClaim(
     const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
     const byCode = new Map<number, number>();
     let groupsOf = -1;
+    let groups: number[] = [];
+    // Two group fields each with one string value (type × org, say): the groups by the two texts.
+    const [first, second] = groupColumns;
+    const pairKey = (c: number) => {
+      if (groupColumns.length !== 2 || !first || !second) return undefined;
+      const i = first.offsets[c]!;
+      const j = second.offsets[c]!;
+      if (first.offsets[c + 1] !== i + 1 || second.offsets[c + 1] !== j + 1) return undefined;
+      if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return undefined;
+      return `${first.text(first.vals[i]!)}\u0000${second.text(second.vals[j]!)}`;
+    };
     countPieces(segment, table, pieces, spec, (c, b, n) => {
       // A combination's groups are the same in every piece.
       if (groupsOf !== c) {
+        // A fresh array: emptying one (length = 0) costs more than allocating.
         groupsOf = c;
-        joined.length = 0;
-        if (single) acc.singleGroups(groupColumns[0], c, byCode, joined);
-        else acc.crossGroups(groupColumns, c, joined);
+        const key = single ? undefined : pairKey(c);
+        const known = key === undefined ? undefined : pairGroups.get(key);
+        if (known) groups = known;
+        else {
+          groups = [];
+          if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
+          else acc.crossGroups(groupColumns, c, groups);
+          if (key !== undefined) pairGroups.set(key, groups);
+        }
       }
-      for (const g of joined) acc.count[g]![b]! += n;
+      for (const g of groups) acc.count[g]![b]! += n;
     });
     return true;
   };
