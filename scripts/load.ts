@@ -27,6 +27,8 @@ export interface LoadOptions {
   /** Seconds of the sustained phase; overload and recovery take a third of it each (at least 3 s). */
   seconds: number;
   connections?: number;
+  /** The server's `cacheBytes` (default: the server's own, 256 MiB). */
+  cacheBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -95,6 +97,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         },
       ],
       limits: { requestsPerSecond: limit, requestBurst: limit },
+      ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
     }),
   );
   const server = await startServer(
@@ -266,6 +269,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     rate: flag("rate", 200),
     batch: flag("batch", 100),
     seconds: flag("seconds", 60),
+    cacheBytes: flag("cache-bytes", 0),
     log: (line) => console.log(line),
   });
   console.log(JSON.stringify(result, null, 2));
