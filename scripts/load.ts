@@ -27,6 +27,8 @@ export interface LoadOptions {
   /** Seconds of the sustained phase; overload and recovery take a third of it each (at least 3 s). */
   seconds: number;
   connections?: number;
+  /** The server's `cacheBytes` (default: the server's own, 256 MiB). */
+  cacheBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -50,7 +52,7 @@ export interface LoadResult {
   sustained: PhaseResult;
   overload: PhaseResult;
   /** resource_exhausted answers timed one by one during the overload: how quick they are (ms). */
-  limitedAnswers: { count: number; p50: number; max: number; retryAfterMs: number };
+  limitedAnswers: { count: number; p50: number; max: number; retryAfterMs: number; failures: string[] };
   recovery: PhaseResult;
   /** Server RSS (MiB) and open fds, sampled every 500 ms over sustained, overload and recovery. */
   rssMiB: { start: number; end: number; min: number; max: number };
@@ -95,6 +97,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         },
       ],
       limits: { requestsPerSecond: limit, requestBurst: limit },
+      ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
     }),
   );
   const server = await startServer(
@@ -221,6 +224,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 /** Sends one request at a time during the overload and times those answered 429. */
 async function probeLimited(url: string, body: () => Buffer, ms: number) {
   const times: number[] = [];
+  /** Connection failures the probe met (the phase's own count autocannon's errors). */
+  const failures: string[] = [];
   let retryAfterMs = 0;
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -233,9 +238,12 @@ async function probeLimited(url: string, body: () => Buffer, ms: number) {
         authorization: `Bearer ${KEY}`,
       },
       body: new Uint8Array(body()),
+    }).catch((error: unknown) => {
+      failures.push(String((error as { cause?: unknown }).cause ?? error));
+      return undefined;
     });
-    await res.arrayBuffer();
-    if (res.status === 429) {
+    await res?.arrayBuffer();
+    if (res?.status === 429) {
       times.push(performance.now() - t);
       retryAfterMs = Math.max(retryAfterMs, Number(res.headers.get("tally-retry-after-ms")));
     }
@@ -247,6 +255,7 @@ async function probeLimited(url: string, body: () => Buffer, ms: number) {
     p50: Math.round(times[Math.floor(times.length / 2)] ?? 0),
     max: Math.round(times[times.length - 1] ?? 0),
     retryAfterMs,
+    failures,
   };
 }
 
@@ -266,6 +275,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     rate: flag("rate", 200),
     batch: flag("batch", 100),
     seconds: flag("seconds", 60),
+    cacheBytes: flag("cache-bytes", 0),
     log: (line) => console.log(line),
   });
   console.log(JSON.stringify(result, null, 2));

@@ -91,7 +91,7 @@ try {
     console.log(`[soak] load done (${elapsed()}): ${JSON.stringify(load)}`);
     lines.push(
       `load held:            ${load.sustained.eventsPerSecond} events/s (${rate} req/s × ${batch}) for ${loadSeconds} s, p50 ${load.sustained.p50} ms, p99 ${load.sustained.p99} ms, errors ${load.sustained.errors}`,
-      `overload (2×):        ${load.overload.limited} of ${load.overload.requests} answered resource_exhausted (probe: p50 ${load.limitedAnswers.p50} ms, max ${load.limitedAnswers.max} ms), errors ${load.overload.errors}; recovery: ${load.recovery.ok} ok, errors ${load.recovery.errors}`,
+      `overload (2×):        ${load.overload.limited} of ${load.overload.requests} answered resource_exhausted (probe: p50 ${load.limitedAnswers.p50} ms, max ${load.limitedAnswers.max} ms, ${load.limitedAnswers.failures.length} connection failures), errors ${load.overload.errors}; recovery: ${load.recovery.ok} ok, errors ${load.recovery.errors}`,
       `RSS / fds:            RSS ${load.rssMiB.start} → ${load.rssMiB.end} MiB (max ${load.rssMiB.max}), open fds ${load.fds.start} → ${load.fds.end} (max ${load.fds.max})`,
     );
   }

@@ -18,6 +18,7 @@ describe("load", () => {
     expect(r.sustained.ok).toBeGreaterThan(0);
     expect(r.overload.errors).toBe(0);
     expect(r.overload.limited).toBeGreaterThan(0);
+    expect(r.limitedAnswers.failures).toEqual([]);
     expect(r.overload.ok).toBeGreaterThan(0);
     expect(r.recovery.errors).toBe(0);
     expect(r.recovery.limited).toBe(0);
