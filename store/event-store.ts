@@ -12,6 +12,7 @@ import { keyVerified } from "./encryption-check.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import { mapLimit } from "./map-limit.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
@@ -242,7 +243,9 @@ export class EventStore {
       const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
       const quarantined = all.filter((key) => isQuarantined(key));
       const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
-      const loaded = await Promise.all(keys.map((key) => this.loadSegment(key, cache)));
+      // At most 16 reads at once: with a cold cache, each concurrent write or query would otherwise hold
+      // a file open per segment of the partition (thousands of fds under load).
+      const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache));
       // A segment deleted since the listing was compacted away: harmless when a segment we did read
       // supersedes it (its events are there); otherwise list again.
       const covering = new Set(loaded.flatMap((s) => s?.supersedes ?? []));
