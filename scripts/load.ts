@@ -56,6 +56,8 @@ export interface LoadResult {
   recovery: PhaseResult;
   /** Server RSS (MiB) and open fds, sampled every 500 ms over sustained, overload and recovery. */
   rssMiB: { start: number; end: number; min: number; max: number };
+  /** Server RSS (MiB) at every tenth of the samples: whether it levels off or keeps growing. */
+  rssTenthsMiB: number[];
   fds: { start: number; end: number; min: number; max: number };
   eventsStored: number;
 }
@@ -209,6 +211,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         limitedAnswers,
         recovery,
         rssMiB: span(samples.map((s) => Math.round(s.rss))),
+        rssTenthsMiB: Array.from({ length: 10 }, (_, i) =>
+          Math.round(samples[Math.min(samples.length - 1, Math.floor(((i + 1) * samples.length) / 10))]!.rss),
+        ),
         fds: span(samples.map((s) => s.fds)),
         eventsStored: rows.reduce((n, r) => n + r.value, 0),
       };
