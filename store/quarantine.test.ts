@@ -8,6 +8,7 @@ import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { compactPartition } from "./compaction.ts";
+import { crc32 } from "./crc32.ts";
 import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
@@ -90,5 +91,22 @@ describe("quarantine of corrupt segments", () => {
     } finally {
       console.error = original;
     }
+  });
+
+  it("leaves a newer format's segment in place: failed_precondition, not quarantine", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    const store = new EventStore({ storage });
+    await store.record("acme", "m", [ev("a", 1)]);
+    const [key] = await storage.getKeys("v1:acme:m:ev:20260329");
+    const newer = ((await storage.getItemRaw(key!)) as Uint8Array).slice();
+    newer[4] = 3; // a later format, written whole by a newer Tally during a rolling upgrade
+    const end = newer.length - 4;
+    new DataView(newer.buffer).setUint32(end, crc32(newer.subarray(0, end)), true);
+    await storage.setItemRaw(key!, newer);
+    const error = await failure(count(new EventStore({ storage })));
+    expect(error.code).toBe("failed_precondition");
+    expect(error.message).toContain("upgrade this server");
+    expect(await storage.hasItem(key!)).toBe(true);
+    expect(await storage.hasItem(`${key!}.quarantined`)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { crc32 } from "./crc32.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { encodeSegment, SEGMENT_VERSION, Segment } from "./segment-format.ts";
@@ -133,5 +134,17 @@ describe("segment format", () => {
     const future = fresh.slice();
     future[4] = 3;
     expect(() => new Segment(future, "seg")).toThrow("seg: unsupported segment version 3");
+    // An intact segment of a later format (its checksum holds) is a newer writer's, not damage.
+    const end = future.length - 4;
+    new DataView(future.buffer).setUint32(end, crc32(future.subarray(0, end)), true);
+    const newer = (() => {
+      try {
+        new Segment(future, "seg");
+      } catch (error) {
+        return error as TallyError;
+      }
+    })();
+    expect(newer?.code).toBe("failed_precondition");
+    expect(newer?.message).toContain("newer Tally");
   });
 });

@@ -428,17 +428,27 @@ export class Segment {
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
       throw new TallyError("data_loss", `${what}: not a Tally segment`);
     }
-    const version = bytes[4];
+    const version = bytes[4]!;
+    let end = bytes.byteLength;
+    // Every version from 2 on ends with the CRC-32 of all bytes before it (the version byte included).
+    const intact = () => {
+      end = bytes.byteLength - TRAILER;
+      const stored = end < 12 ? -1 : new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0, true);
+      return stored === crc32(bytes.subarray(0, Math.max(end, 0)));
+    };
     if (version !== 1 && version !== 2) {
+      // An intact segment of a later version was written by a newer Tally sharing this store (a rolling
+      // upgrade): not damage, so it must not be quarantined. A damaged version byte fails the checksum.
+      if (version > 2 && intact()) {
+        throw new TallyError(
+          "failed_precondition",
+          `${what}: written in segment format ${version} by a newer Tally; upgrade this server to read it`,
+        );
+      }
       throw new TallyError("data_loss", `${what}: unsupported segment version ${version}`);
     }
-    let end = bytes.byteLength;
-    if (version === 2) {
-      end -= TRAILER;
-      const stored = end < 12 ? -1 : new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0, true);
-      if (stored !== crc32(bytes.subarray(0, Math.max(end, 0)))) {
-        throw new TallyError("data_loss", `${what}: checksum mismatch (the segment is truncated or corrupt)`);
-      }
+    if (version === 2 && !intact()) {
+      throw new TallyError("data_loss", `${what}: checksum mismatch (the segment is truncated or corrupt)`);
     }
     // Typed-array views need aligned offsets; bytes read from a driver may sit anywhere in a pool.
     const aligned = bytes.byteOffset % 8 === 0 ? bytes.subarray(0, end) : bytes.slice(0, end);
