@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { prng } from "../scripts/bench-data.ts";
 import { Segment } from "../store/segment-format.ts";
 import { bundleServer, type ServerProcess, startServer } from "./server-process.ts";
 
@@ -43,16 +44,6 @@ const T0 = Date.UTC(2026, 6, 1);
 const DAY = 86_400_000;
 const MODULE = "mod-crash";
 const SERVICE = "/telemetry.v1.TelemetryService";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ev {
   id: string;

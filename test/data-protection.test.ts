@@ -11,11 +11,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
-import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import { ROOT, runServerToExit, type ServerProcess, startServer } from "./server-process.ts";
+import {
+  serverClient as client,
+  ROOT,
+  runServerToExit,
+  type ServerProcess,
+  startServer,
+} from "./server-process.ts";
 
 const dirs: string[] = [];
 const servers: ServerProcess[] = [];
@@ -66,24 +70,6 @@ async function ok(run: Promise<Run>): Promise<unknown> {
   expect(r.stderr, r.stderr).toBe("");
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);
-}
-
-function client(url: string, key?: string) {
-  return createClient(
-    TelemetryService,
-    createConnectTransport({
-      baseUrl: url,
-      httpVersion: "1.1",
-      interceptors: key
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${key}`);
-              return next(req);
-            },
-          ]
-        : [],
-    }),
-  );
 }
 
 const T0 = Date.UTC(2026, 5, 1);

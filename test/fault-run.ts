@@ -16,6 +16,7 @@ import { createStorage, type Driver } from "unstorage";
 import { routerOptions, routes } from "../functions/routes.ts";
 import { testDeps } from "../functions/test-deps.ts";
 import { AggregationFunction, Interval, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { prng } from "../scripts/bench-data.ts";
 import { type FaultControl, faultyDriver } from "../storage-drivers/faulty.ts";
 
 export interface FaultRunOptions {
@@ -45,16 +46,6 @@ const MODULE = "mod-faults";
 const RANGE = { start: timestampFromMs(T0), end: timestampFromMs(T0 + 3 * DAY) };
 /** The only codes a storage fault may surface as. */
 const STORAGE_CODES = new Set([Code.Unavailable, Code.ResourceExhausted]);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function clientOf(deps: ReturnType<typeof testDeps>) {
   const transport = createRouterTransport((router) => routes(router, deps), { router: routerOptions(deps) });

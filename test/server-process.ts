@@ -2,11 +2,15 @@
  * Starts `functions/node.ts` — what `npm start` runs — as a real child process on a free port, for tests
  * that need a real server: protocols over the wire, restarts, several processes on one data directory.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -100,4 +104,23 @@ export async function runServerToExit(
   const [code] = (await once(child, "exit")) as [number | null];
   clearTimeout(timer);
   return { code, output };
+}
+
+/** A Connect client (HTTP/1.1) of a started server, sending `key` as its bearer token when given. */
+export function serverClient(url: string, key?: string) {
+  return createClient(
+    TelemetryService,
+    createConnectTransport({
+      baseUrl: url,
+      httpVersion: "1.1",
+      interceptors: key
+        ? [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${key}`);
+              return next(req);
+            },
+          ]
+        : [],
+    }),
+  );
 }

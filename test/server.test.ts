@@ -8,12 +8,15 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { Interval, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { Interval } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { AUTH_KEYS, checkAuth } from "./auth-suite.ts";
-import { runServerToExit, type ServerProcess, startServer } from "./server-process.ts";
+import {
+  serverClient as client,
+  runServerToExit,
+  type ServerProcess,
+  startServer,
+} from "./server-process.ts";
 
 const dirs: string[] = [];
 const servers: ServerProcess[] = [];
@@ -32,24 +35,6 @@ async function start(env: Record<string, string>): Promise<ServerProcess> {
   const server = await startServer(env);
   servers.push(server);
   return server;
-}
-
-function client(url: string, key?: string) {
-  return createClient(
-    TelemetryService,
-    createConnectTransport({
-      baseUrl: url,
-      httpVersion: "1.1",
-      interceptors: key
-        ? [
-            (next) => (req) => {
-              req.header.set("authorization", `Bearer ${key}`);
-              return next(req);
-            },
-          ]
-        : [],
-    }),
-  );
 }
 
 const T0 = Date.UTC(2026, 5, 1);
