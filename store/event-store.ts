@@ -13,6 +13,7 @@ import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
 import { mapLimit } from "./map-limit.ts";
+import { PartitionIds } from "./partition-ids.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
@@ -31,6 +32,8 @@ export interface EventStoreOptions {
   codec?: SegmentCodec;
   /** A module's retention in days, if it has one: older partitions are invisible, then deleted (retention.ts). */
   retentionDays?: (module: string) => number | undefined;
+  /** Bytes of (id, time) fingerprints kept for writers' duplicate checks (partition-ids.ts). Default 64 MiB. */
+  idIndexBytes?: number;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -49,6 +52,8 @@ export class EventStore {
   private readonly cache: SegmentCache;
   private readonly inflate: Inflate | undefined;
   private readonly masks = new Map<string, (Uint8Array | null)[]>();
+  /** Writers' duplicate-check fingerprints (partition-ids.ts). */
+  readonly ids: PartitionIds;
   /** Partitions this process wrote to since the compactor last asked: `tenant:module:day`. */
   readonly written = new Set<string>();
   readonly codec: SegmentCodec;
@@ -64,6 +69,7 @@ export class EventStore {
     this.codec = options.codec ?? PLAIN_CODEC;
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
+    this.ids = new PartitionIds(options.idIndexBytes ?? 64 * 1024 * 1024);
   }
 
   /** The first day (yyyymmdd) a module's retention keeps, or "" when it keeps everything. */
@@ -102,8 +108,7 @@ export class EventStore {
     // Check every partition before writing any, so that a read failure stores nothing.
     const fresh: [string, StoredEvent[]][] = [];
     for (const [day, list] of byDay) {
-      const existing = await this.loadPartition(tenant, module, day, undefined, false);
-      const kept = list.filter((e) => !existing.some((s) => holds(s.segment, e.id, e.time)));
+      const kept = await this.freshEvents(tenant, module, day, list);
       duplicates += list.length - kept.length;
       if (kept.length > 0) fresh.push([day, kept]);
     }
@@ -125,11 +130,97 @@ export class EventStore {
       await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
       throw storageFailure("write", failed.reason);
     }
-    for (const [day] of fresh) this.written.add(`${tenant}:${module}:${day}`);
-    // The next batch's duplicate check reads these segments: keep them decoded rather than read them back.
-    for (const w of written)
-      this.cache.set(w.key, new Segment(w.plain, w.key, this.inflate), w.plain.byteLength);
+    fresh.forEach(([day, list], i) => {
+      this.written.add(`${tenant}:${module}:${day}`);
+      this.indexWritten(tenant, module, day, written[i]!.key, list);
+    });
     return { accepted: events.length - duplicates, duplicates };
+  }
+
+  /**
+   * The events of `list` (one day's, distinct) that the partition does not hold yet. Looked up in the
+   * partition's fingerprints (partition-ids.ts); a partition under a tombstone, or too large to index,
+   * is searched segment by segment instead.
+   */
+  private async freshEvents(
+    tenant: string,
+    module: string,
+    day: string,
+    list: StoredEvent[],
+  ): Promise<StoredEvent[]> {
+    // Expired: invisible to every reader, so nothing in it can make an event a duplicate.
+    if (day < this.retainedFrom(module)) return list;
+    const partition = `${tenant}:${module}:${day}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const kept = await this.freshByIndex(tenant, module, day, partition, list);
+      if (kept === "search") break;
+      if (kept) return kept;
+      // A segment went away while it was read (compacted or deleted since): rebuild from a new listing.
+      this.ids.drop(partition);
+    }
+    const existing = await this.loadPartition(tenant, module, day, undefined, false);
+    return list.filter((e) => !existing.some((s) => holds(s.segment, e.id, e.time)));
+  }
+
+  /** undefined: a segment it needed has gone; "search": the partition cannot use its index now. */
+  private async freshByIndex(
+    tenant: string,
+    module: string,
+    day: string,
+    partition: string,
+    list: StoredEvent[],
+  ): Promise<StoredEvent[] | undefined | "search"> {
+    const prefix = eventsPrefix(tenant, module);
+    const keys = (await this.storage.getKeys(`${prefix}:${day}`)).filter(
+      (key) => parseSegmentKey(prefix, key)?.day === day,
+    );
+    // Read after the listing, as partitionState does: a deletion hides segments the index still holds.
+    if ((await this.tombstones.covering(tenant, module, day)).length > 0) return "search";
+    const entry = this.ids.entry(partition);
+    if (!entry) return "search";
+    const missing = keys.filter((key) => !entry.covers(key));
+    // One-off reads, kept out of the segment cache: writers must not fill it with what queries may never ask.
+    const loaded = await mapLimit(missing, 16, (key) => this.loadSegment(key, false));
+    if (loaded.some((s) => s === undefined)) return undefined;
+    loaded.forEach((segment, i) => {
+      const s = segment!;
+      entry.addSegment(
+        missing[i]!,
+        s.count,
+        (r) => s.id(r),
+        (r) => s.time[r]!,
+      );
+    });
+    if (!this.ids.fit(partition)) return "search";
+    // A hit is a candidate: confirm it in the segment named (a fingerprint collision must not drop an event).
+    const candidates = new Map<string, number[]>();
+    list.forEach((e, i) => {
+      const key = entry.candidate(e.id, e.time);
+      if (key === undefined) return;
+      const rows = candidates.get(key);
+      if (rows) rows.push(i);
+      else candidates.set(key, [i]);
+    });
+    if (candidates.size === 0) return list;
+    const held = new Uint8Array(list.length);
+    for (const [key, rows] of candidates) {
+      const segment = await this.loadSegment(key);
+      if (!segment) return undefined;
+      for (const i of rows) if (holds(segment, list[i]!.id, list[i]!.time)) held[i] = 1;
+    }
+    return list.filter((_, i) => held[i] === 0);
+  }
+
+  /** Adds a segment this process wrote to its partition's fingerprints, if the partition is indexed. */
+  private indexWritten(tenant: string, module: string, day: string, key: string, events: StoredEvent[]) {
+    const partition = `${tenant}:${module}:${day}`;
+    this.ids.peek(partition)?.addSegment(
+      key,
+      events.length,
+      (i) => events[i]!.id,
+      (i) => events[i]!.time,
+    );
+    this.ids.fit(partition);
   }
 
   /**
@@ -362,6 +453,7 @@ export class EventStore {
     } catch (cause) {
       throw storageFailure("write", cause);
     }
+    this.indexWritten(tenant, module, day, key, events);
     return key;
   }
 
