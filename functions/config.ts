@@ -19,6 +19,8 @@ export interface NodeConfig {
   keys: KeyEntry[] | undefined;
   limits: Limits;
   cacheBytes: number;
+  /** Memory for writers' duplicate-check fingerprints (store/partition-ids.ts). */
+  idIndexBytes: number;
   /** How often the partitions this process wrote to are compacted (ms). */
   compactionIntervalMs: number;
   secret: string | undefined;
@@ -35,6 +37,7 @@ interface ConfigFile {
   keys?: KeyEntry[];
   limits?: Partial<Limits>;
   cacheBytes?: number;
+  idIndexBytes?: number;
   compactionIntervalMs?: number;
   modules?: unknown;
   encryption?: EncryptionConfig;
@@ -58,6 +61,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   for (const name of Object.keys(file.limits ?? {})) {
     if (!(name in DEFAULT_LIMITS)) throw new Error(`[tally] config ${path}: unknown limit "${name}"`);
   }
+  for (const name of [
+    "cacheBytes",
+    "idIndexBytes",
+    "compactionIntervalMs",
+    "maintenanceIntervalMs",
+  ] as const) {
+    const value = file[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0))
+      throw new Error(
+        `[tally] config ${path}: ${name} must be a whole number ≥ 0, not ${JSON.stringify(value)}`,
+      );
+  }
   return {
     host: env.HOST || "127.0.0.1",
     port,
@@ -65,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     keys: file.keys && file.keys.length > 0 ? file.keys : undefined,
     limits: { ...DEFAULT_LIMITS, ...file.limits },
     cacheBytes: file.cacheBytes ?? 256 * 1024 * 1024,
+    idIndexBytes: file.idIndexBytes ?? 64 * 1024 * 1024,
     compactionIntervalMs: file.compactionIntervalMs ?? 30_000,
     secret: env.TALLY_SECRET || undefined,
     configFile: explicit || existsSync(path) ? path : undefined,

@@ -90,6 +90,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     store: new EventStore({
       storage,
       cacheBytes: config.cacheBytes,
+      idIndexBytes: config.idIndexBytes,
       inflate: nodeInflate,
       codec,
       retentionDays: (module) => config.modules[module]?.retentionDays,

@@ -135,6 +135,8 @@ async function configure(env: WorkerEnv): Promise<Built> {
   const store = new EventStore({
     storage,
     cacheBytes: positive(env.TALLY_CACHE_BYTES, "TALLY_CACHE_BYTES", 32 * 1024 * 1024),
+    // An isolate has 128 MB: ~350 k events of one partition's fingerprints; larger partitions are searched.
+    idIndexBytes: 8 * 1024 * 1024,
     codec,
     retentionDays: (module) => modules[module]?.retentionDays,
   });
