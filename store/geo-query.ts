@@ -17,39 +17,107 @@ export interface GeoBin {
 
 /** Bins ordered by count descending, then by cell (south to north, west to east). */
 export async function queryGeo(store: EventStore, spec: GeoQuerySpec): Promise<GeoBin[]> {
-  const cells: GeoCells = new Map();
+  const cells = new GeoCells();
   for await (const partition of scan(store, spec)) accumulateGeo(cells, spec, partition);
   return geoBins(cells, spec);
 }
 
-/** Cells by a numeric key, each with its summed (not yet averaged) position. */
-export type GeoCells = Map<number, GeoBin>;
+/** 2^32 / golden ratio and another odd constant, to mix the two cell indexes. */
+const HASH_LAT = 0x9e3779b1;
+const HASH_LON = 0x85ebca77;
+
+/**
+ * Cells with their summed (not yet averaged) positions and counts, in an open-addressing hash table over
+ * typed arrays keyed by the two cell indexes: a located row costs a multiply and a probe or two, not a Map
+ * look-up of a boxed key and an object per cell. Memory grows with the cells, never with the rows. Cell
+ * indexes fit Int32: validation keeps cellDegrees ≥ 0.0001, so they are within ±1,800,000.
+ */
+export class GeoCells {
+  /** Number of cells. */
+  size = 0;
+  private cellLat = new Int32Array(64);
+  private cellLon = new Int32Array(64);
+  private latSum = new Float64Array(64);
+  private lonSum = new Float64Array(64);
+  /** 0 marks an empty slot (every cell holds at least one event). */
+  private count = new Float64Array(64);
+  private shift = 32 - 6;
+  /** Slots in the order their cells were first met, so saved states list cells in a stable order. */
+  private order = new Int32Array(32);
+
+  /** Adds `count` events at summed position (`lat`, `lon`) to cell (`cellLat`, `cellLon`). */
+  add(cellLat: number, cellLon: number, lat: number, lon: number, count = 1): void {
+    const m = this.count.length - 1;
+    let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> this.shift;
+    for (;;) {
+      if (this.count[i] === 0) break;
+      if (this.cellLat[i] === cellLat && this.cellLon[i] === cellLon) {
+        this.latSum[i]! += lat;
+        this.lonSum[i]! += lon;
+        this.count[i]! += count;
+        return;
+      }
+      i = (i + 1) & m;
+    }
+    this.cellLat[i] = cellLat;
+    this.cellLon[i] = cellLon;
+    this.latSum[i] = lat;
+    this.lonSum[i] = lon;
+    this.count[i] = count;
+    if (this.size === this.order.length) {
+      const order = new Int32Array(this.order.length * 2);
+      order.set(this.order);
+      this.order = order;
+    }
+    this.order[this.size++] = i;
+    if (this.size * 2 > this.count.length) this.grow();
+  }
+
+  /** The cells with their sums (positions not averaged), in the order they were first met. */
+  *values(): IterableIterator<GeoBin> {
+    for (let n = 0; n < this.size; n++) {
+      const i = this.order[n]!;
+      yield {
+        cellLat: this.cellLat[i]!,
+        cellLon: this.cellLon[i]!,
+        lat: this.latSum[i]!,
+        lon: this.lonSum[i]!,
+        count: this.count[i]!,
+      };
+    }
+  }
+
+  private grow(): void {
+    const { cellLat, cellLon, latSum, lonSum, count, order, size } = this;
+    const length = count.length * 2;
+    this.cellLat = new Int32Array(length);
+    this.cellLon = new Int32Array(length);
+    this.latSum = new Float64Array(length);
+    this.lonSum = new Float64Array(length);
+    this.count = new Float64Array(length);
+    this.order = new Int32Array(order.length);
+    this.shift--;
+    this.size = 0;
+    for (let n = 0; n < size; n++) {
+      const i = order[n]!;
+      this.add(cellLat[i]!, cellLon[i]!, latSum[i]!, lonSum[i]!, count[i]!);
+    }
+  }
+}
 
 /** Adds one partition's located matches to `cells` (stepped-query.ts calls this per step). */
 export function accumulateGeo(cells: GeoCells, spec: GeoQuerySpec, partition: readonly Match[]): void {
   const size = spec.cellDegrees;
   for (const { segment, rows } of partition) {
     const { lat, lon } = segment;
-    for (const r of rows) {
+    for (let n = 0; n < rows.length; n++) {
+      const r = rows[n]!;
       const y = lat[r]!;
-      const x = lon[r]!;
       if (Number.isNaN(y)) continue;
-      const cellLat = Math.floor(y / size);
-      const cellLon = Math.floor(x / size);
-      const key = cellKey(cellLat, cellLon);
-      const bin = cells.get(key);
-      if (bin) {
-        bin.lat += y;
-        bin.lon += x;
-        bin.count++;
-      } else cells.set(key, { cellLat, cellLon, lat: y, lon: x, count: 1 });
+      const x = lon[r]!;
+      cells.add(Math.floor(y / size), Math.floor(x / size), y, x);
     }
   }
-}
-
-/** Cell indexes are bounded by ±1,800,000 (cellDegrees ≥ 0.0001), so one number keys them exactly. */
-export function cellKey(cellLat: number, cellLon: number): number {
-  return (cellLat + 2_000_000) * 4_000_001 + (cellLon + 2_000_000);
 }
 
 /** The answer: bins at or above the privacy floor, at their mean positions, in result order. */
