@@ -23,8 +23,8 @@ function members(set: IdSet): number[] {
 describe("IdSet", () => {
   it("agrees with a Set on every add, has, size and member list", () => {
     fc.assert(
-      fc.property(ids, ids, (added, probed) => {
-        const set = new IdSet();
+      fc.property(ids, ids, fc.nat({ max: 100_000 }), (added, probed, idSpace) => {
+        const set = new IdSet(idSpace);
         const naive = new Set<number>();
         for (const id of added) {
           expect(set.add(id)).toBe(!naive.has(id));
@@ -36,6 +36,22 @@ describe("IdSet", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("a bitset made with an id-space hint covers the whole space when that is no larger than the table", () => {
+    const hinted = new IdSet(3000);
+    const plain = new IdSet();
+    // 600 ids spread over 0..1,499: a bitset once the table would reach 128 slots.
+    for (let i = 0; i < 600; i++) {
+      hinted.add((i * 737) % 1500);
+      plain.add((i * 737) % 1500);
+    }
+    // 94 words cover ids 0..2,999 (hinted); 47 cover the members (plain).
+    expect(hinted.bytes).toBe(94 * 4);
+    expect(plain.bytes).toBe(47 * 4);
+    hinted.add(2999);
+    expect(hinted.bytes).toBe(94 * 4);
+    expect(hinted.size).toBe(601);
   });
 
   it("a dense set becomes a bitset; a large id then turns it back into a hash table", () => {
@@ -53,8 +69,8 @@ describe("IdSet", () => {
 
   it("memory stays within a small factor of the smaller representation", () => {
     fc.assert(
-      fc.property(ids, (added) => {
-        const set = new IdSet();
+      fc.property(ids, fc.nat({ max: 100_000 }), (added, idSpace) => {
+        const set = new IdSet(idSpace);
         for (const id of added) set.add(id);
         const maxId = Math.max(0, ...added);
         const hashBytes = 8 * Math.max(8, 2 ** Math.ceil(Math.log2(2 * (set.size + 1))));

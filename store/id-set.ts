@@ -19,6 +19,12 @@ export class IdSet {
   private shift = 32 - Math.log2(MIN_SLOTS);
   /** The largest member while a hash table (what a bitset would have to cover). */
   private maxId = 0;
+
+  /**
+   * `idSpace`: how many ids are in use when the set is made (a hint). A bitset made from the table covers
+   * them all when it can at no more than the table's size, so later members rarely make it grow.
+   */
+  constructor(private readonly idSpace = 0) {}
   /** Bit id of word id >>> 5; undefined while a hash table. */
   private bits: Int32Array | undefined;
 
@@ -93,9 +99,12 @@ export class IdSet {
   /** The hash table doubles; it becomes a bitset instead when one covering every member is no larger. */
   private growSlots(): void {
     const old = this.slots!;
-    const words = (this.maxId >>> 5) + 1;
-    const target = old.length * 2;
+    let words = (this.maxId >>> 5) + 1;
+    // Small tables grow fourfold: fewer rehashes and allocations on the way up, at a load still ≥ 1/8.
+    const target = old.length * (old.length < 1024 ? 4 : 2);
     if (words <= target) {
+      const spaceWords = this.idSpace > 0 ? ((this.idSpace - 1) >>> 5) + 1 : 0;
+      words = Math.max(words, Math.min(target, spaceWords));
       const bits = new Int32Array(words);
       for (const s of old) if (s !== 0) bits[(s - 1) >>> 5]! |= 1 << ((s - 1) & 31);
       this.bits = bits;

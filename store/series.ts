@@ -227,6 +227,9 @@ function uniqueRows(
   const gTags = column?.tags;
   const gVals = column?.vals;
   let codeGroups = new Int32Array(64);
+  /** The group of rows without a value of the single group-by field: "". */
+  let noValue = -1;
+  const single = groupColumns.length === 1;
   const byCode = new Map<number, number>();
   const joined: number[] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -239,18 +242,26 @@ function uniqueRows(
     let g = ungrouped;
     if (column !== undefined && gOffsets !== undefined && gTags !== undefined && gVals !== undefined) {
       const k = gOffsets[r]!;
-      if (gOffsets[r + 1] === k + 1 && gTags[k] === TAG_STRING) {
+      const end = gOffsets[r + 1]!;
+      if (end === k + 1 && gTags[k] === TAG_STRING) {
         const code = gVals[k]!;
         g = (code < codeGroups.length ? codeGroups[code]! : 0) - 1;
         if (g < 0) {
           g = acc.groupOf([column.text(code)]);
           codeGroups = setCode(codeGroups, code, g + 1);
         }
+      } else if (end === k) {
+        if (noValue < 0) noValue = acc.groupOf([""]);
+        g = noValue;
       }
+    } else if (single) {
+      // Created on first use: a group appears in the answer only once a row joins it.
+      if (noValue < 0) noValue = acc.groupOf([""]);
+      g = noValue;
     }
     if (g < 0) {
       joined.length = 0;
-      if (groupColumns.length === 1) acc.singleGroups(column, r, byCode, joined);
+      if (single) acc.singleGroups(column, r, byCode, joined);
       else acc.crossGroups(groupColumns, r, joined);
       for (const j of joined) acc.add(j, b, values, r);
       continue;
@@ -447,7 +458,7 @@ export class Accumulator {
   }
 
   private newSet(g: number, b: number): IdSet {
-    const set = new IdSet();
+    const set = new IdSet(this.ids.size);
     this.unique[g]![b] = set;
     return set;
   }
