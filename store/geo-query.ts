@@ -35,74 +35,81 @@ const HASH_LON = 0x85ebca77;
 export class GeoCells {
   /** Number of cells. */
   size = 0;
-  private cellLat = new Int32Array(64);
-  private cellLon = new Int32Array(64);
-  private latSum = new Float64Array(64);
-  private lonSum = new Float64Array(64);
-  /** 0 marks an empty slot (every cell holds at least one event). */
-  private count = new Float64Array(64);
+  /**
+   * Slot i is [4i, 4i + 4): cell key, latitude sum, longitude sum, count — one cache line per look-up.
+   * A count of 0 marks an empty slot (every cell holds at least one event).
+   */
+  private slots = new Float64Array(64 * 4);
+  private mask = 63;
   private shift = 32 - 6;
   /** Slots in the order their cells were first met, so saved states list cells in a stable order. */
   private order = new Int32Array(32);
 
   /** Adds `count` events at summed position (`lat`, `lon`) to cell (`cellLat`, `cellLon`). */
   add(cellLat: number, cellLon: number, lat: number, lon: number, count = 1): void {
-    const m = this.count.length - 1;
+    const slots = this.slots;
+    const key = cellKey(cellLat, cellLon);
     let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> this.shift;
     for (;;) {
-      if (this.count[i] === 0) break;
-      if (this.cellLat[i] === cellLat && this.cellLon[i] === cellLon) {
-        this.latSum[i]! += lat;
-        this.lonSum[i]! += lon;
-        this.count[i]! += count;
+      const at = i * 4;
+      if (slots[at + 3] === 0) break;
+      if (slots[at] === key) {
+        slots[at + 1]! += lat;
+        slots[at + 2]! += lon;
+        slots[at + 3]! += count;
         return;
       }
-      i = (i + 1) & m;
+      i = (i + 1) & this.mask;
     }
-    this.cellLat[i] = cellLat;
-    this.cellLon[i] = cellLon;
-    this.latSum[i] = lat;
-    this.lonSum[i] = lon;
-    this.count[i] = count;
+    const at = i * 4;
+    slots[at] = key;
+    slots[at + 1] = lat;
+    slots[at + 2] = lon;
+    slots[at + 3] = count;
     if (this.size === this.order.length) {
       const order = new Int32Array(this.order.length * 2);
       order.set(this.order);
       this.order = order;
     }
     this.order[this.size++] = i;
-    if (this.size * 2 > this.count.length) this.grow();
+    if (this.size * 2 > this.mask + 1) this.grow();
   }
 
   /** The cells with their sums (positions not averaged), in the order they were first met. */
   *values(): IterableIterator<GeoBin> {
+    const slots = this.slots;
     for (let n = 0; n < this.size; n++) {
-      const i = this.order[n]!;
+      const at = this.order[n]! * 4;
+      const key = slots[at]!;
+      const cellLat = Math.floor(key / KEY_LON) - KEY_OFFSET;
       yield {
-        cellLat: this.cellLat[i]!,
-        cellLon: this.cellLon[i]!,
-        lat: this.latSum[i]!,
-        lon: this.lonSum[i]!,
-        count: this.count[i]!,
+        cellLat,
+        cellLon: key - (cellLat + KEY_OFFSET) * KEY_LON - KEY_OFFSET,
+        lat: slots[at + 1]!,
+        lon: slots[at + 2]!,
+        count: slots[at + 3]!,
       };
     }
   }
 
   private grow(): void {
-    const { cellLat, cellLon, latSum, lonSum, count, order, size } = this;
-    const length = count.length * 2;
-    this.cellLat = new Int32Array(length);
-    this.cellLon = new Int32Array(length);
-    this.latSum = new Float64Array(length);
-    this.lonSum = new Float64Array(length);
-    this.count = new Float64Array(length);
-    this.order = new Int32Array(order.length);
+    const cells = [...this.values()];
+    const length = (this.mask + 1) * 2;
+    this.slots = new Float64Array(length * 4);
+    this.mask = length - 1;
+    this.order = new Int32Array(this.order.length);
     this.shift--;
     this.size = 0;
-    for (let n = 0; n < size; n++) {
-      const i = order[n]!;
-      this.add(cellLat[i]!, cellLon[i]!, latSum[i]!, lonSum[i]!, count[i]!);
-    }
+    for (const c of cells) this.add(c.cellLat, c.cellLon, c.lat, c.lon, c.count);
   }
+}
+
+const KEY_OFFSET = 2_000_000;
+const KEY_LON = 4_000_001;
+
+/** Both cell indexes (within ±2,000,000) as one exactly represented number. */
+function cellKey(cellLat: number, cellLon: number): number {
+  return (cellLat + KEY_OFFSET) * KEY_LON + (cellLon + KEY_OFFSET);
 }
 
 /** Adds one partition's located matches to `cells` (stepped-query.ts calls this per step). */
