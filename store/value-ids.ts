@@ -9,13 +9,15 @@
  * (immutable, cached) dictionary, so warm queries read an Int32Array instead.
  *
  * Memory: 4 bytes per code of a cached dictionary that a unique count has read (held weakly: it goes
- * with the segment), plus the interned values, at most MAX_VALUES of them before the next query starts a
- * fresh table (a running query keeps the table it started with, so its ids never change under it).
+ * with the segment), plus ~100–150 bytes per interned value (its text, its value key, map entries), at
+ * most MAX_VALUES of them (~30–40 MB) before the next query starts a fresh table. A running query keeps
+ * the table it started with, so its ids never change under it; a query with more distinct values than
+ * that grows its table as far as it needs (its sets hold those values anyway).
  */
 import { TAG_OBJECT } from "./segment-format.ts";
 
 /** How many distinct values a table may reach before new queries start a fresh one. */
-export const MAX_VALUES = 1 << 20;
+export const MAX_VALUES = 1 << 18;
 
 export class ValueIds {
   private readonly strings = new Map<string, number>();
