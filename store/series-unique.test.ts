@@ -47,12 +47,12 @@ const groupTextOf = (v: JsonValue) =>
 const uniqueKeyOf = (v: JsonValue) =>
   typeof v === "string" ? `s${v}` : typeof v === "object" && v !== null ? `o${canonicalJson(v)}` : `x${v}`;
 
-/** `${day}|${group}` → distinct value keys (count_unique) or row count (count). */
-function model(events: StoredEvent[], fn: AggregationFn): Map<string, number> {
+/** `${bucket}|${group}` → distinct value keys (count_unique) or row count (count); UTC buckets of `unit` ms. */
+function model(events: StoredEvent[], fn: AggregationFn, unit: number): Map<string, number> {
   const unique = new Map<string, Set<string>>();
   const counts = new Map<string, number>();
   for (const e of events) {
-    const day = Math.floor((e.time - T0) / DAY) * DAY + T0;
+    const day = Math.floor((e.time - T0) / unit) * unit + T0;
     const groups = new Set(reached(e.data.g).map(groupTextOf));
     if (groups.size === 0) groups.add("");
     for (const g of groups) {
@@ -87,7 +87,9 @@ describe("QuerySeries grouped by one field", () => {
         fc.array(fc.array(eventArb, { minLength: 1, maxLength: 120 }), { minLength: 1, maxLength: 5 }),
         fc.boolean(),
         fc.constantFrom<AggregationFn>("count_unique", "count"),
-        async (generated, compact, fn) => {
+        // Hours put many buckets in one (daily) segment; days one.
+        fc.constantFrom("hour" as const, "day" as const),
+        async (generated, compact, fn, interval) => {
           const batches = generated.map((batch, i) => batch.map((e, j) => ({ ...e, id: `e${i}-${j}` })));
           const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
           for (const batch of batches) await store.record("acme", "m", batch);
@@ -100,13 +102,13 @@ describe("QuerySeries grouped by one field", () => {
             types: [],
             filters: [],
             asOf: store.now(),
-            interval: "day",
+            interval,
             timeZone: "UTC",
             weekStart: 1,
             groupBy: ["g"],
             aggregation: { fn, field: fn === "count" ? "" : "u" },
           };
-          const expected = model(batches.flat(), fn);
+          const expected = model(batches.flat(), fn, interval === "hour" ? DAY / 24 : DAY);
           expect(cells(await querySeries(store, spec, { maxGroups: 1000 }, { rollups: false }))).toEqual(
             expected,
           );

@@ -232,10 +232,22 @@ function uniqueRows(
   const single = groupColumns.length === 1;
   const byCode = new Map<number, number>();
   const joined: number[] = [];
-  for (let i = 0; i < rows.length; i++) {
+  // Rows ascend in time: each bucket's rows are found by binary search, so the row loop reads no times.
+  for (let i = 0, stop = 0; i < rows.length; i++) {
+    if (i === stop) {
+      const t = time[rows[i]!]!;
+      while (b < last && starts[b + 1]! <= t) b++;
+      const limit = b < last ? starts[b + 1]! : Number.POSITIVE_INFINITY;
+      let lo = i + 1;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (time[rows[mid]!]! < limit) lo = mid + 1;
+        else hi = mid;
+      }
+      stop = lo;
+    }
     const r = rows[i]!;
-    const t = time[r]!;
-    while (b < last && starts[b + 1]! <= t) b++;
     const vs = vOffsets[r]!;
     const ve = vOffsets[r + 1]!;
     if (vs === ve) continue;
