@@ -183,7 +183,7 @@ export function accumulateSeries(
           const code = column.vals[k]!;
           g = (code < codeGroups.length ? codeGroups[code]! : 0) - 1;
           if (g < 0) {
-            g = acc.groupOf([column.text(code)]);
+            g = acc.groupOfText(column.text(code));
             codeGroups = setCode(codeGroups, code, g + 1);
           }
         }
@@ -259,7 +259,7 @@ function uniqueRows(
         const code = gVals[k]!;
         g = (code < codeGroups.length ? codeGroups[code]! : 0) - 1;
         if (g < 0) {
-          g = acc.groupOf([column.text(code)]);
+          g = acc.groupOfText(column.text(code));
           codeGroups = setCode(codeGroups, code, g + 1);
         }
       } else if (end === k) {
@@ -372,6 +372,11 @@ export class Accumulator {
       combos = combos.flatMap((c) => [...texts].map((t) => [...c, t]));
     }
     for (const c of combos) out.push(this.groupOf(c));
+  }
+
+  /** The group of one group-by value: groupOf([text]) without allocating when the group exists. */
+  groupOfText(text: string): number {
+    return this.keys.get(text) ?? this.groupOf([text]);
   }
 
   groupOf(values: string[]): number {
