@@ -5,11 +5,13 @@
 import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
+import { IdSet } from "./id-set.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
 import { type Match, scan } from "./scan.ts";
 import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
+import { valueIds } from "./value-ids.ts";
 
 export interface SeriesResult {
   /** Bucket start instants (ms), ascending. */
@@ -146,6 +148,7 @@ export function accumulateSeries(
     if (stats) stats.rows++;
     const groupColumns = spec.groupBy.map((f) => fieldColumn(segment, f));
     const aggColumn = fn === "count" ? undefined : fieldColumn(segment, spec.aggregation.field);
+    if (aggColumn && fn === "count_unique") acc.useColumn(aggColumn, segment, spec.aggregation.field);
     // The group of each dictionary code of a single group-by column: strings are compared once per segment.
     const byCode = new Map<number, number>();
     const time = segment.time;
@@ -162,12 +165,36 @@ export function accumulateSeries(
       }
       continue;
     }
-    for (const r of rows) {
+    // Single group-by, one string value (the common row): the group straight from the row's dictionary code.
+    const column = single ? groupColumns[0] : undefined;
+    if (fn === "count_unique") {
+      if (aggColumn) uniqueRows(acc, starts, b, rows, time, ungrouped, column, groupColumns, aggColumn);
+      continue;
+    }
+    let codeGroups = column ? new Int32Array(64) : undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
       const t = time[r]!;
       while (b < last && starts[b + 1]! <= t) b++;
+      let g = ungrouped;
+      if (column !== undefined && codeGroups !== undefined) {
+        const k = column.offsets[r]!;
+        if (column.offsets[r + 1] === k + 1 && column.tags[k] === TAG_STRING) {
+          const code = column.vals[k]!;
+          g = (code < codeGroups.length ? codeGroups[code]! : 0) - 1;
+          if (g < 0) {
+            g = acc.groupOfText(column.text(code));
+            codeGroups = setCode(codeGroups, code, g + 1);
+          }
+        }
+      }
+      if (g >= 0) {
+        if (fn === "count") acc.count[g]![b]!++;
+        else if (aggColumn) acc.add(g, b, aggColumn, r);
+        continue;
+      }
       joined.length = 0;
-      if (ungrouped >= 0) joined.push(ungrouped);
-      else if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
+      if (single) acc.singleGroups(groupColumns[0], r, byCode, joined);
       else acc.crossGroups(groupColumns, r, joined);
       for (const g of joined) {
         if (fn === "count") acc.count[g]![b]!++;
@@ -175,6 +202,105 @@ export function accumulateSeries(
       }
     }
   }
+}
+
+/**
+ * count_unique over one segment's rows. The common row — one string group value, one string value —
+ * costs typed-array reads and one IdSet insert; any other row goes through the general path.
+ */
+function uniqueRows(
+  acc: Accumulator,
+  starts: Float64Array,
+  firstBucket: number,
+  rows: Uint32Array,
+  time: Float64Array,
+  ungrouped: number,
+  column: FieldColumn | undefined,
+  groupColumns: (FieldColumn | undefined)[],
+  values: FieldColumn,
+): void {
+  const last = starts.length - 1;
+  let b = firstBucket;
+  const { offsets: vOffsets, tags: vTags, vals: vVals } = values;
+  const codes = acc.uniqueCodes();
+  const gOffsets = column?.offsets;
+  const gTags = column?.tags;
+  const gVals = column?.vals;
+  let codeGroups = new Int32Array(64);
+  /** The group of rows without a value of the single group-by field: "". */
+  let noValue = -1;
+  const single = groupColumns.length === 1;
+  const byCode = new Map<number, number>();
+  const joined: number[] = [];
+  // Rows ascend in time: each bucket's rows are found by binary search, so the row loop reads no times.
+  for (let i = 0, stop = 0; i < rows.length; i++) {
+    if (i === stop) {
+      const t = time[rows[i]!]!;
+      while (b < last && starts[b + 1]! <= t) b++;
+      const limit = b < last ? starts[b + 1]! : Number.POSITIVE_INFINITY;
+      let lo = i + 1;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (time[rows[mid]!]! < limit) lo = mid + 1;
+        else hi = mid;
+      }
+      stop = lo;
+    }
+    const r = rows[i]!;
+    const vs = vOffsets[r]!;
+    const ve = vOffsets[r + 1]!;
+    if (vs === ve) continue;
+    let g = ungrouped;
+    if (column !== undefined && gOffsets !== undefined && gTags !== undefined && gVals !== undefined) {
+      const k = gOffsets[r]!;
+      const end = gOffsets[r + 1]!;
+      if (end === k + 1 && gTags[k] === TAG_STRING) {
+        const code = gVals[k]!;
+        g = (code < codeGroups.length ? codeGroups[code]! : 0) - 1;
+        if (g < 0) {
+          g = acc.groupOfText(column.text(code));
+          codeGroups = setCode(codeGroups, code, g + 1);
+        }
+      } else if (end === k) {
+        if (noValue < 0) noValue = acc.groupOf([""]);
+        g = noValue;
+      }
+    } else if (single) {
+      // Created on first use: a group appears in the answer only once a row joins it.
+      if (noValue < 0) noValue = acc.groupOf([""]);
+      g = noValue;
+    }
+    if (g < 0) {
+      joined.length = 0;
+      if (single) acc.singleGroups(column, r, byCode, joined);
+      else acc.crossGroups(groupColumns, r, joined);
+      for (const j of joined) acc.add(j, b, values, r);
+      continue;
+    }
+    if (ve === vs + 1 && vTags[vs] === TAG_STRING) {
+      const id = codes[vVals[vs]!]! - 1;
+      if (id >= 0) {
+        acc.uniqueCell(g, b).add(id);
+        continue;
+      }
+    }
+    acc.add(g, b, values, r);
+  }
+}
+
+/**
+ * `codes[code] = value` in a per-segment code table (0 = not yet known), grown when the code is past its
+ * end; returns the table, a new one when it grew.
+ */
+function setCode(codes: Int32Array<ArrayBuffer>, code: number, value: number): Int32Array<ArrayBuffer> {
+  let out = codes;
+  if (code >= codes.length) {
+    out = new Int32Array(Math.max(code + 1, codes.length * 2));
+    out.set(codes);
+  }
+  out[code] = value;
+  return out;
 }
 
 /**
@@ -192,12 +318,16 @@ export class Accumulator {
   readonly count: Float64Array[] = [];
   private readonly sum: Float64Array[] = [];
   private readonly n: Float64Array[] = [];
-  private readonly unique: Map<number, Set<number>>[] = [];
-  /** Distinct values as small integers, so unique sets hold numbers rather than strings. */
-  private readonly interned = new Map<string, number>();
-  /** The interned id of each dictionary code of the current segment's column. */
-  private codeIds = new Map<number, number>();
-  private codeIdsOf: FieldColumn | undefined;
+  /** Per group, per bucket: the interned ids of the distinct values (count_unique only). */
+  private readonly unique: (IdSet | undefined)[][] = [];
+  /** Distinct values as small integers (shared with other queries: value-ids.ts). */
+  private readonly ids = valueIds();
+  /** The column `add` reads (count_unique), its segment and field, and its dictionary's code tables. */
+  private uniqueColumn: FieldColumn | undefined;
+  private uniqueSegment: Segment | undefined;
+  private uniqueField = "";
+  private stringCodes: Int32Array | undefined;
+  private objectCodes: Int32Array | undefined;
   private readonly keys = new Map<string, number>();
   private readonly values: string[][] = [];
 
@@ -244,6 +374,11 @@ export class Accumulator {
     for (const c of combos) out.push(this.groupOf(c));
   }
 
+  /** The group of one group-by value: groupOf([text]) without allocating when the group exists. */
+  groupOfText(text: string): number {
+    return this.keys.get(text) ?? this.groupOf([text]);
+  }
+
   groupOf(values: string[]): number {
     const key = values.length === 1 ? values[0]! : JSON.stringify(values);
     let g = this.keys.get(key);
@@ -258,7 +393,7 @@ export class Accumulator {
       this.keys.set(key, g);
       this.values.push(values);
       this.count.push(new Float64Array(this.buckets));
-      if (this.fn === "count_unique") this.unique.push(new Map());
+      if (this.fn === "count_unique") this.unique.push(new Array<IdSet | undefined>(this.buckets));
       else if (this.fn !== "count") {
         this.sum.push(
           new Float64Array(this.buckets).fill(
@@ -271,45 +406,33 @@ export class Accumulator {
     return g;
   }
 
-  private intern(key: string): number {
-    let id = this.interned.get(key);
-    if (id === undefined) {
-      id = this.interned.size;
-      this.interned.set(key, id);
-    }
-    return id;
+  /** Tells `add` that the next rows come from `column`, field `field` of `segment` (count_unique). */
+  useColumn(column: FieldColumn, segment: Segment, field: string): void {
+    this.uniqueColumn = column;
+    this.uniqueSegment = segment;
+    this.uniqueField = field;
+    this.stringCodes = undefined;
+    this.objectCodes = undefined;
+  }
+
+  /** The code table of the current column's dictionary for strings or object texts. */
+  private codeTable(tag: number): Int32Array {
+    const segment = this.uniqueSegment!;
+    // The type column's codes index the segment's type list; data paths' codes its dictionary.
+    const dict = this.uniqueField === "type" ? segment.types : segment.dict;
+    const table = this.ids.codes(dict, dict.length, tag);
+    if (tag === TAG_OBJECT) this.objectCodes = table;
+    else this.stringCodes = table;
+    return table;
   }
 
   add(g: number, b: number, column: FieldColumn, r: number): void {
-    const start = column.offsets[r]!;
-    const end = column.offsets[r + 1]!;
     if (this.fn === "count_unique") {
-      if (start === end) return;
-      const byBucket = this.unique[g]!;
-      let set = byBucket.get(b);
-      if (!set) {
-        set = new Set<number>();
-        byBucket.set(b, set);
-      }
-      if (this.codeIdsOf !== column) {
-        this.codeIdsOf = column;
-        this.codeIds = new Map();
-      }
-      for (let k = start; k < end; k++) {
-        const tag = column.tags[k];
-        let id: number | undefined;
-        if (tag === TAG_STRING || tag === TAG_OBJECT) {
-          const code = column.vals[k]!;
-          id = this.codeIds.get(code);
-          if (id === undefined) {
-            id = this.intern(valueKey(column, k));
-            this.codeIds.set(code, id);
-          }
-        } else id = this.intern(valueKey(column, k));
-        set.add(id);
-      }
+      this.addUnique(g, b, column, r);
       return;
     }
+    const start = column.offsets[r]!;
+    const end = column.offsets[r + 1]!;
     const sum = this.sum[g]!;
     const n = this.n[g]!;
     for (let k = start; k < end; k++) {
@@ -322,9 +445,59 @@ export class Accumulator {
     }
   }
 
+  /** The current unique column's table of string codes (id + 1, 0 until met). */
+  uniqueCodes(): Int32Array {
+    return this.stringCodes ?? this.codeTable(TAG_STRING);
+  }
+
+  /** The set of group g, bucket b (count_unique). */
+  uniqueCell(g: number, b: number): IdSet {
+    return this.unique[g]![b] ?? this.newSet(g, b);
+  }
+
+  /** count_unique: row r's values join bucket b of group g. Small, so that it inlines into the row loop. */
+  private addUnique(g: number, b: number, column: FieldColumn, r: number): void {
+    if (this.uniqueColumn !== column)
+      throw new Error("Accumulator.add: useColumn was not called for this column");
+    const start = column.offsets[r]!;
+    const end = column.offsets[r + 1]!;
+    if (start === end) return;
+    const set = this.unique[g]![b] ?? this.newSet(g, b);
+    // The common value: one string whose code this dictionary has already mapped.
+    if (end === start + 1 && column.tags[start] === TAG_STRING && this.stringCodes !== undefined) {
+      const id = this.stringCodes[column.vals[start]!]! - 1;
+      if (id >= 0) {
+        set.add(id);
+        return;
+      }
+    }
+    for (let k = start; k < end; k++) set.add(this.idOf(column, k));
+  }
+
+  private newSet(g: number, b: number): IdSet {
+    const set = new IdSet(this.ids.size);
+    this.unique[g]![b] = set;
+    return set;
+  }
+
+  /** The id of value k of the current unique column, mapping its dictionary code when first met. */
+  private idOf(column: FieldColumn, k: number): number {
+    const tag = column.tags[k]!;
+    if (tag === TAG_STRING || tag === TAG_OBJECT) {
+      const code = column.vals[k]!;
+      const table = (tag === TAG_STRING ? this.stringCodes : this.objectCodes) ?? this.codeTable(tag);
+      let id = table[code]! - 1;
+      if (id < 0) {
+        id = this.ids.ofTagged(tag, column.text(code));
+        table[code] = id + 1;
+      }
+      return id;
+    }
+    if (tag === TAG_NUMBER) return this.ids.ofNumber(column.vals[k]!);
+    return this.ids.ofKey(valueKey(column, k));
+  }
+
   save(): SeriesState {
-    const keys: string[] = [];
-    for (const [key, id] of this.interned) keys[id] = key;
     const stats = this.fn !== "count" && this.fn !== "count_unique";
     const cells = this.values.map((_, g) => {
       const out: (number | string)[] = [];
@@ -341,9 +514,17 @@ export class Accumulator {
     });
     const unique =
       this.fn === "count_unique"
-        ? this.unique.map((byBucket) =>
-            [...byBucket].map(([b, set]): [number, string[]] => [b, [...set].map((id) => keys[id]!)]),
-          )
+        ? this.unique.map((byBucket) => {
+            const out: [number, string[]][] = [];
+            byBucket.forEach((set, b) => {
+              const values: string[] = [];
+              set?.forEachId((id) => {
+                values.push(this.ids.key(id));
+              });
+              out.push([b, values]);
+            });
+            return out;
+          })
         : [];
     return { groups: this.values, cells, unique };
   }
@@ -362,8 +543,11 @@ export class Accumulator {
           this.n[g]![b] = Number(cells[k + 3]);
         }
       }
-      for (const [b, keys] of state.unique[i] ?? [])
-        this.unique[g]!.set(b, new Set(keys.map((key) => this.intern(key))));
+      for (const [b, keys] of state.unique[i] ?? []) {
+        const set = new IdSet();
+        for (const key of keys) set.add(this.ids.ofKey(key));
+        this.unique[g]![b] = set;
+      }
     });
     return this;
   }
@@ -379,7 +563,7 @@ export class Accumulator {
       value: (b, i) => {
         const g = order[i]!;
         if (fn === "count") return this.count[g]![b]!;
-        if (fn === "count_unique") return this.unique[g]!.get(b)?.size ?? 0;
+        if (fn === "count_unique") return this.unique[g]![b]?.size ?? 0;
         const n = this.n[g]![b]!;
         if (n === 0) return 0;
         return fn === "avg" ? this.sum[g]![b]! / n : this.sum[g]![b]!;

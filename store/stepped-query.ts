@@ -11,7 +11,7 @@
  * Sums continue from the carried value in the same order as one unbounded scan: results are identical.
  */
 import type { EventStore } from "./event-store.ts";
-import { accumulateGeo, cellKey, type GeoBin, type GeoCells, geoBins } from "./geo-query.ts";
+import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
 import { dayStart } from "./keys.ts";
 import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
 import { scan } from "./scan.ts";
@@ -92,9 +92,8 @@ export async function queryGeoStepped(spec: GeoQuerySpec, run: StepRunner): Prom
 }
 
 function loadCells(state: GeoState | undefined): GeoCells {
-  const cells: GeoCells = new Map();
-  for (const [cellLat, cellLon, lat, lon, count] of state ?? [])
-    cells.set(cellKey(cellLat, cellLon), { cellLat, cellLon, lat, lon, count });
+  const cells = new GeoCells();
+  for (const [cellLat, cellLon, lat, lon, count] of state ?? []) cells.add(cellLat, cellLon, lat, lon, count);
   return cells;
 }
 
