@@ -12,6 +12,7 @@
 import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { defineDriver } from "unstorage";
+import type { ItemRanges } from "./ranges.ts";
 import { checkBase, checkKey, createError, isSegment, toBytes } from "./utils.ts";
 
 /** The name in error messages: `[unstorage] [tally-fs] …`. */
@@ -114,6 +115,28 @@ export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<
   };
   await sweep(resolve(base));
   return removed;
+}
+
+/**
+ * A whole file in one read into a buffer of its size (readFile grows a buffer chunk by chunk and, for a
+ * Buffer, may hand out a view into a shared pool that the store then copies to align).
+ */
+async function readWhole(file: string): Promise<Uint8Array> {
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    const buffer = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await handle.read(buffer, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    // A file that grew since the stat is not one of ours (values are replaced by rename, never extended).
+    return got === size ? buffer : buffer.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function openTemp(dir: string, temp: string) {
@@ -266,8 +289,39 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getItemRaw(key: string) {
       const file = fileOf(key);
-      await ready();
-      return orNull(readFile(file));
+      // Reads need not wait for the start-up sweep of crashed writers' temp files (listings skip them):
+      // a cold process's first query should not pay for a walk of the whole tree.
+      void ready();
+      return orNull(readWhole(file));
+    },
+    /** Partial reads (ranges.ts): one open, the ranges read in parallel into buffers of their own. */
+    async getItemRanges(
+      key: string,
+      ranges: readonly (readonly [number, number])[],
+    ): Promise<ItemRanges | null> {
+      const file = fileOf(key);
+      void ready();
+      const handle = await orNull(open(file, "r"));
+      if (!handle) return null;
+      try {
+        const { size } = await handle.stat();
+        const parts = await Promise.all(
+          ranges.map(async ([offset, length]) => {
+            const want = Math.max(0, Math.min(length, size - offset));
+            const buffer = new Uint8Array(want);
+            let got = 0;
+            while (got < want) {
+              const { bytesRead } = await handle.read(buffer, got, want - got, offset + got);
+              if (bytesRead === 0) break;
+              got += bytesRead;
+            }
+            return got === want ? buffer : buffer.subarray(0, got);
+          }),
+        );
+        return { size, parts };
+      } finally {
+        await handle.close();
+      }
     },
     async setItem(key: string, value: string) {
       await write(key, toBytes(DRIVER_NAME, value));
@@ -282,7 +336,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getKeys(base: string | undefined) {
       const segments = checkBase(DRIVER_NAME, base);
-      await ready();
+      void ready();
       const keys: string[] = [];
       await walk(pathOf(segments), segments.map((s) => `${s}:`).join(""), keys);
       return keys.sort();
