@@ -9,6 +9,8 @@
  *
  * @module
  */
+
+import { close as closeCb, open as openCb, read as readCb } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { defineDriver } from "unstorage";
@@ -137,6 +139,48 @@ async function readWhole(file: string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Reads `ranges` of a file. The callback API, not FileHandle: a cold query makes hundreds of these small
+ * reads, and each FileHandle costs an object with a GC finaliser plus a stat. The size is known only
+ * when a read reaches the end.
+ */
+function readRanges(file: string, ranges: readonly (readonly [number, number])[]): Promise<ItemRanges> {
+  return new Promise((done, fail) => {
+    openCb(file, "r", (openError, fd) => {
+      if (openError) return fail(openError);
+      const parts: Uint8Array[] = new Array(ranges.length);
+      let size: number | undefined;
+      let pending = ranges.length;
+      let failure: unknown;
+      const finish = () =>
+        closeCb(fd, (closeError) => {
+          if (failure || closeError) fail(failure ?? closeError);
+          else done({ size, parts });
+        });
+      if (pending === 0) return finish();
+      ranges.forEach(([offset, length], i) => {
+        const buffer = new Uint8Array(length);
+        let got = 0;
+        const step = () =>
+          readCb(fd, buffer, got, length - got, offset + got, (readError, bytesRead) => {
+            if (readError) failure ??= readError;
+            else {
+              got += bytesRead;
+              if (bytesRead > 0 && got < length) return step();
+              if (got < length && (got > 0 || offset === 0)) size = offset + got;
+            }
+            parts[i] = got === length ? buffer : buffer.subarray(0, got);
+            if (--pending === 0) finish();
+          });
+        if (length === 0) {
+          parts[i] = buffer;
+          if (--pending === 0) finish();
+        } else step();
+      });
+    });
+  });
 }
 
 async function openTemp(dir: string, temp: string) {
@@ -301,27 +345,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     ): Promise<ItemRanges | null> {
       const file = fileOf(key);
       void ready();
-      const handle = await orNull(open(file, "r"));
-      if (!handle) return null;
-      try {
-        const { size } = await handle.stat();
-        const parts = await Promise.all(
-          ranges.map(async ([offset, length]) => {
-            const want = Math.max(0, Math.min(length, size - offset));
-            const buffer = new Uint8Array(want);
-            let got = 0;
-            while (got < want) {
-              const { bytesRead } = await handle.read(buffer, got, want - got, offset + got);
-              if (bytesRead === 0) break;
-              got += bytesRead;
-            }
-            return got === want ? buffer : buffer.subarray(0, got);
-          }),
-        );
-        return { size, parts };
-      } finally {
-        await handle.close();
-      }
+      return orNull(readRanges(file, ranges));
     },
     async setItem(key: string, value: string) {
       await write(key, toBytes(DRIVER_NAME, value));

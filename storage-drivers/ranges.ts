@@ -6,9 +6,10 @@
  * @module
  */
 
-/** What `getItemRanges` returns: the value's total length, and each range's bytes (clipped to it). */
+/** What `getItemRanges` returns: each range's bytes (clipped to the value), and the value's length. */
 export interface ItemRanges {
-  size: number;
+  /** The value's length; a driver may leave it out unless some range reached past the end. */
+  size?: number;
   /** One fresh buffer per range (so 8-byte aligned), in the order asked. */
   parts: Uint8Array[];
 }

@@ -45,11 +45,15 @@ interface RangeDriver {
   getItemRanges?(
     key: string,
     ranges: readonly (readonly [number, number])[],
-  ): Promise<{ size: number; parts: Uint8Array[] } | null>;
+  ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
 }
 
-/** A lazy read first fetches this much of a segment: its header, whole. Smaller files are read whole. */
-const HEAD_BYTES = 64 * 1024;
+/**
+ * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
+ * (up to MAX_HEAD_BYTES) is read again at its length. A file no longer than this is read whole.
+ */
+const HEAD_BYTES = 16 * 1024;
+const MAX_HEAD_BYTES = 16 * 1024 * 1024;
 /** Ranges of at most this many days are listed day by day; longer ones by one listing of the module. */
 const LIST_DAYS_SEPARATELY = 31;
 
@@ -300,11 +304,14 @@ export class EventStore {
       if (lazy || cached.complete) return cached;
       return (await cached.ensure()) ? cached : undefined;
     }
+    let stored: Uint8Array | undefined;
     if (lazy) {
       const read = await this.readLazily(key, cache);
-      if (read !== null) return read;
+      if (read === "gone") return undefined;
+      if (read instanceof Segment) return read;
+      stored = read;
     }
-    const stored = await this.readStoredBytes(key);
+    stored ??= await this.readStoredBytes(key);
     if (stored === undefined) return undefined;
     // A segment sealed with a key this store lacks fails as the codec says (failed_precondition), and so
     // does one that a key not proven right cannot open: an operator's problem, not damage. One that a
@@ -334,15 +341,15 @@ export class EventStore {
 
   /**
    * A large plain segment read from a driver with partial reads (storage-drivers/ranges.ts): its header
-   * now, its columns when asked. Null when it cannot be read so (sealed, small, no per-column sums, no
-   * such driver): then it is read whole. Undefined when it is gone.
+   * now, its columns when asked. Otherwise undefined, and it is read whole (sealed, no per-column sums, no
+   * such driver) — or the whole file, when the first read got all of it. "gone" when there is none.
    */
-  private async readLazily(key: string, cache: boolean): Promise<Segment | undefined | null> {
-    if (this.codec !== PLAIN_CODEC) return null;
+  private async readLazily(key: string, cache: boolean): Promise<Segment | Uint8Array | "gone" | undefined> {
+    if (this.codec !== PLAIN_CODEC) return undefined;
     const { driver, base } = this.storage.getMount(key);
     const relativeKey = key.slice(base.length);
     const ranged = driver as RangeDriver;
-    if (typeof ranged.getItemRanges !== "function") return null;
+    if (typeof ranged.getItemRanges !== "function") return undefined;
     const read = async (ranges: readonly (readonly [number, number])[]) => {
       try {
         return await ranged.getItemRanges!(relativeKey, ranges);
@@ -350,11 +357,18 @@ export class EventStore {
         throw storageFailure("read", cause);
       }
     };
-    const head = await read([[0, HEAD_BYTES]]);
-    if (head === null) return undefined;
-    if (head.size <= HEAD_BYTES) return null;
+    let head = await read([[0, HEAD_BYTES]]);
+    if (head === null) return "gone";
+    if (head.parts[0]!.byteLength < HEAD_BYTES) return head.parts[0]!;
+    // A header longer than the first read (many paths or shapes): read as much as it needs.
+    const needed = Segment.headLength(head.parts[0]!);
+    if (needed > HEAD_BYTES && needed <= MAX_HEAD_BYTES) {
+      head = await read([[0, needed]]);
+      if (head === null) return "gone";
+    }
+    const first = head.parts[0]!;
     const segment = Segment.lazy(
-      head.parts[0]!,
+      first,
       head.size,
       {
         read: async (ranges) => (await read(ranges))?.parts,
@@ -370,7 +384,7 @@ export class EventStore {
       key,
       this.inflate,
     );
-    if (!segment) return null;
+    if (!segment) return undefined;
     if (cache) this.cache.set(key, segment, segment.heldBytes);
     return segment;
   }

@@ -75,7 +75,7 @@ describe("lazily read segments", () => {
     const files = await segmentFiles(driver);
     expect(files.length).toBe(4);
     const stored = files.reduce((n, f) => n + f.bytes.byteLength, 0);
-    for (const f of files) expect(f.bytes.byteLength).toBeGreaterThan(64 * 1024);
+    for (const f of files) expect(f.bytes.byteLength).toBeGreaterThan(16 * 1024);
     for (const q of QUERIES) {
       const lazy = reading(driver);
       const whole = reading(driver, false);
@@ -130,7 +130,7 @@ describe("lazily read segments", () => {
     damaged[20]! ^= 0x01;
     await driver.setItemRaw!(victim!.key, damaged, {});
     // Not lazily readable: the header's own sum fails.
-    expect(Segment.lazy(damaged.subarray(0, 64 * 1024), damaged.byteLength, { read: async () => [] })).toBe(
+    expect(Segment.lazy(damaged.subarray(0, 16 * 1024), damaged.byteLength, { read: async () => [] })).toBe(
       undefined,
     );
     const errors = console.error;
@@ -153,9 +153,9 @@ describe("lazily read segments", () => {
       generateEvents(2000, { start: START + 60 * DAY, end: START + 61 * DAY }),
     );
     const [file] = await segmentFiles(driver);
-    expect(file!.bytes.byteLength).toBeGreaterThan(64 * 1024);
+    expect(file!.bytes.byteLength).toBeGreaterThan(16 * 1024);
     expect(
-      Segment.lazy(file!.bytes.subarray(0, 64 * 1024), file!.bytes.byteLength, { read: async () => [] }),
+      Segment.lazy(file!.bytes.subarray(0, 16 * 1024), file!.bytes.byteLength, { read: async () => [] }),
     ).toBe(undefined);
   });
 });

@@ -189,18 +189,19 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
   let column = columns[j];
   if (!column) {
     const values = table.columns[j]!;
-    const dict = segment.dict;
+    const dict = table.text ? undefined : segment.dict;
+    const textOf = table.text ?? ((code: number) => dict!.get(code));
     // A filter's operand is looked up among the few values this column holds (decoded once), not in the
     // segment's whole dictionary, which holds every user id too.
     let codes: Map<string, number> | undefined;
     column = {
       ...values,
-      text: (code) => dict.get(code),
+      text: textOf,
       codeOf: (text) => {
         if (!codes) {
           codes = new Map();
           for (let k = 0; k < values.tags.length; k++) {
-            if (values.tags[k]! >= TAG_STRING) codes.set(dict.get(values.vals[k]!), values.vals[k]!);
+            if (values.tags[k]! >= TAG_STRING) codes.set(textOf(values.vals[k]!), values.vals[k]!);
           }
         }
         return codes.get(text) ?? -1;

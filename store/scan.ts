@@ -96,7 +96,15 @@ async function loadColumns(
   for (const { segment, duplicates } of segments) {
     if (segment.complete || !mayMatch(segment, sel)) continue;
     const k = claim?.rollupIndex?.(segment, duplicates);
-    loads.push(segment.ensure(k === undefined ? rowColumns(segment, sel, fields) : segment.rollupColumns(k)));
+    if (k === undefined) loads.push(segment.ensure(rowColumns(segment, sel, fields)));
+    else {
+      // Texts are looked up only for the fields filtered or grouped on (the type's are in the header).
+      const columns = segment.rollupColumns(k);
+      const texts = [...sel.filters.map((f) => f.field), ...fields].some((f) => f !== "type");
+      // Tables written before they carried their own texts (columns r<k>.x.*) use the dictionary.
+      if (texts && !columns.includes(`r${k}.x.c`)) columns.push("dict.o", "dict.b");
+      loads.push(segment.ensure(columns));
+    }
   }
   if ((await Promise.all(loads)).includes(false)) throw changed();
 }

@@ -242,6 +242,20 @@ export function encodeSegment(
       writer.add(`r${k}.${j}.t`, "u8", column.tags);
       writer.add(`r${k}.${j}.v`, "f64", column.vals);
     });
+    // The table's own texts (its codes ascending, and theirs): a lazy read of the table needs no dictionary.
+    if (compress) {
+      const codes = new Set<number>();
+      for (const column of table.columns)
+        column.tags.forEach((tag, i) => {
+          if (tag === TAG_STRING || tag === TAG_OBJECT) codes.add(column.vals[i]!);
+        });
+      const sorted = Uint32Array.from(codes).sort();
+      writer.add(`r${k}.x.c`, "u32", sorted);
+      writer.strings(
+        `r${k}.x`,
+        Array.from(sorted, (code) => strings.values[code]!),
+      );
+    }
   });
 
   const header: Header = {
@@ -468,6 +482,7 @@ export class Segment {
   private readonly rowCache = new Map<string, Float64Array | Uint32Array>();
   private dictCache?: StringColumn;
   private maxIngestedCache?: number;
+  private completeCache = false;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
   private readonly rollupCache: (RollupTable | undefined)[] = [];
@@ -480,7 +495,7 @@ export class Segment {
     bytes: Uint8Array,
     what = "segment",
     private readonly inflate: Inflate = fflateInflate,
-    lazy?: { size: number; source: ColumnSource },
+    lazy?: { size: number | undefined; source: ColumnSource },
   ) {
     this.what = what;
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -518,7 +533,7 @@ export class Segment {
     const bodyStart = align8(12 + headerLength);
     if (lazy) {
       // The head must hold the header and the header sum after it; a damaged length reads it whole.
-      if (bodyStart + 4 > aligned.byteLength || bodyStart + 4 + TRAILER > lazy.size) throw new NotLazy();
+      if (bodyStart + 4 > aligned.byteLength) throw new NotLazy();
     } else if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
     const json = aligned.subarray(12, 12 + headerLength);
     try {
@@ -541,12 +556,13 @@ export class Segment {
         throw new NotLazy();
       this.body = undefined;
       this.source = lazy.source;
-      this.byteLength = lazy.size;
-      for (const [name, [, offset, length]] of Object.entries(this.header.cols)) {
-        if (bodyStart + offset + length > lazy.size - TRAILER) {
-          throw new TallyError("data_loss", `${what}: truncated column ${name}`);
-        }
-      }
+      // The length the header implies (columns, padded, then the trailer); a file of another length, or
+      // one shorter than a column needs, is read whole and its trailer check reports it.
+      let bodyEnd = 0;
+      for (const [, offset, length] of Object.values(this.header.cols))
+        bodyEnd = Math.max(bodyEnd, offset + length);
+      this.byteLength = bodyStart + align8(bodyEnd) + TRAILER;
+      if (lazy.size !== undefined && lazy.size !== this.byteLength) throw new NotLazy();
     } else {
       this.body = aligned.subarray(bodyStart);
       this.source = undefined;
@@ -570,12 +586,12 @@ export class Segment {
 
   /**
    * A segment read column by column: `head` is the start of its file (at least the header and the header
-   * sum), `size` the file's length. Undefined when the file cannot be read so (no per-column sums, an
+   * sum), `size` the file's length when known. Undefined when the file cannot be read so (no per-column sums, an
    * older format, a head too short, or a damaged header): then read it whole.
    */
   static lazy(
     head: Uint8Array,
-    size: number,
+    size: number | undefined,
     source: ColumnSource,
     what = "segment",
     inflate: Inflate = fflateInflate,
@@ -590,7 +606,18 @@ export class Segment {
 
   /** Whether every column is at hand (a whole read, or a lazy one that loaded them all). */
   get complete(): boolean {
-    return this.body !== undefined || this.missing(Object.keys(this.header.cols)).length === 0;
+    this.completeCache ||=
+      this.body !== undefined || this.missing(Object.keys(this.header.cols)).length === 0;
+    return this.completeCache;
+  }
+
+  /**
+   * How many leading bytes of a segment file `Segment.lazy` needs (the header and the header sum after
+   * it), from its first 12 bytes.
+   */
+  static headLength(start: Uint8Array): number {
+    if (start.byteLength < 12) return 12;
+    return align8(12 + new DataView(start.buffer, start.byteOffset, 12).getUint32(8, true)) + 8;
   }
 
   /** Of `names`, the columns this segment has that are not loaded yet. */
@@ -667,10 +694,10 @@ export class Segment {
     return p === undefined ? [] : [`p${p}.o`, `p${p}.t`, `p${p}.v`, "dict.o", "dict.b"];
   }
 
-  /** The columns of rollup table k, and the dictionary its strings are coded in. */
+  /** The columns of rollup table k (its strings are coded in the dictionary, columns `dict.*`). */
   rollupColumns(k: number): string[] {
     const prefix = `r${k}.`;
-    return [...Object.keys(this.header.cols).filter((name) => name.startsWith(prefix)), "dict.o", "dict.b"];
+    return Object.keys(this.header.cols).filter((name) => name.startsWith(prefix));
   }
 
   /** Bytes held in memory: the whole file, or what a lazy segment has loaded. */
@@ -762,6 +789,24 @@ export class Segment {
       slot: this.column(`r${k}.s`, Float64Array),
       cum: this.column(`r${k}.c`, Uint32Array),
     };
+    if (this.header.cols[`r${k}.x.c`]) {
+      const codes = this.column(`r${k}.x.c`, Uint32Array);
+      const texts = this.strings(`r${k}.x`);
+      if (texts.length !== codes.length)
+        throw new TallyError("data_loss", `${this.what}: corrupt column r${k}.x`);
+      table.text = (code) => {
+        let lo = 0;
+        let hi = codes.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (codes[mid]! < code) lo = mid + 1;
+          else hi = mid;
+        }
+        if (codes[lo] !== code)
+          throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
+        return texts.get(lo);
+      };
+    }
     this.rollupCache[k] = table;
     return table;
   }
