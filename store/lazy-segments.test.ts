@@ -13,8 +13,12 @@ import type { RangeReadable } from "../storage-drivers/ranges.ts";
 import { compactModule } from "./compaction.ts";
 import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
+import { queryGeo } from "./geo-query.ts";
 import { isQuarantined } from "./quarantine.ts";
+import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
 import { Segment } from "./segment-format.ts";
+import { querySeries } from "./series.ts";
+import { queryGeoStepped, querySeriesStepped, runStep, type Step } from "./stepped-query.ts";
 
 const AS_OF = Date.UTC(2030, 0, 1);
 
@@ -101,6 +105,39 @@ describe("lazily read segments", () => {
     expect((await runTally(store, list, AS_OF)).answer()).toEqual(
       (await runTally(fresh, list, AS_OF)).answer(),
     );
+  });
+
+  it("stepped queries (series and geo) read lazily and answer as whole reads do", async () => {
+    const driver = await compactedStore();
+    const sel = {
+      tenant: TENANT,
+      module: MODULE,
+      start: START + 60 * DAY + 3_600_000,
+      end: START + 64 * DAY,
+      types: [],
+      filters: [{ field: "org", op: "neq" as const, values: ["org-1"] }],
+      asOf: AS_OF,
+    };
+    const unique: SeriesSpec = {
+      ...sel,
+      interval: "day",
+      timeZone: "Europe/Berlin",
+      weekStart: 1,
+      groupBy: ["project"],
+      aggregation: { fn: "count_unique", field: "userId" },
+    };
+    const geo: GeoQuerySpec = { ...sel, cellDegrees: 0.5, minCount: 2 };
+    const stepsOf = (store: EventStore) => (step: Step) => runStep(store, step, 3000);
+    const lazy = reading(driver);
+    const whole = reading(driver, false).store;
+    const a = await querySeriesStepped(unique, { maxGroups: 1000 }, stepsOf(lazy.store));
+    const b = await querySeries(whole, unique, { maxGroups: 1000 });
+    expect(Array.from(a.starts)).toEqual(Array.from(b.starts));
+    expect(a.groups).toEqual(b.groups);
+    for (let i = 0; i < a.starts.length; i++)
+      for (let g = 0; g < a.groups.length; g++) expect(a.value(i, g)).toBe(b.value(i, g));
+    expect(await queryGeoStepped(geo, stepsOf(lazy.store))).toEqual(await queryGeo(whole, geo));
+    expect(lazy.counter.bytes).toBeGreaterThan(0);
   });
 
   it("a damaged column that a query reads is data_loss, and the segment is quarantined", async () => {

@@ -109,11 +109,14 @@ async function loadColumns(
   if ((await Promise.all(loads)).includes(false)) throw changed();
 }
 
+/** In scan's `fields`: the caller reads matched rows' locations (QueryGeo). */
+export const LOCATION = "@location";
+
 /** The columns a row scan of `segment` reads for `sel` and the caller's `fields`. */
 function rowColumns(segment: Segment, sel: Selection, fields: readonly string[]): string[] {
   const names = ["time"];
   if (segment.maxIngested > sel.asOf) names.push("ingested");
-  if (sel.geo) names.push("lat", "lon");
+  if (sel.geo || fields.includes(LOCATION)) names.push("lat", "lon");
   const used = [...sel.filters.map((f) => f.field), ...fields];
   if (sel.types.length > 0 || used.includes("type")) names.push("type");
   for (const field of used) names.push(...segment.pathColumns(field));

@@ -42,10 +42,14 @@ export async function querySeries(
   const starts = seriesStarts(spec);
   const acc = seriesAccumulator(spec, starts, limits);
   const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options);
-  const fields = spec.aggregation.fn === "count" ? spec.groupBy : [...spec.groupBy, spec.aggregation.field];
-  for await (const partition of scan(store, spec, "asc", true, claim, fields))
+  for await (const partition of scan(store, spec, "asc", true, claim, seriesFields(spec)))
     accumulateSeries(acc, starts, spec, partition, options.stats);
   return acc.result(starts);
+}
+
+/** The fields a series reads of matched rows beyond its selection's (scan's `fields`). */
+export function seriesFields(spec: SeriesSpec): readonly string[] {
+  return spec.aggregation.fn === "count" ? spec.groupBy : [...spec.groupBy, spec.aggregation.field];
 }
 
 /**
