@@ -6,6 +6,7 @@
  */
 import type { Storage } from "unstorage";
 import type { Inflate } from "./codec.ts";
+import { useCrc32 } from "./crc32.ts";
 import { duplicateMasks, holds } from "./dedup.ts";
 import { PLAIN_CODEC, type SegmentCodec, sealedWith } from "./encryption.ts";
 import { keyVerified } from "./encryption-check.ts";
@@ -27,6 +28,8 @@ export interface EventStoreOptions {
   now?: () => number;
   /** Inflates compressed columns; fflate unless the runtime has something faster (see codec.ts). */
   inflate?: Inflate;
+  /** A faster CRC-32 the runtime has (node:zlib's); installed process-wide (crc32.ts, `useCrc32`). */
+  crc32?: (bytes: Uint8Array) => number;
   /** Seals and opens segment bytes (encryption.ts); plain by default. */
   codec?: SegmentCodec;
   /** A module's retention in days, if it has one: older partitions are invisible, then deleted (retention.ts). */
@@ -75,6 +78,7 @@ export class EventStore {
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.inflate = options.inflate;
+    if (options.crc32) useCrc32(options.crc32);
     this.codec = options.codec ?? PLAIN_CODEC;
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
