@@ -197,15 +197,18 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
     column = {
       ...values,
       text: textOf,
-      codeOf: (text) => {
-        if (!codes) {
-          codes = new Map();
-          for (let k = 0; k < values.tags.length; k++) {
-            if (values.tags[k]! >= TAG_STRING) codes.set(textOf(values.vals[k]!), values.vals[k]!);
+      // A code of the table's texts that this dimension lacks matches none of its entries: still exact.
+      codeOf:
+        table.codeOf ??
+        ((text) => {
+          if (!codes) {
+            codes = new Map();
+            for (let k = 0; k < values.tags.length; k++) {
+              if (values.tags[k]! >= TAG_STRING) codes.set(textOf(values.vals[k]!), values.vals[k]!);
+            }
           }
-        }
-        return codes.get(text) ?? -1;
-      },
+          return codes.get(text) ?? -1;
+        }),
     };
     columns[j] = column;
   }

@@ -66,6 +66,8 @@ export interface RollupTable {
    * carry them, segment-format.ts), so that a cold read need not fetch the segment's whole dictionary.
    */
   text?: (code: number) => string;
+  /** With `text`: the code of a text among the table's own texts, or -1. */
+  codeOf?: (text: string) => number;
 }
 
 /** Value sets of one dimension: a small id per row (0 = no value), and each id's (tag, val) pairs. */

@@ -806,6 +806,10 @@ export class Segment {
           throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
         return texts.get(lo);
       };
+      table.codeOf = (text) => {
+        const i = texts.indexOf(text);
+        return i < 0 ? -1 : codes[i]!;
+      };
     }
     this.rollupCache[k] = table;
     return table;
