@@ -24,6 +24,7 @@ import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
 import { segmentCodec } from "./encryption-config.ts";
 import { folderAssets } from "./node-assets.ts";
+import { nodeCrc32 } from "./node-crc32.ts";
 import { nodeInflate } from "./node-inflate.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
@@ -92,6 +93,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
       cacheBytes: config.cacheBytes,
       idIndexBytes: config.idIndexBytes,
       inflate: nodeInflate,
+      crc32: nodeCrc32,
       codec,
       retentionDays: (module) => config.modules[module]?.retentionDays,
     }),

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createStorage } from "unstorage";
+import { nodeCrc32 } from "../functions/node-crc32.ts";
 import { nodeInflate } from "../functions/node-inflate.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { EventStore } from "../store/event-store.ts";
@@ -33,6 +34,7 @@ const asOf = Number(flag("--as-of"));
 const store = new EventStore({
   storage: createStorage({ driver: fsAtomicDriver({ base: dir }) }),
   inflate: nodeInflate,
+  crc32: nodeCrc32,
 });
 const t = performance.now();
 const { answer } = await runTally(store, query, asOf);

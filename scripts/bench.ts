@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createStorage } from "unstorage";
+import { nodeCrc32 } from "../functions/node-crc32.ts";
 import { nodeInflate } from "../functions/node-inflate.ts";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { compactModule } from "../store/compaction.ts";
@@ -156,6 +157,7 @@ async function main() {
         storage: createStorage({ driver: fsAtomicDriver({ base: storeDir }) }),
         cacheBytes,
         inflate: nodeInflate,
+        crc32: nodeCrc32,
       });
     let ingestStore: EventStore | undefined = openStore(64 * 1024 ** 3);
     const tsv = new TsvWriter(tsvPath);

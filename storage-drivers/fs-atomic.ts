@@ -9,9 +9,12 @@
  *
  * @module
  */
+
+import { close as closeCb, open as openCb, read as readCb } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { defineDriver } from "unstorage";
+import type { ItemRanges } from "./ranges.ts";
 import { checkBase, checkKey, createError, isSegment, toBytes } from "./utils.ts";
 
 /** The name in error messages: `[unstorage] [tally-fs] …`. */
@@ -114,6 +117,70 @@ export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<
   };
   await sweep(resolve(base));
   return removed;
+}
+
+/**
+ * A whole file in one read into a buffer of its size (readFile grows a buffer chunk by chunk and, for a
+ * Buffer, may hand out a view into a shared pool that the store then copies to align).
+ */
+async function readWhole(file: string): Promise<Uint8Array> {
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    const buffer = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await handle.read(buffer, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    // A file that grew since the stat is not one of ours (values are replaced by rename, never extended).
+    return got === size ? buffer : buffer.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads `ranges` of a file. The callback API, not FileHandle: a cold query makes hundreds of these small
+ * reads, and each FileHandle costs an object with a GC finaliser plus a stat. The size is known only
+ * when a read reaches the end.
+ */
+function readRanges(file: string, ranges: readonly (readonly [number, number])[]): Promise<ItemRanges> {
+  return new Promise((done, fail) => {
+    openCb(file, "r", (openError, fd) => {
+      if (openError) return fail(openError);
+      const parts: Uint8Array[] = new Array(ranges.length);
+      let size: number | undefined;
+      let pending = ranges.length;
+      let failure: unknown;
+      const finish = () =>
+        closeCb(fd, (closeError) => {
+          if (failure || closeError) fail(failure ?? closeError);
+          else done({ size, parts });
+        });
+      if (pending === 0) return finish();
+      ranges.forEach(([offset, length], i) => {
+        const buffer = new Uint8Array(length);
+        let got = 0;
+        const step = () =>
+          readCb(fd, buffer, got, length - got, offset + got, (readError, bytesRead) => {
+            if (readError) failure ??= readError;
+            else {
+              got += bytesRead;
+              if (bytesRead > 0 && got < length) return step();
+              if (got < length && (got > 0 || offset === 0)) size = offset + got;
+            }
+            parts[i] = got === length ? buffer : buffer.subarray(0, got);
+            if (--pending === 0) finish();
+          });
+        if (length === 0) {
+          parts[i] = buffer;
+          if (--pending === 0) finish();
+        } else step();
+      });
+    });
+  });
 }
 
 async function openTemp(dir: string, temp: string) {
@@ -266,8 +333,19 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getItemRaw(key: string) {
       const file = fileOf(key);
-      await ready();
-      return orNull(readFile(file));
+      // Reads need not wait for the start-up sweep of crashed writers' temp files (listings skip them):
+      // a cold process's first query should not pay for a walk of the whole tree.
+      void ready();
+      return orNull(readWhole(file));
+    },
+    /** Partial reads (ranges.ts): one open, the ranges read in parallel into buffers of their own. */
+    async getItemRanges(
+      key: string,
+      ranges: readonly (readonly [number, number])[],
+    ): Promise<ItemRanges | null> {
+      const file = fileOf(key);
+      void ready();
+      return orNull(readRanges(file, ranges));
     },
     async setItem(key: string, value: string) {
       await write(key, toBytes(DRIVER_NAME, value));
@@ -282,7 +360,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getKeys(base: string | undefined) {
       const segments = checkBase(DRIVER_NAME, base);
-      await ready();
+      void ready();
       const keys: string[] = [];
       await walk(pathOf(segments), segments.map((s) => `${s}:`).join(""), keys);
       return keys.sort();

@@ -7,6 +7,7 @@
  * @module
  */
 import { defineDriver } from "unstorage";
+import { sliceRanges } from "./ranges.ts";
 import { checkBase, checkKey, createError, toBytes } from "./utils.ts";
 
 /** The name in error messages: `[unstorage] [tally-memory] …`. */
@@ -69,6 +70,12 @@ export const memoryDriver = defineDriver<void>(() => {
       checkKey(DRIVER_NAME, key);
       const bytes = values.get(key);
       return bytes === undefined ? null : new Uint8Array(bytes);
+    },
+    /** Partial reads (ranges.ts). */
+    async getItemRanges(key: string, ranges: readonly (readonly [number, number])[]) {
+      checkKey(DRIVER_NAME, key);
+      const bytes = values.get(key);
+      return bytes === undefined ? null : sliceRanges(bytes, ranges);
     },
     async setItem(key: string, value: string) {
       write(key, toBytes(DRIVER_NAME, value));

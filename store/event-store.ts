@@ -6,6 +6,7 @@
  */
 import type { Storage } from "unstorage";
 import type { Inflate } from "./codec.ts";
+import { useCrc32 } from "./crc32.ts";
 import { duplicateMasks, holds } from "./dedup.ts";
 import { PLAIN_CODEC, type SegmentCodec, sealedWith } from "./encryption.ts";
 import { keyVerified } from "./encryption-check.ts";
@@ -28,6 +29,8 @@ export interface EventStoreOptions {
   now?: () => number;
   /** Inflates compressed columns; fflate unless the runtime has something faster (see codec.ts). */
   inflate?: Inflate;
+  /** A faster CRC-32 the runtime has (node:zlib's); installed process-wide (crc32.ts, `useCrc32`). */
+  crc32?: (bytes: Uint8Array) => number;
   /** Seals and opens segment bytes (encryption.ts); plain by default. */
   codec?: SegmentCodec;
   /** A module's retention in days, if it has one: older partitions are invisible, then deleted (retention.ts). */
@@ -43,6 +46,20 @@ export interface Partition {
 }
 
 const DAY_MS = 86_400_000;
+/** A driver with partial reads (storage-drivers/ranges.ts: fs-atomic and memory have them). */
+interface RangeDriver {
+  getItemRanges?(
+    key: string,
+    ranges: readonly (readonly [number, number])[],
+  ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
+}
+
+/**
+ * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
+ * (up to MAX_HEAD_BYTES) is read again at its length. A file no longer than this is read whole.
+ */
+const HEAD_BYTES = 16 * 1024;
+const MAX_HEAD_BYTES = 16 * 1024 * 1024;
 /** Ranges of at most this many days are listed day by day; longer ones by one listing of the module. */
 const LIST_DAYS_SEPARATELY = 31;
 
@@ -66,6 +83,7 @@ export class EventStore {
     this.now = options.now ?? preciseNow;
     this.cache = new SegmentCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.inflate = options.inflate;
+    if (options.crc32) useCrc32(options.crc32);
     this.codec = options.codec ?? PLAIN_CODEC;
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
@@ -234,26 +252,27 @@ export class EventStore {
     end: number,
     order: "asc" | "desc" = "asc",
     cache = true,
+    lazy = false,
   ): AsyncGenerator<Partition> {
     const days = await this.listDays(tenant, module, start, end);
     // Read once, after every listed partition's listing: serves all of them (see partitionState).
     const stones = await this.tombstones.covering(tenant, module);
     const sorted = [...days.keys()].sort();
     if (order === "desc") sorted.reverse();
-    // Load the next partition while the caller works on this one.
-    let next =
-      sorted.length > 0
-        ? this.loadPartition(tenant, module, sorted[0]!, days.get(sorted[0]!), true, cache, stones)
-        : undefined;
-    for (let i = 0; i < sorted.length; i++) {
-      const segments = await next!;
-      const following = sorted[i + 1];
-      next =
-        following === undefined
-          ? undefined
-          : this.loadPartition(tenant, module, following, days.get(following), true, cache, stones);
+    // Load the next partition while the caller works on this one; lazily read ones (headers only, a few
+    // KiB each) several ahead, so that the many small reads overlap.
+    const ahead = lazy ? 8 : 1;
+    const load = (day: string) => {
+      const loading = this.loadPartition(tenant, module, day, days.get(day), true, cache, stones, lazy);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
-      next?.catch(() => {});
+      loading.catch(() => {});
+      return loading;
+    };
+    const queue = sorted.slice(0, ahead).map(load);
+    for (let i = 0; i < sorted.length; i++) {
+      const segments = await queue.shift()!;
+      const following = sorted[i + ahead];
+      if (following !== undefined) queue.push(load(following));
       yield { day: sorted[i]!, segments };
     }
   }
@@ -300,14 +319,17 @@ export class EventStore {
     masks = true,
     cache = true,
     stones?: Tombstone[],
+    lazy = false,
   ) {
-    const state = await this.partitionState(tenant, module, day, listed, cache, stones);
+    const state = await this.partitionState(tenant, module, day, listed, cache, stones, lazy);
     // Readers must not answer without the quarantined events; writers go on (see quarantine.ts).
     if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
     if (masks) {
       const signature = live.map((s) => s.key).join("|");
+      // Duplicates can only be among several segments; their check reads times and ids.
+      if (live.length > 1 && !this.masks.has(signature)) await loadColumns(live, ["time", "id.o", "id.b"]);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
       this.masks.set(signature, m);
@@ -326,6 +348,7 @@ export class EventStore {
     listed?: string[],
     cache = true,
     stones?: Tombstone[],
+    lazy = false,
   ) {
     const prefix = eventsPrefix(tenant, module);
     // Expired by retention, or under a tombstone: gone for every reader, however far deletion has got.
@@ -336,7 +359,7 @@ export class EventStore {
       const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
       // At most 16 reads at once: with a cold cache, each concurrent write or query would otherwise hold
       // a file open per segment of the partition (thousands of fds under load).
-      const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache));
+      const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy));
       // A segment deleted since the listing was compacted away: harmless when a segment we did read
       // supersedes it (its events are there); otherwise list again.
       const covering = new Set(loaded.flatMap((s) => s?.supersedes ?? []));
@@ -366,10 +389,24 @@ export class EventStore {
 
   /** The decoded segment, or undefined when the key is gone (superseded and deleted since it was listed). */
   /** `cache` false: use a cached copy if there is one, but do not keep this one (a one-off full read). */
-  private async loadSegment(key: string, cache = true): Promise<Segment | undefined> {
+  /**
+   * `lazy`: the caller loads the columns it uses (Segment.ensure), so a large segment may come with its
+   * header only; otherwise every column is at hand.
+   */
+  private async loadSegment(key: string, cache = true, lazy = false): Promise<Segment | undefined> {
     const cached = this.cache.get(key);
-    if (cached) return cached;
-    const stored = await this.readStoredBytes(key);
+    if (cached) {
+      if (lazy || cached.complete) return cached;
+      return (await cached.ensure()) ? cached : undefined;
+    }
+    let stored: Uint8Array | undefined;
+    if (lazy) {
+      const read = await this.readLazily(key, cache);
+      if (read === "gone") return undefined;
+      if (read instanceof Segment) return read;
+      stored = read;
+    }
+    stored ??= await this.readStoredBytes(key);
     if (stored === undefined) return undefined;
     // A segment sealed with a key this store lacks fails as the codec says (failed_precondition), and so
     // does one that a key not proven right cannot open: an operator's problem, not damage. One that a
@@ -394,6 +431,56 @@ export class EventStore {
       throw error;
     }
     if (cache) this.cache.set(key, segment, bytes.byteLength);
+    return segment;
+  }
+
+  /**
+   * A large plain segment read from a driver with partial reads (storage-drivers/ranges.ts): its header
+   * now, its columns when asked. Otherwise undefined, and it is read whole (sealed, no per-column sums, no
+   * such driver) — or the whole file, when the first read got all of it. "gone" when there is none.
+   */
+  private async readLazily(key: string, cache: boolean): Promise<Segment | Uint8Array | "gone" | undefined> {
+    if (this.codec !== PLAIN_CODEC) return undefined;
+    const { driver, base } = this.storage.getMount(key);
+    const relativeKey = key.slice(base.length);
+    const ranged = driver as RangeDriver;
+    if (typeof ranged.getItemRanges !== "function") return undefined;
+    const read = async (ranges: readonly (readonly [number, number])[]) => {
+      try {
+        return await ranged.getItemRanges!(relativeKey, ranges);
+      } catch (cause) {
+        throw storageFailure("read", cause);
+      }
+    };
+    let head = await read([[0, HEAD_BYTES]]);
+    if (head === null) return "gone";
+    if (head.parts[0]!.byteLength < HEAD_BYTES) return head.parts[0]!;
+    // A header longer than the first read (many paths or shapes): read as much as it needs.
+    const needed = Segment.headLength(head.parts[0]!);
+    if (needed > HEAD_BYTES && needed <= MAX_HEAD_BYTES) {
+      head = await read([[0, needed]]);
+      if (head === null) return "gone";
+    }
+    const first = head.parts[0]!;
+    const segment = Segment.lazy(
+      first,
+      head.size,
+      {
+        read: async (ranges) => (await read(ranges))?.parts,
+        // The cache counts what a segment holds: grow its entry as columns arrive.
+        loaded: () => {
+          if (cache && this.cache.get(key) === segment) this.cache.set(key, segment!, segment!.heldBytes);
+        },
+        damaged: async (error) => {
+          const stored = await this.readStoredBytes(key);
+          return stored === undefined ? error : quarantine(this.storage, key, stored, error);
+        },
+      },
+      key,
+      this.inflate,
+    );
+    if (!segment) return undefined;
+    if (cache) this.cache.set(key, segment, segment.heldBytes);
     return segment;
   }
 
@@ -465,6 +552,13 @@ export class EventStore {
       throw storageFailure("remove", cause);
     }
   }
+}
+
+/** Loads `columns` of lazily read segments; a segment gone meanwhile is a partition changed under us. */
+async function loadColumns(segments: readonly { segment: Segment }[], columns: string[]): Promise<void> {
+  const loaded = await Promise.all(segments.map((s) => s.segment.ensure(columns)));
+  if (loaded.includes(false))
+    throw new TallyError("unavailable", "a partition changed while it was read; retry");
 }
 
 function nameOf(key: string): string {

@@ -26,6 +26,11 @@ export interface Pieces {
 }
 
 export interface RollupPlan {
+  /**
+   * Which rollup table `tableFor` would use, from the segment's header alone (so that a lazily read
+   * segment fetches that table's columns and none of its rows), or undefined when none answers.
+   */
+  indexFor(segment: Segment, duplicates: Uint8Array | null): number | undefined;
   /** The smallest rollup table of `segment` that answers for its rows exactly, or undefined. */
   tableFor(
     segment: Segment,
@@ -61,27 +66,39 @@ export function planRollups(
     return filters.length === 1 && filters[0]!.op === "eq" && filters[0]!.values.length === 1;
   };
   const bucketAt = (t: number) => (t >= spec.start && t < spec.end ? bucketIndexOf(starts, t) : -1);
+  /** The inner cuts of a segment's time span, or undefined when one is not a multiple of `slotMs`. */
+  const cutsOf = (minTime: number, maxTime: number, slotMs: number) => {
+    const cuts: number[] = [];
+    for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++) {
+      if (bounds[i]! % slotMs !== 0) return undefined;
+      cuts.push(bounds[i]!);
+    }
+    return cuts;
+  };
+  const indexFor = (segment: Segment, duplicates: Uint8Array | null) => {
+    if (duplicates || segment.count === 0 || segment.rollups.length === 0) return undefined;
+    const { minTime, maxTime } = segment;
+    if (maxTime < spec.start || minTime >= spec.end || segment.maxIngested > spec.asOf) return undefined;
+    const exact: number[] = [];
+    segment.rollups.forEach((info, k) => {
+      if (!fields.every((f) => info.dims.includes(f))) return;
+      if (info.explode !== undefined && !explodedExact(info.explode, info.textUnique === true)) return;
+      exact.push(k);
+    });
+    if (exact.length === 0) return undefined;
+    const best = pick
+      ? pick(exact)
+      : exact.reduce((a, k) => (segment.rollups[k]!.count < segment.rollups[a]!.count ? k : a));
+    return cutsOf(minTime, maxTime, segment.rollups[best]!.slotMs) ? best : undefined;
+  };
   return {
+    indexFor,
     tableFor(segment, duplicates) {
-      if (duplicates || segment.count === 0 || segment.rollups.length === 0) return undefined;
-      const { minTime, maxTime } = segment;
-      if (maxTime < spec.start || minTime >= spec.end || segment.maxIngested > spec.asOf) return undefined;
-      const exact: number[] = [];
-      segment.rollups.forEach((info, k) => {
-        if (!fields.every((f) => info.dims.includes(f))) return;
-        if (info.explode !== undefined && !explodedExact(info.explode, info.textUnique === true)) return;
-        exact.push(k);
-      });
-      if (exact.length === 0) return undefined;
-      const best = pick
-        ? pick(exact)
-        : exact.reduce((a, k) => (segment.rollups[k]!.count < segment.rollups[a]!.count ? k : a));
+      const best = indexFor(segment, duplicates);
+      if (best === undefined) return undefined;
       const table = segment.rollup(best);
-      const cuts: number[] = [];
-      for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++) {
-        if (bounds[i]! % table.slotMs !== 0) return undefined;
-        cuts.push(bounds[i]!);
-      }
+      const { minTime } = segment;
+      const cuts = cutsOf(minTime, segment.maxTime, table.slotMs)!;
       // Every row of a piece is on the same side of every boundary as the piece's first instant.
       const bucket = [bucketAt(minTime), ...cuts.map(bucketAt)];
       return { table, pieces: { cuts, bucket } };
@@ -172,22 +189,26 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
   let column = columns[j];
   if (!column) {
     const values = table.columns[j]!;
-    const dict = segment.dict;
+    const dict = table.text ? undefined : segment.dict;
+    const textOf = table.text ?? ((code: number) => dict!.get(code));
     // A filter's operand is looked up among the few values this column holds (decoded once), not in the
     // segment's whole dictionary, which holds every user id too.
     let codes: Map<string, number> | undefined;
     column = {
       ...values,
-      text: (code) => dict.get(code),
-      codeOf: (text) => {
-        if (!codes) {
-          codes = new Map();
-          for (let k = 0; k < values.tags.length; k++) {
-            if (values.tags[k]! >= TAG_STRING) codes.set(dict.get(values.vals[k]!), values.vals[k]!);
+      text: textOf,
+      // A code of the table's texts that this dimension lacks matches none of its entries: still exact.
+      codeOf:
+        table.codeOf ??
+        ((text) => {
+          if (!codes) {
+            codes = new Map();
+            for (let k = 0; k < values.tags.length; k++) {
+              if (values.tags[k]! >= TAG_STRING) codes.set(textOf(values.vals[k]!), values.vals[k]!);
+            }
           }
-        }
-        return codes.get(text) ?? -1;
-      },
+          return codes.get(text) ?? -1;
+        }),
     };
     columns[j] = column;
   }

@@ -61,6 +61,13 @@ export interface RollupTable {
   slot: Float64Array;
   /** …and the combination's events up to the end of that slot. */
   cum: Uint32Array;
+  /**
+   * The text of a string or object code its columns hold, from the table's own few texts (segments that
+   * carry them, segment-format.ts), so that a cold read need not fetch the segment's whole dictionary.
+   */
+  text?: (code: number) => string;
+  /** With `text`: the code of a text among the table's own texts, or -1. */
+  codeOf?: (text: string) => number;
 }
 
 /** Value sets of one dimension: a small id per row (0 = no value), and each id's (tag, val) pairs. */

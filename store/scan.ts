@@ -4,7 +4,8 @@
  * binary search (rows are sorted by time) and the remaining conditions are checked row by row.
  */
 import { lowerBound } from "./dedup.ts";
-import type { EventStore } from "./event-store.ts";
+import { TallyError } from "./errors.ts";
+import type { EventStore, Partition } from "./event-store.ts";
 import { compileFilter, type RowPredicate } from "./filter.ts";
 import { bboxMayMatch, geoPredicate } from "./geo.ts";
 import type { Selection } from "./query-spec.ts";
@@ -19,27 +20,119 @@ export interface Match {
 }
 
 /**
+ * Sees each segment before its rows are scanned; true takes it (answered from its rollups). `rollupIndex`
+ * tells from the header alone which rollup table it would read, so a lazily read segment fetches that.
+ */
+export type Claim = ((segment: Segment, duplicates: Uint8Array | null) => boolean) & {
+  rollupIndex?: (segment: Segment, duplicates: Uint8Array | null) => number | undefined;
+};
+
+/**
  * The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. `claim`, when given,
  * sees each segment first; a segment it returns true for is the caller's (answered from its rollups) and
- * its rows are not scanned.
+ * its rows are not scanned. `fields`: the fields the caller reads of the matched rows beyond the
+ * selection's (group-by, aggregated); given, large segments are read column by column and only what the
+ * query touches is fetched (Segment.lazy); undefined, every column is at hand.
  */
 export async function* scan(
   store: EventStore,
   sel: Selection,
   order: "asc" | "desc" = "asc",
   cache = true,
-  claim?: (segment: Segment, duplicates: Uint8Array | null) => boolean,
+  claim?: Claim,
+  fields?: readonly string[],
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
-  for await (const partition of store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache)) {
-    const out: Match[] = [];
-    for (const { key, segment, duplicates } of partition.segments) {
-      if (claim?.(segment, duplicates)) continue;
-      const rows = matchRows(segment, duplicates, sel, geo);
-      if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
+  const lazy = fields !== undefined;
+  const partitions = store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache, lazy);
+  // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
+  const pending: { partition: Partition; ready: Promise<void> }[] = [];
+  const iterator = partitions[Symbol.asyncIterator]();
+  let listed = false;
+  try {
+    for (;;) {
+      while (!listed && pending.length < (lazy ? COLUMNS_AHEAD : 1)) {
+        const next = await iterator.next();
+        if (next.done) listed = true;
+        else {
+          const ready = lazy ? loadColumns(next.value.segments, sel, fields, claim) : Promise.resolve();
+          ready.catch(() => {});
+          pending.push({ partition: next.value, ready });
+        }
+      }
+      const first = pending.shift();
+      if (!first) break;
+      await first.ready;
+      const { partition } = first;
+      const out: Match[] = [];
+      for (const { key, segment, duplicates } of partition.segments) {
+        if (claim?.(segment, duplicates)) continue;
+        // A claim that declined after all (never expected): the rows it was to spare are needed now.
+        if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields)))) throw changed();
+        const rows = matchRows(segment, duplicates, sel, geo);
+        if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
+      }
+      if (out.length > 0) yield out;
     }
-    if (out.length > 0) yield out;
+  } finally {
+    await iterator.return?.(undefined);
   }
+}
+
+/** Partitions whose columns are fetched ahead of the scan (lazily read segments). */
+const COLUMNS_AHEAD = 4;
+
+/**
+ * Fetches what the scan and its caller will read of a partition's lazily read segments, all at once: the
+ * rollup table the claim will use, or the row columns of segments whose rows may match.
+ */
+async function loadColumns(
+  segments: readonly { segment: Segment; duplicates: Uint8Array | null }[],
+  sel: Selection,
+  fields: readonly string[],
+  claim: Claim | undefined,
+): Promise<void> {
+  const loads: Promise<boolean>[] = [];
+  for (const { segment, duplicates } of segments) {
+    if (segment.complete || !mayMatch(segment, sel)) continue;
+    const k = claim?.rollupIndex?.(segment, duplicates);
+    if (k === undefined) loads.push(segment.ensure(rowColumns(segment, sel, fields)));
+    else {
+      // Texts are looked up only for the fields filtered or grouped on (the type's are in the header).
+      const columns = segment.rollupColumns(k);
+      const texts = [...sel.filters.map((f) => f.field), ...fields].some((f) => f !== "type");
+      // Tables written before they carried their own texts (columns r<k>.x.*) use the dictionary.
+      if (texts && !columns.includes(`r${k}.x.c`)) columns.push("dict.o", "dict.b");
+      loads.push(segment.ensure(columns));
+    }
+  }
+  if ((await Promise.all(loads)).includes(false)) throw changed();
+}
+
+/** In scan's `fields`: the caller reads matched rows' locations (QueryGeo). */
+export const LOCATION = "@location";
+
+/** The columns a row scan of `segment` reads for `sel` and the caller's `fields`. */
+function rowColumns(segment: Segment, sel: Selection, fields: readonly string[]): string[] {
+  const names = ["time"];
+  if (segment.maxIngested > sel.asOf) names.push("ingested");
+  if (sel.geo || fields.includes(LOCATION)) names.push("lat", "lon");
+  const used = [...sel.filters.map((f) => f.field), ...fields];
+  if (sel.types.length > 0 || used.includes("type")) names.push("type");
+  for (const field of used) names.push(...segment.pathColumns(field));
+  return names;
+}
+
+/** A segment compacted away between its header and its columns being read: the caller retries. */
+function changed(): TallyError {
+  return new TallyError("unavailable", "a partition changed while it was read (compaction); retry");
+}
+
+/** What can rule a segment out before any column is read: its time span, types and bounding box. */
+function mayMatch(segment: Segment, sel: Selection): boolean {
+  if (segment.count === 0 || segment.maxTime < sel.start || segment.minTime >= sel.end) return false;
+  if (sel.geo && !bboxMayMatch(sel.geo, segment.bbox)) return false;
+  return sel.types.length === 0 || segment.types.some((t) => sel.types.includes(t));
 }
 
 function matchRows(
@@ -68,7 +161,7 @@ function matchRows(
     if (compiled === false) return undefined;
     if (compiled !== true) predicates.push(compiled);
   }
-  const { time, ingested, typeCodes, lat, lon } = segment;
+  const { time } = segment;
   const from = lowerBound(time, sel.start);
   const to = lowerBound(time, sel.end);
   const rows = new Uint32Array(to - from);
@@ -77,11 +170,15 @@ function matchRows(
     for (let i = 0; i < rows.length; i++) rows[i] = from + i;
     return rows;
   }
+  const typeCodes = typeOk ? segment.typeCodes : undefined;
+  const [lat, lon] = geo ? [segment.lat, segment.lon] : [undefined, undefined];
+  // Read only when some row is later than the snapshot (a lazily read segment fetched it only then).
+  const late = segment.maxIngested > sel.asOf ? segment.ingested : undefined;
   let n = 0;
   rowLoop: for (let r = from; r < to; r++) {
-    if (duplicates?.[r] || ingested[r]! > sel.asOf) continue;
-    if (typeOk && !typeOk[typeCodes[r]!]) continue;
-    if (geo && !geo(lat[r]!, lon[r]!)) continue;
+    if (duplicates?.[r] || (late && late[r]! > sel.asOf)) continue;
+    if (typeOk && !typeOk[typeCodes![r]!]) continue;
+    if (geo && !geo(lat![r]!, lon![r]!)) continue;
     for (const p of predicates) if (!p(r)) continue rowLoop;
     rows[n++] = r;
   }

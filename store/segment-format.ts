@@ -21,6 +21,8 @@ export const SEGMENT_VERSION = 2;
 /** Bytes of the version-2 trailer: the CRC-32 of everything before it. */
 const TRAILER = 4;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
+/** The column holding the CRC-32 of the header JSON, in segments with per-column sums. */
+const HEADER_SUM = "hsum";
 
 /** Value tags of path columns. */
 export const TAG_NULL = 0;
@@ -59,6 +61,14 @@ interface Header {
   shapes?: string[][];
   /** The rollup tables (rollup.ts); table k's columns are `r<k>.*`. Absent in segments written before them. */
   rollups?: RollupInfo[];
+  /** The latest `ingested` instant, so that snapshot checks need not read the column. Optional. */
+  maxIngested?: number;
+  /**
+   * The CRC-32 of each column's bytes, by name (written by compaction). With them, and column `hsum` (the
+   * CRC-32 of the header JSON, first in the body), a reader may fetch and check only the columns it uses
+   * (Segment.lazy). Absent in segments written by RecordEvents and before this field existed.
+   */
+  sums?: Record<string, number>;
 }
 
 export interface RollupInfo {
@@ -154,10 +164,12 @@ export function encodeSegment(
     }
   };
   let bbox: Header["bbox"] = null;
+  let maxIngested = Number.NEGATIVE_INFINITY;
 
   events.forEach((event, i) => {
     time[i] = event.time;
     ingested[i] = event.ingested ?? ingestedAt;
+    if (ingested[i]! > maxIngested) maxIngested = ingested[i]!;
     lat[i] = event.lat;
     lon[i] = event.lon;
     typeCodes[i] = types.code(event.type);
@@ -175,7 +187,8 @@ export function encodeSegment(
     for (const key of Object.keys(data)) walk(data[key] as JsonValue, childOf(top, undefined, key), i);
   });
 
-  const writer = new ColumnWriter();
+  // Compacted segments are the large ones worth reading column by column: they carry per-column sums.
+  const writer = new ColumnWriter(compress);
   writer.add("time", "f64", time);
   writer.add("ingested", "f64", ingested);
   writer.add("lat", "f64", lat);
@@ -229,6 +242,20 @@ export function encodeSegment(
       writer.add(`r${k}.${j}.t`, "u8", column.tags);
       writer.add(`r${k}.${j}.v`, "f64", column.vals);
     });
+    // The table's own texts (its codes ascending, and theirs): a lazy read of the table needs no dictionary.
+    if (compress) {
+      const codes = new Set<number>();
+      for (const column of table.columns)
+        column.tags.forEach((tag, i) => {
+          if (tag === TAG_STRING || tag === TAG_OBJECT) codes.add(column.vals[i]!);
+        });
+      const sorted = Uint32Array.from(codes).sort();
+      writer.add(`r${k}.x.c`, "u32", sorted);
+      writer.strings(
+        `r${k}.x`,
+        Array.from(sorted, (code) => strings.values[code]!),
+      );
+    }
   });
 
   const header: Header = {
@@ -239,6 +266,7 @@ export function encodeSegment(
     types: types.values,
     paths: pathNames,
     cols: writer.index,
+    ...(n > 0 ? { maxIngested } : {}),
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
     ...(rollups.length > 0
@@ -299,10 +327,20 @@ class ColumnWriter {
   readonly index: Header["cols"] = {};
   private readonly chunks: Uint8Array[] = [];
   private size = 0;
+  private readonly sums: Record<string, number> | undefined;
+
+  constructor(sums: boolean) {
+    if (sums) {
+      this.sums = {};
+      // The header's own CRC-32, first in the body so that the read that fetches the header fetches it.
+      this.add(HEADER_SUM, "u32", new Uint32Array(1));
+    }
+  }
 
   add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     this.index[name] = [kind, this.size, bytes.byteLength];
+    if (this.sums && name !== HEADER_SUM) this.sums[name] = crc32(bytes);
     this.chunks.push(bytes);
     this.size += bytes.byteLength;
     const pad = (8 - (this.size % 8)) % 8;
@@ -334,7 +372,7 @@ class ColumnWriter {
   }
 
   finish(header: Header): Uint8Array {
-    const json = encoder.encode(JSON.stringify(header));
+    const json = encoder.encode(JSON.stringify(this.sums ? { ...header, sums: this.sums } : header));
     const start = align8(12 + json.byteLength);
     const out = new Uint8Array(start + this.size + TRAILER);
     out.set(MAGIC, 0);
@@ -346,6 +384,7 @@ class ColumnWriter {
       out.set(chunk, at);
       at += chunk.byteLength;
     }
+    if (this.sums) new DataView(out.buffer).setUint32(start, crc32(json), true);
     new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
     return out;
   }
@@ -380,7 +419,14 @@ function checkHeader(h: unknown): Header {
         c[2] >= 0,
     ) &&
     (header.supersedes === undefined ||
-      (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string")));
+      (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
+    (header.maxIngested === undefined || typeof header.maxIngested === "number") &&
+    (header.sums === undefined ||
+      (typeof header.sums === "object" &&
+        header.sums !== null &&
+        Object.keys(header.cols).every(
+          (name) => name === HEADER_SUM || Number.isInteger(header.sums?.[name]),
+        )));
   if (!ok) throw new Error("header fields have the wrong shape");
   return header;
 }
@@ -388,6 +434,28 @@ function checkHeader(h: unknown): Header {
 function align8(n: number): number {
   return n + ((8 - (n % 8)) % 8);
 }
+
+/**
+ * Where a lazily read segment's columns come from: byte ranges [offset, offset + length) of its file, each
+ * returned as its own buffer (8-byte aligned), or undefined when the file is gone.
+ */
+export interface ColumnSource {
+  read(ranges: readonly (readonly [number, number])[]): Promise<Uint8Array[] | undefined>;
+  /** Told about the bytes each load added (the store's cache accounts for them). */
+  loaded?(bytes: number): void;
+  /** Turns a damaged column's data_loss into the error to throw (the store quarantines the segment). */
+  damaged?(error: TallyError): Promise<TallyError>;
+}
+
+/** Thrown when a lazily read segment is asked for a column no `load` fetched: a bug, never damage. */
+export class ColumnNotLoaded extends Error {
+  constructor(readonly column: string) {
+    super(`segment column ${column} was read before it was loaded`);
+  }
+}
+
+/** The five row columns every event has, with their element sizes. */
+const ROW_COLUMNS: Record<string, number> = { time: 8, ingested: 8, lat: 8, lon: 8, type: 4 };
 
 /** A decoded segment. Columns are typed-array views; strings are decoded on first use. */
 export class Segment {
@@ -401,17 +469,20 @@ export class Segment {
   readonly supersedes: readonly string[];
   /** The rollup tables this segment carries (none in segments written before rollups existed). */
   readonly rollups: readonly RollupInfo[];
-  readonly time: Float64Array;
-  readonly ingested: Float64Array;
-  readonly lat: Float64Array;
-  readonly lon: Float64Array;
-  readonly typeCodes: Uint32Array;
   private readonly header: Header;
-  private readonly body: Uint8Array;
+  /** The whole body, or undefined for a lazily read segment (whose columns are in `loadedColumns`). */
+  private readonly body: Uint8Array | undefined;
+  /** A lazy segment's file offset of its body, its source, and the columns fetched so far. */
+  private readonly bodyStart: number;
+  private readonly source: ColumnSource | undefined;
+  private readonly loadedColumns = new Map<string, Uint8Array>();
+  private readonly what: string;
   private readonly pathIndex: Map<string, number>;
   private readonly pathCache = new Map<string, PathColumn>();
+  private readonly rowCache = new Map<string, Float64Array | Uint32Array>();
   private dictCache?: StringColumn;
   private maxIngestedCache?: number;
+  private completeCache = false;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
   private readonly rollupCache: (RollupTable | undefined)[] = [];
@@ -424,7 +495,9 @@ export class Segment {
     bytes: Uint8Array,
     what = "segment",
     private readonly inflate: Inflate = fflateInflate,
+    lazy?: { size: number | undefined; source: ColumnSource },
   ) {
+    this.what = what;
     if (bytes.byteLength < 12 || MAGIC.some((b, i) => bytes[i] !== b)) {
       throw new TallyError("data_loss", `${what}: not a Tally segment`);
     }
@@ -439,6 +512,8 @@ export class Segment {
     if (version !== 1 && version !== 2) {
       // An intact segment of a later version was written by a newer Tally sharing this store (a rolling
       // upgrade): not damage, so it must not be quarantined. A damaged version byte fails the checksum.
+      // (A lazy read has only the head: it says "not lazily readable", and the caller reads it whole.)
+      if (lazy) throw new NotLazy();
       if (version > 2 && intact()) {
         throw new TallyError(
           "failed_precondition",
@@ -447,22 +522,58 @@ export class Segment {
       }
       throw new TallyError("data_loss", `${what}: unsupported segment version ${version}`);
     }
-    if (version === 2 && !intact()) {
+    if (lazy && version !== 2) throw new NotLazy();
+    if (!lazy && version === 2 && !intact()) {
       throw new TallyError("data_loss", `${what}: checksum mismatch (the segment is truncated or corrupt)`);
     }
     // Typed-array views need aligned offsets; bytes read from a driver may sit anywhere in a pool.
     const aligned = bytes.byteOffset % 8 === 0 ? bytes.subarray(0, end) : bytes.slice(0, end);
     const view = new DataView(aligned.buffer, aligned.byteOffset, aligned.byteLength);
     const headerLength = view.getUint32(8, true);
-    if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
+    const bodyStart = align8(12 + headerLength);
+    if (lazy) {
+      // The head must hold the header and the header sum after it; a damaged length reads it whole.
+      if (bodyStart + 4 > aligned.byteLength) throw new NotLazy();
+    } else if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
+    const json = aligned.subarray(12, 12 + headerLength);
     try {
-      this.header = checkHeader(JSON.parse(decoder.decode(aligned.subarray(12, 12 + headerLength))));
+      this.header = checkHeader(JSON.parse(decoder.decode(json)));
     } catch (cause) {
+      if (lazy) throw new NotLazy();
       throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
     }
-    this.body = aligned.subarray(align8(12 + headerLength));
+    this.bodyStart = bodyStart;
+    if (lazy) {
+      // Only the header sum proves this header: without sums (or with a wrong one) the whole file is read
+      // and its trailer checked, which also reports damage the way a whole read always has.
+      const sumEntry = this.header.cols[HEADER_SUM];
+      if (
+        !this.header.sums ||
+        !sumEntry ||
+        sumEntry[1] !== 0 ||
+        view.getUint32(bodyStart, true) !== crc32(json)
+      )
+        throw new NotLazy();
+      this.body = undefined;
+      this.source = lazy.source;
+      // The length the header implies (columns, padded, then the trailer); a file of another length, or
+      // one shorter than a column needs, is read whole and its trailer check reports it.
+      let bodyEnd = 0;
+      for (const [, offset, length] of Object.values(this.header.cols))
+        bodyEnd = Math.max(bodyEnd, offset + length);
+      this.byteLength = bodyStart + align8(bodyEnd) + TRAILER;
+      if (lazy.size !== undefined && lazy.size !== this.byteLength) throw new NotLazy();
+    } else {
+      this.body = aligned.subarray(bodyStart);
+      this.source = undefined;
+      this.byteLength = bytes.byteLength;
+      for (const [name, [, offset, length]] of Object.entries(this.header.cols)) {
+        if (offset + length > this.body.byteLength) {
+          throw new TallyError("data_loss", `${what}: truncated column ${name}`);
+        }
+      }
+    }
     this.count = this.header.count;
-    this.byteLength = bytes.byteLength;
     this.minTime = this.header.minTime;
     this.maxTime = this.header.maxTime;
     this.bbox = this.header.bbox;
@@ -470,28 +581,173 @@ export class Segment {
     this.supersedes = this.header.supersedes ?? [];
     this.rollups = this.header.rollups ?? [];
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
-    this.time = this.column("time", Float64Array);
-    this.ingested = this.column("ingested", Float64Array);
-    this.lat = this.column("lat", Float64Array);
-    this.lon = this.column("lon", Float64Array);
-    this.typeCodes = this.column("type", Uint32Array);
-    for (const [name, [, offset, length]] of Object.entries(this.header.cols)) {
-      if (offset + length > this.body.byteLength) {
-        throw new TallyError("data_loss", `${what}: truncated column ${name}`);
+    if (!lazy) for (const name of Object.keys(ROW_COLUMNS)) this.rowColumn(name);
+  }
+
+  /**
+   * A segment read column by column: `head` is the start of its file (at least the header and the header
+   * sum), `size` the file's length when known. Undefined when the file cannot be read so (no per-column sums, an
+   * older format, a head too short, or a damaged header): then read it whole.
+   */
+  static lazy(
+    head: Uint8Array,
+    size: number | undefined,
+    source: ColumnSource,
+    what = "segment",
+    inflate: Inflate = fflateInflate,
+  ): Segment | undefined {
+    try {
+      return new Segment(head, what, inflate, { size, source });
+    } catch (error) {
+      if (error instanceof NotLazy) return undefined;
+      throw error;
+    }
+  }
+
+  /** Whether every column is at hand (a whole read, or a lazy one that loaded them all). */
+  get complete(): boolean {
+    this.completeCache ||=
+      this.body !== undefined || this.missing(Object.keys(this.header.cols)).length === 0;
+    return this.completeCache;
+  }
+
+  /**
+   * How many leading bytes of a segment file `Segment.lazy` needs (the header and the header sum after
+   * it), from its first 12 bytes.
+   */
+  static headLength(start: Uint8Array): number {
+    if (start.byteLength < 12) return 12;
+    return align8(12 + new DataView(start.buffer, start.byteOffset, 12).getUint32(8, true)) + 8;
+  }
+
+  /** Of `names`, the columns this segment has that are not loaded yet. */
+  private missing(names: Iterable<string>): string[] {
+    if (this.body) return [];
+    const out: string[] = [];
+    for (const name of names) {
+      if (name === HEADER_SUM || this.loadedColumns.has(name) || !this.header.cols[name]) continue;
+      out.push(name);
+    }
+    return out;
+  }
+
+  /**
+   * Fetches (and checks against their sums) the named columns a lazy segment lacks; every column when
+   * `names` is undefined. False when the file is gone. A column whose bytes fail their sum is data_loss.
+   */
+  async load(names?: Iterable<string>): Promise<boolean> {
+    const source = this.source;
+    if (!source) return true;
+    const wanted = [...new Set(this.missing(names ?? Object.keys(this.header.cols)))];
+    if (wanted.length === 0) return true;
+    // One read per run of adjacent columns (a path's three, a rollup table's, a dictionary's two).
+    const cols = wanted.map((name) => ({
+      name,
+      offset: this.header.cols[name]![1],
+      length: this.header.cols[name]![2],
+    }));
+    cols.sort((a, b) => a.offset - b.offset);
+    const runs: { from: number; to: number; cols: typeof cols }[] = [];
+    for (const c of cols) {
+      const last = runs[runs.length - 1];
+      // Gaps of padding, or of a small column nobody asked for, cost less than another read.
+      if (last && c.offset - last.to <= 4096) {
+        last.to = Math.max(last.to, c.offset + c.length);
+        last.cols.push(c);
+      } else runs.push({ from: c.offset, to: c.offset + c.length, cols: [c] });
+    }
+    const parts = await source.read(runs.map((r) => [this.bodyStart + r.from, r.to - r.from] as const));
+    if (!parts) return false;
+    let added = 0;
+    const fetched: [string, Uint8Array][] = [];
+    runs.forEach((run, i) => {
+      // Column offsets are multiples of 8 from the body's start, so an 8-aligned run keeps them aligned.
+      const part = parts[i]!.byteOffset % 8 === 0 ? parts[i]! : parts[i]!.slice();
+      for (const c of run.cols) {
+        const bytes = part.subarray(c.offset - run.from, c.offset - run.from + c.length);
+        if (bytes.byteLength !== c.length || crc32(bytes) !== this.header.sums?.[c.name]) {
+          throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${c.name}`);
+        }
+        fetched.push([c.name, bytes]);
+        added += c.length;
       }
+    });
+    for (const [name, bytes] of fetched) this.loadedColumns.set(name, bytes);
+    source.loaded?.(added);
+    return true;
+  }
+
+  /** `load`, with damage reported through the source (which quarantines the segment). */
+  async ensure(names?: Iterable<string>): Promise<boolean> {
+    try {
+      return await this.load(names);
+    } catch (error) {
+      if (error instanceof TallyError && error.code === "data_loss" && this.source?.damaged)
+        throw await this.source.damaged(error);
+      throw error;
     }
-    const n = this.count;
-    if ([this.time, this.ingested, this.lat, this.lon, this.typeCodes].some((c) => c.length !== n)) {
-      throw new TallyError("data_loss", `${what}: column lengths disagree with the event count ${n}`);
+  }
+
+  /** The columns of data path `path` and the dictionary its strings are coded in (none when absent). */
+  pathColumns(path: string): string[] {
+    const p = this.pathIndex.get(path);
+    return p === undefined ? [] : [`p${p}.o`, `p${p}.t`, `p${p}.v`, "dict.o", "dict.b"];
+  }
+
+  /** The columns of rollup table k (its strings are coded in the dictionary, columns `dict.*`). */
+  rollupColumns(k: number): string[] {
+    const prefix = `r${k}.`;
+    return Object.keys(this.header.cols).filter((name) => name.startsWith(prefix));
+  }
+
+  /** Bytes held in memory: the whole file, or what a lazy segment has loaded. */
+  get heldBytes(): number {
+    if (this.body) return this.byteLength;
+    let n = this.bodyStart;
+    for (const bytes of this.loadedColumns.values()) n += bytes.byteLength;
+    return n;
+  }
+
+  get time(): Float64Array {
+    return this.rowColumn("time") as Float64Array;
+  }
+  get ingested(): Float64Array {
+    return this.rowColumn("ingested") as Float64Array;
+  }
+  get lat(): Float64Array {
+    return this.rowColumn("lat") as Float64Array;
+  }
+  get lon(): Float64Array {
+    return this.rowColumn("lon") as Float64Array;
+  }
+  get typeCodes(): Uint32Array {
+    return this.rowColumn("type") as Uint32Array;
+  }
+
+  private rowColumn(name: string): Float64Array | Uint32Array {
+    let column = this.rowCache.get(name);
+    if (column) return column;
+    column = ROW_COLUMNS[name] === 4 ? this.column(name, Uint32Array) : this.column(name, Float64Array);
+    if (column.length !== this.count) {
+      throw new TallyError(
+        "data_loss",
+        `${this.what}: column lengths disagree with the event count ${this.count}`,
+      );
     }
+    this.rowCache.set(name, column);
+    return column;
   }
 
   /** The latest ingestion instant of any event here: a snapshot at or after it sees the whole segment. */
   get maxIngested(): number {
     if (this.maxIngestedCache === undefined) {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < this.count; i++) if (this.ingested[i]! > max) max = this.ingested[i]!;
-      this.maxIngestedCache = max;
+      if (this.header.maxIngested !== undefined) this.maxIngestedCache = this.header.maxIngested;
+      else {
+        let max = Number.NEGATIVE_INFINITY;
+        const ingested = this.ingested;
+        for (let i = 0; i < this.count; i++) if (ingested[i]! > max) max = ingested[i]!;
+        this.maxIngestedCache = max;
+      }
     }
     return this.maxIngestedCache;
   }
@@ -533,6 +789,28 @@ export class Segment {
       slot: this.column(`r${k}.s`, Float64Array),
       cum: this.column(`r${k}.c`, Uint32Array),
     };
+    if (this.header.cols[`r${k}.x.c`]) {
+      const codes = this.column(`r${k}.x.c`, Uint32Array);
+      const texts = this.strings(`r${k}.x`);
+      if (texts.length !== codes.length)
+        throw new TallyError("data_loss", `${this.what}: corrupt column r${k}.x`);
+      table.text = (code) => {
+        let lo = 0;
+        let hi = codes.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (codes[mid]! < code) lo = mid + 1;
+          else hi = mid;
+        }
+        if (codes[lo] !== code)
+          throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
+        return texts.get(lo);
+      };
+      table.codeOf = (text) => {
+        const i = texts.indexOf(text);
+        return i < 0 ? -1 : codes[i]!;
+      };
+    }
     this.rollupCache[k] = table;
     return table;
   }
@@ -588,9 +866,15 @@ export class Segment {
     const entry = this.header.cols[name];
     if (!entry) throw new TallyError("data_loss", `segment: missing column ${name}`);
     const [, offset, length] = entry;
-    if (offset + length > this.body.byteLength)
+    const body = this.body;
+    if (!body) {
+      const bytes = this.loadedColumns.get(name);
+      if (!bytes) throw new ColumnNotLoaded(name);
+      return new Type(bytes.buffer, bytes.byteOffset, length / Type.BYTES_PER_ELEMENT);
+    }
+    if (offset + length > body.byteLength)
       throw new TallyError("data_loss", `segment: truncated column ${name}`);
-    return new Type(this.body.buffer, this.body.byteOffset + offset, length / Type.BYTES_PER_ELEMENT);
+    return new Type(body.buffer, body.byteOffset + offset, length / Type.BYTES_PER_ELEMENT);
   }
 
   private strings(name: string, memo = true): StringColumn {
@@ -608,6 +892,9 @@ export class Segment {
     return new StringColumn(offsets, bytes, memo);
   }
 }
+
+/** A head that cannot be read column by column (see Segment.lazy). */
+class NotLazy extends Error {}
 
 /** Strings stored as UTF-8 bytes plus offsets; an all-ASCII blob is decoded once, not per string. */
 export class StringColumn {

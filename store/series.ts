@@ -8,7 +8,7 @@ import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts"
 import { IdSet } from "./id-set.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
-import { type Match, scan } from "./scan.ts";
+import { type Claim, type Match, scan } from "./scan.ts";
 import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 import { valueIds } from "./value-ids.ts";
@@ -44,9 +44,14 @@ export async function querySeries(
   const starts = seriesStarts(spec);
   const acc = seriesAccumulator(spec, starts, limits);
   const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options);
-  for await (const partition of scan(store, spec, "asc", true, claim))
+  for await (const partition of scan(store, spec, "asc", true, claim, seriesFields(spec)))
     accumulateSeries(acc, starts, spec, partition, options.stats);
   return acc.result(starts);
+}
+
+/** The fields a series reads of matched rows beyond its selection's (scan's `fields`). */
+export function seriesFields(spec: SeriesSpec): readonly string[] {
+  return spec.aggregation.fn === "count" ? spec.groupBy : [...spec.groupBy, spec.aggregation.field];
 }
 
 /**
@@ -58,14 +63,14 @@ export function rollupClaim(
   starts: Float64Array,
   spec: SeriesSpec,
   options: Pick<SeriesOptions, "stats" | "pickRollup"> = {},
-): ((segment: Segment, duplicates: Uint8Array | null) => boolean) | undefined {
+): Claim | undefined {
   const plan = planRollups(spec, starts, options.pickRollup);
   if (!plan) return undefined;
   const { stats } = options;
   const single = spec.groupBy.length === 1;
   const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
   const pairGroups = new Map<string, number[]>();
-  return (segment, duplicates) => {
+  const claim = (segment: Segment, duplicates: Uint8Array | null): boolean => {
     const found = plan.tableFor(segment, duplicates);
     if (!found) return false;
     if (stats) stats.rollup++;
@@ -110,6 +115,7 @@ export function rollupClaim(
     });
     return true;
   };
+  return Object.assign(claim, { rollupIndex: plan.indexFor });
 }
 
 /** The bucket start instants of a query. */

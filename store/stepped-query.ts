@@ -14,13 +14,14 @@ import type { EventStore } from "./event-store.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
 import { dayStart } from "./keys.ts";
 import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
-import { scan } from "./scan.ts";
+import { LOCATION, scan } from "./scan.ts";
 import {
   accumulateSeries,
   rollupClaim,
   type SeriesResult,
   type SeriesState,
   seriesAccumulator,
+  seriesFields,
   seriesStarts,
 } from "./series.ts";
 
@@ -46,7 +47,8 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
     const acc = seriesAccumulator(step.spec, starts, step);
     if (step.state) acc.load(step.state);
     // Segments a rollup answers are counted from it as the scan meets them (they cost no budget).
-    for await (const partition of scan(store, sel, "asc", true, rollupClaim(acc, starts, step.spec))) {
+    const claim = rollupClaim(acc, starts, step.spec);
+    for await (const partition of scan(store, sel, "asc", true, claim, seriesFields(step.spec))) {
       accumulateSeries(acc, starts, step.spec, partition);
       scanned += partition.reduce((n, m) => n + m.segment.count, 0);
       const next = dayStart(partition[0]!.day) + DAY_MS;
@@ -57,7 +59,7 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
   }
   const cells = loadCells(step.state);
   const save = (): GeoState => [...cells.values()].map((b) => [b.cellLat, b.cellLon, b.lat, b.lon, b.count]);
-  for await (const partition of scan(store, sel)) {
+  for await (const partition of scan(store, sel, "asc", true, undefined, [LOCATION])) {
     accumulateGeo(cells, step.spec, partition);
     scanned += partition.reduce((n, m) => n + m.segment.count, 0);
     const next = dayStart(partition[0]!.day) + DAY_MS;
