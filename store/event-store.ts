@@ -311,6 +311,14 @@ export class EventStore {
    * duplicate masks unless `masks` is false (writers do not need them). A segment deleted between listing
    * and reading was superseded by compaction, so the partition is listed again.
    */
+  /**
+   * One partition listed and read again, whole (not lazily): what a scan falls back on when a segment it
+   * read lazily was compacted away before its columns were fetched.
+   */
+  async rereadPartition(tenant: string, module: string, day: string, cache = true): Promise<Partition> {
+    return { day, segments: await this.loadPartition(tenant, module, day, undefined, true, cache) };
+  }
+
   private async loadPartition(
     tenant: string,
     module: string,
@@ -320,7 +328,7 @@ export class EventStore {
     cache = true,
     stones?: Tombstone[],
     lazy = false,
-  ) {
+  ): Promise<Partition["segments"]> {
     const state = await this.partitionState(tenant, module, day, listed, cache, stones, lazy);
     // Readers must not answer without the quarantined events; writers go on (see quarantine.ts).
     if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
@@ -328,8 +336,14 @@ export class EventStore {
     let m: (Uint8Array | null)[] = [];
     if (masks) {
       const signature = live.map((s) => s.key).join("|");
-      // Duplicates can only be among several segments; their check reads times and ids.
-      if (live.length > 1 && !this.masks.has(signature)) await loadColumns(live, ["time", "id.o", "id.b"]);
+      // Duplicates can only be among several segments; their check reads times and ids. A segment
+      // compacted away since its header was read: list the partition again and read it whole.
+      if (
+        live.length > 1 &&
+        !this.masks.has(signature) &&
+        !(await loadColumns(live, ["time", "id.o", "id.b"]))
+      )
+        return this.loadPartition(tenant, module, day, undefined, masks, cache);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
       this.masks.set(signature, m);
@@ -554,11 +568,10 @@ export class EventStore {
   }
 }
 
-/** Loads `columns` of lazily read segments; a segment gone meanwhile is a partition changed under us. */
-async function loadColumns(segments: readonly { segment: Segment }[], columns: string[]): Promise<void> {
+/** Loads `columns` of lazily read segments; false when one has gone meanwhile (compacted away). */
+async function loadColumns(segments: readonly { segment: Segment }[], columns: string[]): Promise<boolean> {
   const loaded = await Promise.all(segments.map((s) => s.segment.ensure(columns)));
-  if (loaded.includes(false))
-    throw new TallyError("unavailable", "a partition changed while it was read; retry");
+  return !loaded.includes(false);
 }
 
 function nameOf(key: string): string {

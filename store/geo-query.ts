@@ -4,7 +4,7 @@
  */
 import type { EventStore } from "./event-store.ts";
 import type { GeoQuerySpec } from "./query-spec.ts";
-import { type Match, scan } from "./scan.ts";
+import { LOCATION, type Match, scan } from "./scan.ts";
 
 export interface GeoBin {
   /** Cell indexes: floor(lat / cellDegrees), floor(lon / cellDegrees). */
@@ -18,7 +18,9 @@ export interface GeoBin {
 /** Bins ordered by count descending, then by cell (south to north, west to east). */
 export async function queryGeo(store: EventStore, spec: GeoQuerySpec): Promise<GeoBin[]> {
   const cells = new GeoCells();
-  for await (const partition of scan(store, spec)) accumulateGeo(cells, spec, partition);
+  // Lazily: a large segment's header, then only the columns the filters and the locations need.
+  for await (const partition of scan(store, spec, "asc", true, undefined, [LOCATION]))
+    accumulateGeo(cells, spec, partition);
   return geoBins(cells, spec);
 }
 

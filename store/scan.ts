@@ -4,7 +4,6 @@
  * binary search (rows are sorted by time) and the remaining conditions are checked row by row.
  */
 import { lowerBound } from "./dedup.ts";
-import { TallyError } from "./errors.ts";
 import type { EventStore, Partition } from "./event-store.ts";
 import { compileFilter, type RowPredicate } from "./filter.ts";
 import { bboxMayMatch, geoPredicate } from "./geo.ts";
@@ -62,21 +61,42 @@ export async function* scan(
       }
       const first = pending.shift();
       if (!first) break;
-      await first.ready;
-      const { partition } = first;
-      const out: Match[] = [];
-      for (const { key, segment, duplicates } of partition.segments) {
-        if (claim?.(segment, duplicates)) continue;
-        // A claim that declined after all (never expected): the rows it was to spare are needed now.
-        if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields)))) throw changed();
-        const rows = matchRows(segment, duplicates, sel, geo);
-        if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
+      let partition = first.partition;
+      // A segment compacted away between its header and its columns being read: its events are in the
+      // merged segment, so the partition is listed and read again, whole (then nothing can go missing).
+      const reread = () => store.rereadPartition(sel.tenant, sel.module, partition.day, cache);
+      if (!(await first.ready.then(() => true, onlyChanged))) partition = await reread();
+      let out = await matchPartition(partition);
+      if (out === undefined) {
+        partition = await reread();
+        out = (await matchPartition(partition))!;
       }
       if (out.length > 0) yield out;
     }
   } finally {
     await iterator.return?.(undefined);
   }
+
+  /** The partition's matches, or undefined when a lazily read segment has gone since its header was read. */
+  async function matchPartition(partition: Partition): Promise<Match[] | undefined> {
+    const out: Match[] = [];
+    for (const { key, segment, duplicates } of partition.segments) {
+      if (claim?.(segment, duplicates)) continue;
+      // A claim that declined after all (never expected): the rows it was to spare are needed now.
+      if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [])))) return undefined;
+      const rows = matchRows(segment, duplicates, sel, geo);
+      if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
+    }
+    return out;
+  }
+}
+
+class PartitionChanged extends Error {}
+
+/** Swallows only PartitionChanged (as false); anything else goes on failing. */
+function onlyChanged(error: unknown): false {
+  if (error instanceof PartitionChanged) return false;
+  throw error;
 }
 
 /** Partitions whose columns are fetched ahead of the scan (lazily read segments). */
@@ -123,9 +143,9 @@ function rowColumns(segment: Segment, sel: Selection, fields: readonly string[])
   return names;
 }
 
-/** A segment compacted away between its header and its columns being read: the caller retries. */
-function changed(): TallyError {
-  return new TallyError("unavailable", "a partition changed while it was read (compaction); retry");
+/** A segment compacted away between its header and its columns being read: the scan reads it again. */
+function changed(): PartitionChanged {
+  return new PartitionChanged("a partition changed while it was read (compaction)");
 }
 
 /** What can rule a segment out before any column is read: its time span, types and bounding box. */
