@@ -186,14 +186,14 @@ async function main() {
     };
     let done = 0;
     for (const chunk of generateEventChunks(N, { start: START, end: END, chunk: 100 * BATCH })) {
+      // The HTTP phase's request bodies first: nothing untimed runs while a record call is in flight.
+      for (let i = 0; i < chunk.length && done + i < HTTP_EVENTS; i += BATCH) {
+        const take = chunk.slice(i, Math.min(i + BATCH, i + HTTP_EVENTS - (done + i)));
+        httpBatches.push({ bytes: encodeBatch(MODULE, take), count: take.length });
+      }
       for (let i = 0; i < chunk.length; i += BATCH) {
-        const batch = chunk.slice(i, i + BATCH);
         if (inFlight.size >= CALLERS) await Promise.race(inFlight);
-        record(batch);
-        if (done + i < HTTP_EVENTS) {
-          const take = batch.slice(0, HTTP_EVENTS - (done + i));
-          httpBatches.push({ bytes: encodeBatch(MODULE, take), count: take.length });
-        }
+        record(chunk.slice(i, i + BATCH));
       }
       // A failed record must fail the run: wait for this chunk's calls before the next chunk.
       await Promise.all(inFlight);
