@@ -5,9 +5,9 @@
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { failure } from "../test/expect-failure.ts";
 import { aesGcmCodec, isSealed, PLAIN_CODEC, type SegmentCodec } from "./encryption.ts";
 import { checkEncryptionKeys } from "./encryption-check.ts";
-import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { listEvents } from "./list-events.ts";
@@ -23,15 +23,6 @@ const ev = (id: string, secret: string): StoredEvent => ({
   lat: 52.52,
   lon: 13.405,
 });
-
-async function failure(p: Promise<unknown>): Promise<TallyError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TallyError);
-  return error as TallyError;
-}
 
 async function list(store: EventStore) {
   const sel = { tenant: "t", module: "m", start: T0, end: T0 + 86_400_000, types: [], filters: [] };

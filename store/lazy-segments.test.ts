@@ -10,8 +10,8 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { DAY, MODULE, QUERIES, runTally, START, TENANT } from "../scripts/bench-queries.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import type { RangeReadable } from "../storage-drivers/ranges.ts";
+import { failure } from "../test/expect-failure.ts";
 import { compactModule } from "./compaction.ts";
-import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import { queryGeo } from "./geo-query.ts";
 import { isQuarantined } from "./quarantine.ts";
@@ -47,15 +47,6 @@ function reading(driver: Driver, ranges = true) {
       : undefined,
   };
   return { store: new EventStore({ storage: createStorage({ driver: wrapped }) }), counter };
-}
-
-async function failure(p: Promise<unknown>): Promise<TallyError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TallyError);
-  return error as TallyError;
 }
 
 async function segmentFiles(driver: Driver) {

@@ -7,9 +7,9 @@
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { failure } from "../test/expect-failure.ts";
 import { compactPartition } from "./compaction.ts";
 import { crc32 } from "./crc32.ts";
-import { TallyError } from "./errors.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 
@@ -29,15 +29,6 @@ async function count(store: EventStore, start = T0 - 86_400_000, end = T0 + 86_4
     for (const s of p.segments) for (let r = 0; r < s.segment.count; r++) if (!s.duplicates?.[r]) n++;
   }
   return n;
-}
-
-async function failure(p: Promise<unknown>): Promise<TallyError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TallyError);
-  return error as TallyError;
 }
 
 describe("quarantine of corrupt segments", () => {
