@@ -46,7 +46,7 @@ export interface Partition {
 }
 
 const DAY_MS = 86_400_000;
-/** A driver with partial reads (storage-drivers/ranges.ts: fs-atomic and memory have them). */
+/** A driver with partial reads (storage-drivers/ranges.ts: fs-atomic, memory and r2 have them). */
 interface RangeDriver {
   getItemRanges?(
     key: string,
