@@ -176,8 +176,31 @@ export class EventStore {
       // A segment went away while it was read (compacted or deleted since): rebuild from a new listing.
       this.ids.drop(partition);
     }
-    const existing = await this.loadPartition(tenant, module, day, undefined, false);
-    return list.filter((e) => !existing.some((s) => holds(s.segment, e.id, e.time)));
+    return this.freshBySearch(tenant, module, day, list);
+  }
+
+  /**
+   * The duplicate check without fingerprints: only segments whose time span meets the batch's are
+   * searched, and of a large compacted segment only its header is read unless it does (lazy reads), so a
+   * partition of millions of events costs its listing and headers, not its rows.
+   */
+  private async freshBySearch(
+    tenant: string,
+    module: string,
+    day: string,
+    list: StoredEvent[],
+  ): Promise<StoredEvent[]> {
+    let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const e of list) [lo, hi] = [Math.min(lo, e.time), Math.max(hi, e.time)];
+    for (let lazy = true; ; lazy = false) {
+      const existing = await this.loadPartition(tenant, module, day, undefined, false, true, undefined, lazy);
+      const meeting = existing.filter(
+        (s) => s.segment.count > 0 && s.segment.maxTime >= lo && s.segment.minTime <= hi,
+      );
+      // A segment compacted away since its header was read: read the partition again, whole.
+      if (lazy && !(await loadColumns(meeting, ["time", "id.o", "id.b"]))) continue;
+      return list.filter((e) => !meeting.some((s) => holds(s.segment, e.id, e.time)));
+    }
   }
 
   /** undefined: a segment it needed has gone; "search": the partition cannot use its index now. */
@@ -232,7 +255,9 @@ export class EventStore {
   /** Adds a segment this process wrote to its partition's fingerprints, if the partition is indexed. */
   private indexWritten(tenant: string, module: string, day: string, key: string, events: StoredEvent[]) {
     const partition = `${tenant}:${module}:${day}`;
-    this.ids.peek(partition)?.addSegment(
+    const entry = this.ids.peek(partition);
+    if (!entry) return;
+    entry.addSegment(
       key,
       events.length,
       (i) => events[i]!.id,

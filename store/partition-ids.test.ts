@@ -1,7 +1,9 @@
 import fc from "fast-check";
-import { createStorage } from "unstorage";
+import { createStorage, type Driver } from "unstorage";
 import { describe, expect, it } from "vitest";
+import { generateEvents } from "../scripts/bench-data.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import type { RangeReadable } from "../storage-drivers/ranges.ts";
 import { compactModule } from "./compaction.ts";
 import { deleteData } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
@@ -152,5 +154,47 @@ describe("writers' duplicate check through partition fingerprints", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("stops indexing a partition over the whole budget, and searches only segments its batch's times meet", async () => {
+    const driver = memoryDriver();
+    const writer = new EventStore({ storage: createStorage({ driver }) });
+    const morning = generateEvents(3000, { start: DAY, end: DAY + 12 * 3_600_000 });
+    for (let i = 0; i < morning.length; i += 1000) await writer.record("t", "m", morning.slice(i, i + 1000));
+    await compactModule(writer, "t", "m");
+    // Count the bytes another process reads of the merged segment (a large one: read lazily).
+    const read = { bytes: 0 };
+    const { getItemRanges } = driver as Driver & RangeReadable;
+    const counting: Driver & RangeReadable = {
+      ...driver,
+      getItemRaw: async (key: string, opts: unknown) => {
+        const value = (await driver.getItemRaw!(key, opts as never)) as Uint8Array | null;
+        read.bytes += value?.byteLength ?? 0;
+        return value;
+      },
+      getItemRanges: async (key: string, ranges: readonly (readonly [number, number])[]) => {
+        const got = await getItemRanges(key, ranges);
+        for (const part of got?.parts ?? []) read.bytes += part.byteLength;
+        return got;
+      },
+    };
+    const store = new EventStore({ storage: createStorage({ driver: counting }), idIndexBytes: 1024 });
+    const evening = [event("late-1", DAY + 20 * 3_600_000), event("late-2", DAY + 21 * 3_600_000)];
+    expect(await store.record("t", "m", evening)).toEqual({ accepted: 2, duplicates: 0 });
+    const partition = `t:m:${dayOf(DAY)}`;
+    // Over the budget: remembered, so later writes do not read the partition again to find out.
+    expect(store.ids.peek(partition)).toBeUndefined();
+    read.bytes = 0;
+    expect(await store.record("t", "m", [event("late-3", DAY + 22 * 3_600_000), evening[0]!])).toEqual({
+      accepted: 1,
+      duplicates: 1,
+    });
+    expect(store.ids.peek(partition)).toBeUndefined();
+    // The merged segment (~1 MB) ends before these times: only its header was read.
+    expect(read.bytes).toBeLessThan(64 * 1024);
+    // A retry of a morning event meets the merged segment: its times and ids are read, and it is found.
+    const retried = morning[1234]!;
+    expect(await store.record("t", "m", [{ ...retried }])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await count(store)).toBe(3003);
   });
 });

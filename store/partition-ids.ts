@@ -11,7 +11,8 @@
  * confirmed (compacted or deleted since) makes the writer rebuild the entry from a new listing.
  *
  * Entries are bounded in bytes, least recently used first out; a partition too large for the whole budget
- * is not indexed and its writers search the segments as before.
+ * is not indexed (and remembered as such) and its writers search the segments whose time spans meet their
+ * batch's (EventStore.freshBySearch).
  */
 import { FingerprintSet, fingerprint } from "./id-fingerprints.ts";
 
@@ -54,12 +55,17 @@ export class PartitionEntry {
 
 export class PartitionIds {
   private readonly entries = new Map<string, PartitionEntry>();
+  /**
+   * Partitions found too large for the whole budget: not indexed again (each attempt would read the
+   * whole partition only to drop it). Days move on, so few are ever here; the set is cleared if not.
+   */
+  private readonly oversize = new Set<string>();
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The partition's entry, created empty when missing; undefined when indexing is off. */
+  /** The partition's entry, created empty when missing; undefined when indexing is off or it is too large. */
   entry(partition: string): PartitionEntry | undefined {
-    if (this.maxBytes <= 0) return undefined;
+    if (this.maxBytes <= 0 || this.oversize.has(partition)) return undefined;
     let entry = this.entries.get(partition);
     if (entry) this.entries.delete(partition);
     else entry = new PartitionEntry();
@@ -89,6 +95,9 @@ export class PartitionIds {
       this.entries.delete(name);
       total -= entry.bytes;
     }
-    return this.entries.has(partition);
+    if (this.entries.has(partition)) return true;
+    if (this.oversize.size >= 1000) this.oversize.clear();
+    this.oversize.add(partition);
+    return false;
   }
 }
