@@ -29,6 +29,8 @@ export interface LoadOptions {
   connections?: number;
   /** The server's `cacheBytes` (default: the server's own, 256 MiB). */
   cacheBytes?: number;
+  /** The server's `idIndexBytes` (default: the server's own, 64 MiB; small values exercise the search path). */
+  idIndexBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -100,6 +102,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ],
       limits: { requestsPerSecond: limit, requestBurst: limit },
       ...(options.cacheBytes ? { cacheBytes: options.cacheBytes } : {}),
+      ...(options.idIndexBytes ? { idIndexBytes: options.idIndexBytes } : {}),
     }),
   );
   const server = await startServer(
@@ -281,6 +284,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     batch: flag("batch", 100),
     seconds: flag("seconds", 60),
     cacheBytes: flag("cache-bytes", 0),
+    idIndexBytes: flag("id-index-bytes", 0),
     log: (line) => console.log(line),
   });
   console.log(JSON.stringify(result, null, 2));
