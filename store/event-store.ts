@@ -46,14 +46,16 @@ export interface Partition {
 }
 
 const DAY_MS = 86_400_000;
-/** A driver with partial reads (storage-drivers/ranges.ts: fs-atomic, memory and r2 have them). */
+/**
+ * A driver with partial reads, as storage-drivers/ranges.ts defines them (fs-atomic, memory and r2 have
+ * them); stated here structurally, because store/ imports nothing outside itself (runtime-neutral.test.ts).
+ */
 interface RangeDriver {
   getItemRanges?(
     key: string,
     ranges: readonly (readonly [number, number])[],
   ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
 }
-
 /**
  * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
  * (up to MAX_HEAD_BYTES) is read again at its length. A file no longer than this is read whole.
@@ -332,11 +334,6 @@ export class EventStore {
   }
 
   /**
-   * A partition's live segments in name order — those no other listed segment supersedes — with their
-   * duplicate masks unless `masks` is false (writers do not need them). A segment deleted between listing
-   * and reading was superseded by compaction, so the partition is listed again.
-   */
-  /**
    * One partition listed and read again, whole (not lazily): what a scan falls back on when a segment it
    * read lazily was compacted away before its columns were fetched.
    */
@@ -344,6 +341,11 @@ export class EventStore {
     return { day, segments: await this.loadPartition(tenant, module, day, undefined, true, cache) };
   }
 
+  /**
+   * A partition's live segments in name order — those no other listed segment supersedes — with their
+   * duplicate masks unless `masks` is false (writers do not need them). A segment deleted between listing
+   * and reading was superseded by compaction, so the partition is listed again.
+   */
   private async loadPartition(
     tenant: string,
     module: string,
@@ -426,9 +428,9 @@ export class EventStore {
     }
   }
 
-  /** The decoded segment, or undefined when the key is gone (superseded and deleted since it was listed). */
-  /** `cache` false: use a cached copy if there is one, but do not keep this one (a one-off full read). */
   /**
+   * The decoded segment, or undefined when the key is gone (superseded and deleted since it was listed).
+   * `cache` false: use a cached copy if there is one, but do not keep this one (a one-off full read).
    * `lazy`: the caller loads the columns it uses (Segment.ensure), so a large segment may come with its
    * header only; otherwise every column is at hand.
    */

@@ -45,7 +45,7 @@ export async function* scan(
   const lazy = fields !== undefined;
   const partitions = store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache, lazy);
   // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
-  const pending: { partition: Partition; ready: Promise<void> }[] = [];
+  const pending: { partition: Partition; ready: Promise<boolean> }[] = [];
   const iterator = partitions[Symbol.asyncIterator]();
   let listed = false;
   try {
@@ -54,7 +54,7 @@ export async function* scan(
         const next = await iterator.next();
         if (next.done) listed = true;
         else {
-          const ready = lazy ? loadColumns(next.value.segments, sel, fields, claim) : Promise.resolve();
+          const ready = lazy ? loadColumns(next.value.segments, sel, fields, claim) : Promise.resolve(true);
           ready.catch(() => {});
           pending.push({ partition: next.value, ready });
         }
@@ -65,7 +65,7 @@ export async function* scan(
       // A segment compacted away between its header and its columns being read: its events are in the
       // merged segment, so the partition is listed and read again, whole (then nothing can go missing).
       const reread = () => store.rereadPartition(sel.tenant, sel.module, partition.day, cache);
-      if (!(await first.ready.then(() => true, onlyChanged))) partition = await reread();
+      if (!(await first.ready)) partition = await reread();
       let out = await matchPartition(partition);
       if (out === undefined) {
         partition = await reread();
@@ -91,27 +91,20 @@ export async function* scan(
   }
 }
 
-class PartitionChanged extends Error {}
-
-/** Swallows only PartitionChanged (as false); anything else goes on failing. */
-function onlyChanged(error: unknown): false {
-  if (error instanceof PartitionChanged) return false;
-  throw error;
-}
-
 /** Partitions whose columns are fetched ahead of the scan (lazily read segments). */
 const COLUMNS_AHEAD = 4;
 
 /**
  * Fetches what the scan and its caller will read of a partition's lazily read segments, all at once: the
- * rollup table the claim will use, or the row columns of segments whose rows may match.
+ * rollup table the claim will use, or the row columns of segments whose rows may match. False when a
+ * segment has gone since its header was read (compacted away).
  */
 async function loadColumns(
   segments: readonly { segment: Segment; duplicates: Uint8Array | null }[],
   sel: Selection,
   fields: readonly string[],
   claim: Claim | undefined,
-): Promise<void> {
+): Promise<boolean> {
   const loads: Promise<boolean>[] = [];
   for (const { segment, duplicates } of segments) {
     if (segment.complete || !mayMatch(segment, sel)) continue;
@@ -126,7 +119,7 @@ async function loadColumns(
       loads.push(segment.ensure(columns));
     }
   }
-  if ((await Promise.all(loads)).includes(false)) throw changed();
+  return !(await Promise.all(loads)).includes(false);
 }
 
 /** In scan's `fields`: the caller reads matched rows' locations (QueryGeo). */
@@ -141,11 +134,6 @@ function rowColumns(segment: Segment, sel: Selection, fields: readonly string[])
   if (sel.types.length > 0 || used.includes("type")) names.push("type");
   for (const field of used) names.push(...segment.pathColumns(field));
   return names;
-}
-
-/** A segment compacted away between its header and its columns being read: the scan reads it again. */
-function changed(): PartitionChanged {
-  return new PartitionChanged("a partition changed while it was read (compaction)");
 }
 
 /** What can rule a segment out before any column is read: its time span, types and bounding box. */
