@@ -95,28 +95,39 @@ async function listDir(dir: string) {
  * ones of a live writer are kept: that process may be writing them right now. (A store shared by several
  * hosts sees other hosts' pids; a pid that looks dead there only costs that writer one failed write,
  * which it reports — nothing acknowledged is lost.) Returns how many files were removed.
+ *
+ * One directory and one file at a time: it is housekeeping, started by a process's first storage call, and
+ * must not take libuv's few file-system threads from the reads that call (a cold query) is waiting for.
  */
 export async function cleanupTempFiles(base: string, maxAgeMs: number): Promise<number> {
   const cutoff = Date.now() - maxAgeMs;
   let removed = 0;
   const sweep = async (dir: string): Promise<void> => {
-    const entries = await listDir(dir);
-    await Promise.all(
-      entries.map(async (entry) => {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory() && isSegment(entry.name)) return sweep(path);
-        if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) return;
-        // Its writer may rename it away between the listing and now: that is a success, not an error.
-        const info = await orNull(lstat(path));
-        const writer = writerOf(entry.name);
-        const orphan = writer !== undefined && !alive(writer);
-        if (info === null || (info.mtimeMs >= cutoff && !orphan)) return;
-        if (await tryUnlink(path)) removed++;
-      }),
-    );
+    for (const entry of await listDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && isSegment(entry.name)) {
+        await sweep(path);
+        continue;
+      }
+      if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) continue;
+      // Its writer may rename it away between the listing and now: that is a success, not an error.
+      const info = await orNull(lstat(path));
+      const writer = writerOf(entry.name);
+      const orphan = writer !== undefined && !alive(writer);
+      if (info === null || (info.mtimeMs >= cutoff && !orphan)) continue;
+      if (await tryUnlink(path)) removed++;
+    }
   };
   await sweep(resolve(base));
   return removed;
+}
+
+/**
+ * A buffer of its own (aligned, not in a shared pool) that is not zero-filled first: every byte handed out
+ * is read from the file, and a cold query reads many MB.
+ */
+function unfilled(length: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 }
 
 /**
@@ -127,7 +138,7 @@ async function readWhole(file: string): Promise<Uint8Array> {
   const handle = await open(file, "r");
   try {
     const { size } = await handle.stat();
-    const buffer = new Uint8Array(size);
+    const buffer = unfilled(size);
     let got = 0;
     while (got < size) {
       const { bytesRead } = await handle.read(buffer, got, size - got, got);
@@ -161,7 +172,7 @@ function readRanges(file: string, ranges: readonly (readonly [number, number])[]
         });
       if (pending === 0) return finish();
       ranges.forEach(([offset, length], i) => {
-        const buffer = new Uint8Array(length);
+        const buffer = unfilled(length);
         let got = 0;
         const step = () =>
           readCb(fd, buffer, got, length - got, offset + got, (readError, bytesRead) => {

@@ -288,7 +288,7 @@ export class EventStore {
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one; lazily read ones (headers only, a few
     // KiB each) several ahead, so that the many small reads overlap.
-    const ahead = lazy ? 8 : 1;
+    const ahead = lazy ? 32 : 1;
     const load = (day: string) => {
       const loading = this.loadPartition(tenant, module, day, days.get(day), true, cache, stones, lazy);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.

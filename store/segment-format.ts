@@ -483,6 +483,9 @@ export class Segment {
   private dictCache?: StringColumn;
   private maxIngestedCache?: number;
   private completeCache = false;
+  /** Columns a lazy segment can load: every column of the header but its sum. */
+  private readonly columnCount: number;
+  private rollupColumnNames: string[][] | undefined;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
   private readonly rollupCache: (RollupTable | undefined)[] = [];
@@ -543,6 +546,7 @@ export class Segment {
       throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
     }
     this.bodyStart = bodyStart;
+    this.columnCount = Object.keys(this.header.cols).filter((name) => name !== HEADER_SUM).length;
     if (lazy) {
       // Only the header sum proves this header: without sums (or with a wrong one) the whole file is read
       // and its trailer checked, which also reports damage the way a whole read always has.
@@ -606,8 +610,8 @@ export class Segment {
 
   /** Whether every column is at hand (a whole read, or a lazy one that loaded them all). */
   get complete(): boolean {
-    this.completeCache ||=
-      this.body !== undefined || this.missing(Object.keys(this.header.cols)).length === 0;
+    // Asked for every segment of every query: counted, not recomputed from the header's column names.
+    this.completeCache ||= this.body !== undefined || this.loadedColumns.size === this.columnCount;
     return this.completeCache;
   }
 
@@ -696,8 +700,9 @@ export class Segment {
 
   /** The columns of rollup table k (its strings are coded in the dictionary, columns `dict.*`). */
   rollupColumns(k: number): string[] {
-    const prefix = `r${k}.`;
-    return Object.keys(this.header.cols).filter((name) => name.startsWith(prefix));
+    this.rollupColumnNames ??= [];
+    this.rollupColumnNames[k] ??= Object.keys(this.header.cols).filter((name) => name.startsWith(`r${k}.`));
+    return [...this.rollupColumnNames[k]];
   }
 
   /** Bytes held in memory: the whole file, or what a lazy segment has loaded. */
