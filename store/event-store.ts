@@ -403,8 +403,14 @@ export class EventStore {
       const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy));
       // A segment deleted since the listing was compacted away: harmless when a segment we did read
       // supersedes it (its events are there); otherwise list again.
-      const covering = new Set(loaded.flatMap((s) => s?.supersedes ?? []));
-      const lost = keys.filter((key, i) => loaded[i] === undefined && !covering.has(nameOf(key)));
+      // (Sets of names built only when needed: a compacted segment names every segment it merged, and a
+      // query meets this for each of its partitions.)
+      const covering = loaded.includes(undefined)
+        ? new Set(loaded.flatMap((s) => s?.supersedes ?? []))
+        : undefined;
+      const lost = covering
+        ? keys.filter((key, i) => loaded[i] === undefined && !covering.has(nameOf(key)))
+        : [];
       if (lost.length > 0) {
         if (attempt < 5) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
@@ -419,7 +425,8 @@ export class EventStore {
         .map((key, i) => ({ key, name: nameOf(key), segment: loaded[i]! }))
         .filter((s) => s.segment !== undefined)
         .filter((s) => stonesHere.length === 0 || !buried(stonesHere, s.segment.maxIngested));
-      const superseded = new Set(segments.flatMap((s) => s.segment.supersedes));
+      const superseded =
+        segments.length > 1 ? new Set(segments.flatMap((s) => s.segment.supersedes)) : new Set<string>();
       return {
         live: segments.filter((s) => !superseded.has(s.name)),
         superseded: segments.filter((s) => superseded.has(s.name)),

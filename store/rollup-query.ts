@@ -124,27 +124,36 @@ export function countPieces(
       if (spec.types.includes(t)) typeOk![code] = 1;
     });
   }
+  const only = candidates(segment, table, spec);
   const predicates: RowPredicate[] = [];
   for (const filter of spec.filters) {
+    // The candidates hold exactly the combinations that filter keeps: checking it again is a cache miss.
+    if (filter === only?.by) continue;
     const compiled = compileColumnFilter(rollupColumn(segment, table, filter.field), filter);
     if (compiled === false) return;
     if (compiled !== true) predicates.push(compiled);
   }
-  const { type, total, first, slot, cum } = table;
+  const { type, total, first, cum } = table;
   const { cuts, bucket } = pieces;
+  const list = only?.list;
+  const n = list ? list.length : table.count;
+  const slots = cuts.length > 0 ? slotNumbers(table) : undefined;
   /** Events of combination c in slots before `t` (a multiple of the slot length). */
   const before = (c: number, t: number) => {
+    const { numbers, base } = slots!;
+    const wanted = (t - base) / table.slotMs;
     let lo = first[c]!;
     let hi = first[c + 1]!;
-    const base = lo;
+    const from = lo;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (slot[mid]! < t) lo = mid + 1;
+      if (numbers[mid]! < wanted) lo = mid + 1;
       else hi = mid;
     }
-    return lo === base ? 0 : cum[lo - 1]!;
+    return lo === from ? 0 : cum[lo - 1]!;
   };
-  combinations: for (let c = 0; c < table.count; c++) {
+  combinations: for (let i = 0; i < n; i++) {
+    const c = list ? list[i]! : i;
     if (typeOk && !typeOk[type[c]!]) continue;
     for (const p of predicates) if (!p(c)) continue combinations;
     if (cuts.length === 0) {
@@ -158,6 +167,103 @@ export function countPieces(
       done = upTo;
     }
   }
+}
+
+/**
+ * A table's slot starts as slot numbers from its first slot, in the narrowest typed array that holds them
+ * (a day's 96 quarter-hours fit in bytes): the cut searches of a query over many tables touch an eighth
+ * of the memory that searching the 8-byte starts would (built once per table). `wanted` may fall outside
+ * [0, max]; a comparison with it still orders it rightly.
+ */
+function slotNumbers(table: RollupTable): { numbers: Uint8Array | Uint16Array | Float64Array; base: number } {
+  let found = slotNumberCache.get(table);
+  if (!found) {
+    const { slot, slotMs } = table;
+    let base = Number.POSITIVE_INFINITY;
+    let top = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < slot.length; i++) {
+      if (slot[i]! < base) base = slot[i]!;
+      if (slot[i]! > top) top = slot[i]!;
+    }
+    const span = slot.length === 0 ? 0 : (top - base) / slotMs;
+    const numbers =
+      span < 256
+        ? new Uint8Array(slot.length)
+        : span < 65536
+          ? new Uint16Array(slot.length)
+          : new Float64Array(slot.length);
+    for (let i = 0; i < slot.length; i++) numbers[i] = (slot[i]! - base) / slotMs;
+    found = { numbers, base: slot.length === 0 ? 0 : base };
+    slotNumberCache.set(table, found);
+  }
+  return found;
+}
+
+const slotNumberCache = new WeakMap<RollupTable, ReturnType<typeof slotNumbers>>();
+
+/**
+ * The combinations that can pass the query's equality filters on string values, ascending, from an index
+ * of the table's dimensions (built once per table): a dashboard's filter on one org of many then visits
+ * that org's combinations, not the table's. Undefined when no filter narrows it (every combination is
+ * visited). `by`: the filter whose values chose them — it keeps exactly those (as filter.ts's equality
+ * on string codes does), so only the other filters are checked on each.
+ */
+function candidates(
+  segment: Segment,
+  table: RollupTable,
+  spec: SeriesSpec,
+): { list: Uint32Array; by: SeriesSpec["filters"][number] } | undefined {
+  let best: { list: Uint32Array; by: SeriesSpec["filters"][number] } | undefined;
+  for (const filter of spec.filters) {
+    if (filter.op !== "eq" || !filter.values.every((v) => typeof v === "string")) continue;
+    const j = table.dims.indexOf(filter.field);
+    if (j < 0) continue;
+    const column = rollupColumn(segment, table, filter.field)!;
+    const index = valueIndex(table, j);
+    const lists = filter.values.map((v) => index.get(column.codeOf(v as string)) ?? EMPTY);
+    const union = lists.length === 1 ? lists[0]! : unionOf(lists, table.count);
+    if (!best || union.length < best.list.length) best = { list: union, by: filter };
+  }
+  return best;
+}
+
+const EMPTY = new Uint32Array(0);
+
+/** Per dimension of a table: each string code its combinations hold → those combinations, ascending. */
+function valueIndex(table: RollupTable, j: number): Map<number, Uint32Array> {
+  let indexes = valueIndexes.get(table);
+  if (!indexes) {
+    indexes = [];
+    valueIndexes.set(table, indexes);
+  }
+  let index = indexes[j];
+  if (!index) {
+    const { offsets, tags, vals } = table.columns[j]!;
+    const lists = new Map<number, number[]>();
+    for (let c = 0; c < table.count; c++) {
+      for (let k = offsets[c]!, end = offsets[c + 1]!; k < end; k++) {
+        if (tags[k] !== TAG_STRING) continue;
+        const list = lists.get(vals[k]!);
+        // A combination holding the same value twice is listed once.
+        if (!list) lists.set(vals[k]!, [c]);
+        else if (list[list.length - 1] !== c) list.push(c);
+      }
+    }
+    index = new Map([...lists].map(([code, list]) => [code, Uint32Array.from(list)]));
+    indexes[j] = index;
+  }
+  return index;
+}
+
+const valueIndexes = new WeakMap<RollupTable, Map<number, Uint32Array>[]>();
+
+/** The ascending union of ascending lists of combinations below `count`. */
+function unionOf(lists: readonly Uint32Array[], count: number): Uint32Array {
+  const marked = new Uint8Array(count);
+  for (const list of lists) for (const c of list) marked[c] = 1;
+  const out: number[] = [];
+  for (let c = 0; c < count; c++) if (marked[c]) out.push(c);
+  return Uint32Array.from(out);
 }
 
 const typeColumns = new WeakMap<RollupTable, FieldColumn>();
