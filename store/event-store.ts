@@ -280,6 +280,7 @@ export class EventStore {
     order: "asc" | "desc" = "asc",
     cache = true,
     lazy = false,
+    lazyAhead = 32,
   ): AsyncGenerator<Partition> {
     const days = await this.listDays(tenant, module, start, end);
     // Read once, after every listed partition's listing: serves all of them (see partitionState).
@@ -288,7 +289,7 @@ export class EventStore {
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one; lazily read ones (headers only, a few
     // KiB each) several ahead, so that the many small reads overlap.
-    const ahead = lazy ? 32 : 1;
+    const ahead = lazy ? lazyAhead : 1;
     const load = (day: string) => {
       const loading = this.loadPartition(tenant, module, day, days.get(day), true, cache, stones, lazy);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.

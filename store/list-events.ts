@@ -6,7 +6,7 @@
 import type { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import type { ListSpec } from "./query-spec.ts";
-import { type Match, scan } from "./scan.ts";
+import { IDS, type Match, scan } from "./scan.ts";
 import type { Segment } from "./segment-format.ts";
 
 /** An event as ListEvents returns it. */
@@ -27,6 +27,44 @@ export interface Candidate {
 
 function compare(a: EventCursor, b: EventCursor): number {
   return a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * One partition's matches in the listing order, made as the caller takes them: a page usually needs a
+ * hundred of a day's thousands, and each segment's rows are already in that order (segment-format.ts):
+ * a k-way merge of the segments (a partition of many small segments is sorted whole).
+ */
+function* orderedCandidates(matches: Match[], desc: boolean): Generator<Candidate> {
+  if (matches.length > MERGE_SEGMENTS) {
+    yield* sortedCandidates(matches, desc);
+    return;
+  }
+  const before = (a: Candidate, b: Candidate) => (desc ? compare(a, b) > 0 : compare(a, b) < 0);
+  const runs = matches.map((m) => inOrder(m, desc));
+  const heads = runs.map((run) => run.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i]!;
+      if (!head.done && (best < 0 || before(head.value, heads[best]!.value as Candidate))) best = i;
+    }
+    if (best < 0) return;
+    yield heads[best]!.value as Candidate;
+    heads[best] = runs[best]!.next();
+  }
+}
+
+/** Above this many segments in a partition, its matches are sorted at once rather than merged. */
+const MERGE_SEGMENTS = 8;
+
+/** One segment's matching rows in the listing order: a segment's rows are sorted by (time, id). */
+function* inOrder({ segment, rows }: Match, desc: boolean): Generator<Candidate> {
+  const { time } = segment;
+  const n = rows.length;
+  for (let k = 0; k < n; k++) {
+    const row = rows[desc ? n - 1 - k : k]!;
+    yield { time: time[row]!, id: segment.id(row), segment, row };
+  }
 }
 
 /** One partition's matches, sorted in the listing order. */
@@ -70,19 +108,35 @@ export async function listEvents(
   cursor: EventCursor | undefined,
 ): Promise<{ events: ListedEvent[]; more: boolean }> {
   const desc = spec.order === "desc";
-  const page: Candidate[] = [];
   const sel = narrowed(spec, cursor);
   if (sel.start >= sel.end) return { events: [], more: false };
-  for await (const matches of scan(store, sel, spec.order)) {
-    for (const c of sortedCandidates(matches, desc)) {
-      if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
-      page.push(c);
+  // Segments are read lazily: matching needs the times, ids and filtered fields of a day's rows, and only
+  // the page's rows need the rest. A segment compacted away before its other columns were read has its
+  // events in the merged one: the page is made again from a new listing (whole reads the last time).
+  for (let attempt = 0; ; attempt++) {
+    const lazy = attempt < 2;
+    const page: Candidate[] = [];
+    const matched = lazy
+      ? scan(store, sel, spec.order, true, undefined, [IDS], 1)
+      : scan(store, sel, spec.order);
+    for await (const matches of matched) {
+      for (const c of orderedCandidates(matches, desc)) {
+        if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
+        page.push(c);
+        if (page.length > limit) break;
+      }
       if (page.length > limit) break;
     }
-    if (page.length > limit) break;
+    const shown = page.slice(0, limit);
+    const segments = [...new Set(shown.map((c) => c.segment))];
+    const loaded = await Promise.all(segments.map((s) => s.ensure(EVENT_COLUMNS)));
+    if (loaded.includes(false)) continue;
+    return { events: shown.map(materialise), more: page.length > limit };
   }
-  return { events: page.slice(0, limit).map(materialise), more: page.length > limit };
 }
+
+/** What `materialise` reads of a row beyond its time and id. */
+const EVENT_COLUMNS = ["type", "lat", "lon", "data.o", "data.b"];
 
 /** An event with its data left as stored JSON text, for exports that never need the objects. */
 export interface RawEvent extends Omit<ListedEvent, "data"> {

@@ -31,7 +31,9 @@ export type Claim = ((segment: Segment, duplicates: Uint8Array | null) => boolea
  * sees each segment first; a segment it returns true for is the caller's (answered from its rollups) and
  * its rows are not scanned. `fields`: the fields the caller reads of the matched rows beyond the
  * selection's (group-by, aggregated); given, large segments are read column by column and only what the
- * query touches is fetched (Segment.lazy); undefined, every column is at hand.
+ * query touches is fetched (Segment.lazy); undefined, every column is at hand. `ahead`: how many
+ * partitions a lazy scan reads ahead of the one it yields (a caller that usually stops after the first,
+ * ListEvents, asks for few).
  */
 export async function* scan(
   store: EventStore,
@@ -40,17 +42,27 @@ export async function* scan(
   cache = true,
   claim?: Claim,
   fields?: readonly string[],
+  ahead = COLUMNS_AHEAD,
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
   const lazy = fields !== undefined;
-  const partitions = store.partitions(sel.tenant, sel.module, sel.start, sel.end, order, cache, lazy);
+  const partitions = store.partitions(
+    sel.tenant,
+    sel.module,
+    sel.start,
+    sel.end,
+    order,
+    cache,
+    lazy,
+    Math.max(1, 2 * ahead),
+  );
   // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
   const pending: { partition: Partition; ready: Promise<boolean> }[] = [];
   const iterator = partitions[Symbol.asyncIterator]();
   let listed = false;
   try {
     for (;;) {
-      while (!listed && pending.length < (lazy ? COLUMNS_AHEAD : 1)) {
+      while (!listed && pending.length < (lazy ? ahead : 1)) {
         const next = await iterator.next();
         if (next.done) listed = true;
         else {
@@ -124,12 +136,15 @@ async function loadColumns(
 
 /** In scan's `fields`: the caller reads matched rows' locations (QueryGeo). */
 export const LOCATION = "@location";
+/** In scan's `fields`: the caller reads matched rows' ids (ListEvents orders by them). */
+export const IDS = "@id";
 
 /** The columns a row scan of `segment` reads for `sel` and the caller's `fields`. */
 function rowColumns(segment: Segment, sel: Selection, fields: readonly string[]): string[] {
   const names = ["time"];
   if (segment.maxIngested > sel.asOf) names.push("ingested");
   if (sel.geo || fields.includes(LOCATION)) names.push("lat", "lon");
+  if (fields.includes(IDS)) names.push("id.o", "id.b");
   const used = [...sel.filters.map((f) => f.field), ...fields];
   if (sel.types.length > 0 || used.includes("type")) names.push("type");
   for (const field of used) names.push(...segment.pathColumns(field));
