@@ -86,6 +86,27 @@ describe("lazily read segments", () => {
     }
   });
 
+  it("a segment its types rule out is skipped, not asked for a rollup table it never fetched", async () => {
+    const { store } = reading(await compactedStore());
+    const spec: SeriesSpec = {
+      tenant: TENANT,
+      module: MODULE,
+      start: START + 60 * DAY,
+      end: START + 64 * DAY,
+      types: ["no-such-type"],
+      filters: [],
+      asOf: AS_OF,
+      interval: "day",
+      timeZone: "UTC",
+      weekStart: 1,
+      groupBy: [],
+      aggregation: { fn: "count", field: "" },
+    };
+    const series = await querySeries(store, spec, { maxGroups: 10 });
+    expect(series.starts.length).toBeGreaterThan(0);
+    for (let b = 0; b < series.starts.length; b++) expect(series.value(b, 0)).toBe(0);
+  });
+
   it("a query over lazy segments, then one that needs every column, reads the rest", async () => {
     const driver = await compactedStore();
     const { store } = reading(driver);

@@ -93,6 +93,8 @@ export async function* scan(
   async function matchPartition(partition: Partition): Promise<Match[] | undefined> {
     const out: Match[] = [];
     for (const { key, segment, duplicates } of partition.segments) {
+      // A segment ruled out whole adds nothing; its columns (a rollup table's too) were never fetched.
+      if (!mayMatch(segment, sel)) continue;
       if (claim?.(segment, duplicates)) continue;
       // A claim that declined after all (never expected): the rows it was to spare are needed now.
       if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [])))) return undefined;
