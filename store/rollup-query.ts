@@ -206,11 +206,7 @@ const EMPTY = new Uint32Array(0);
 
 /** Per dimension of a table: each string code its combinations hold → those combinations, ascending. */
 function valueIndex(table: RollupTable, j: number): Map<number, Uint32Array> {
-  let indexes = valueIndexes.get(table);
-  if (!indexes) {
-    indexes = [];
-    valueIndexes.set(table, indexes);
-  }
+  const indexes = perTable(valueIndexes, table);
   let index = indexes[j];
   if (!index) {
     const { offsets, tags, vals } = table.columns[j]!;
@@ -231,6 +227,16 @@ function valueIndex(table: RollupTable, j: number): Map<number, Uint32Array> {
 }
 
 const valueIndexes = new WeakMap<RollupTable, Map<number, Uint32Array>[]>();
+
+/** What `cache` keeps for a table, one entry per dimension (an empty list on first use). */
+function perTable<T>(cache: WeakMap<RollupTable, T[]>, table: RollupTable): T[] {
+  let kept = cache.get(table);
+  if (!kept) {
+    kept = [];
+    cache.set(table, kept);
+  }
+  return kept;
+}
 
 /** The ascending union of ascending lists of combinations below `count`. */
 function unionOf(lists: readonly Uint32Array[], count: number): Uint32Array {
@@ -262,11 +268,7 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
   }
   const j = table.dims.indexOf(field);
   if (j < 0) return undefined;
-  let columns = dimColumns.get(table);
-  if (!columns) {
-    columns = [];
-    dimColumns.set(table, columns);
-  }
+  const columns = perTable(dimColumns, table);
   let column = columns[j];
   if (!column) {
     const values = table.columns[j]!;
