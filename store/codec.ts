@@ -5,7 +5,14 @@
  */
 import { inflateSync } from "fflate";
 
-/** Inflates raw DEFLATE `bytes` whose inflated length is known to be `size`. */
-export type Inflate = (bytes: Uint8Array, size: number) => Uint8Array;
+/**
+ * Inflates raw DEFLATE `bytes` whose inflated length is known to be `size`. `prefix`, when the runtime
+ * has it, inflates only as far as needed: at least the first `atLeast` bytes of the output (all of it
+ * when that is all there is) — a ListEvents page needs a few rows of a day's data column, which is one
+ * deflate stream of megabytes.
+ */
+export type Inflate = ((bytes: Uint8Array, size: number) => Uint8Array) & {
+  prefix?: (bytes: Uint8Array, atLeast: number, size: number) => Uint8Array;
+};
 
 export const fflateInflate: Inflate = (bytes, size) => inflateSync(bytes, { out: new Uint8Array(size) });

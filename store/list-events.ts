@@ -76,20 +76,26 @@ function sortedCandidates(matches: Match[], desc: boolean): Candidate[] {
   return out.sort(desc ? (a, b) => compare(b, a) : compare);
 }
 
-function raw({ segment, row, time, id }: Candidate): RawEvent {
-  return {
-    id,
-    type: segment.types[segment.typeCodes[row]!]!,
-    time,
-    dataText: segment.dataText(row),
-    lat: segment.lat[row]!,
-    lon: segment.lon[row]!,
-  };
-}
-
-function materialise(c: Candidate): ListedEvent {
-  const { dataText, ...event } = raw(c);
-  return { ...event, data: JSON.parse(dataText) as ListedEvent["data"] };
+/** A page's events whole: each segment's data texts read at once (Segment.dataTexts). */
+function materialise(page: readonly Candidate[]): ListedEvent[] {
+  const texts = new Map<Segment, string[]>();
+  for (const segment of new Set(page.map((c) => c.segment))) {
+    const rows = page.filter((c) => c.segment === segment).map((c) => c.row);
+    texts.set(segment, segment.dataTexts(rows));
+  }
+  const taken = new Map<Segment, number>();
+  return page.map(({ segment, row, time, id }) => {
+    const k = taken.get(segment) ?? 0;
+    taken.set(segment, k + 1);
+    return {
+      id,
+      type: segment.types[segment.typeCodes[row]!]!,
+      time,
+      data: JSON.parse(texts.get(segment)![k]!) as ListedEvent["data"],
+      lat: segment.lat[row]!,
+      lon: segment.lon[row]!,
+    };
+  });
 }
 
 /** The range narrowed to the cursor's side: the cursor's own millisecond stays in (ties go by id). */
@@ -131,17 +137,12 @@ export async function listEvents(
     const segments = [...new Set(shown.map((c) => c.segment))];
     const loaded = await Promise.all(segments.map((s) => s.ensure(EVENT_COLUMNS)));
     if (loaded.includes(false)) continue;
-    return { events: shown.map(materialise), more: page.length > limit };
+    return { events: materialise(shown), more: page.length > limit };
   }
 }
 
 /** What `materialise` reads of a row beyond its time and id. */
 const EVENT_COLUMNS = ["type", "lat", "lon", "data.o", "data.b"];
-
-/** An event with its data left as stored JSON text, for exports that never need the objects. */
-export interface RawEvent extends Omit<ListedEvent, "data"> {
-  dataText: string;
-}
 
 /**
  * Every matching event, in order, one partition in memory at a time. Segments read here are not kept in

@@ -858,6 +858,31 @@ export class Segment {
     return JSON.parse(this.dataText(i)) as JsonObject;
   }
 
+  /**
+   * The data texts of a few rows (a ListEvents page), without keeping the column: a compacted segment's
+   * data is one deflate stream of megabytes, so it is inflated only as far as the last row asked for
+   * (when the runtime can stop early) and the inflated bytes are dropped after — a cached segment must
+   * not hold more than the cache counts.
+   */
+  dataTexts(rows: readonly number[]): string[] {
+    if (this.dataCache) return rows.map((r) => this.dataCache!.get(r));
+    const offsets = this.column("data.o", Uint32Array);
+    let bytes: Uint8Array = this.column("data.b", Uint8Array);
+    if (this.header.cols["data.b"]?.[0] === "deflate") {
+      const size = offsets[offsets.length - 1]!;
+      let atLeast = 0;
+      for (const r of rows) atLeast = Math.max(atLeast, offsets[r + 1]!);
+      try {
+        bytes = this.inflate.prefix ? this.inflate.prefix(bytes, atLeast, size) : this.inflate(bytes, size);
+        if (bytes.byteLength < atLeast || bytes.byteLength > size)
+          throw new Error(`inflated to ${bytes.byteLength} bytes, not ${atLeast} to ${size}`);
+      } catch (cause) {
+        throw new TallyError("data_loss", "segment: corrupt column data", { cause });
+      }
+    }
+    return rows.map((r) => decoder.decode(bytes.subarray(offsets[r]!, offsets[r + 1]!)));
+  }
+
   /** Event i's data as the JSON text it was stored as (JSON.stringify output: no whitespace). */
   dataText(i: number): string {
     this.dataCache ??= this.strings("data", false);
