@@ -479,8 +479,18 @@ export class EventStore {
       }
       throw error;
     }
-    if (cache) this.cache.set(key, segment, bytes.byteLength);
+    if (cache) {
+      this.cache.set(key, segment, bytes.byteLength);
+      this.countGrowth(key, segment);
+    }
     return segment;
+  }
+
+  /** A cached segment that comes to hold more (a page's inflated data) is counted again. */
+  private countGrowth(key: string, segment: Segment): void {
+    segment.onGrow = () => {
+      if (this.cache.get(key) === segment) this.cache.set(key, segment, segment.heldBytes);
+    };
   }
 
   /**
@@ -517,9 +527,7 @@ export class EventStore {
       {
         read: async (ranges) => (await read(ranges))?.parts,
         // The cache counts what a segment holds: grow its entry as columns arrive.
-        loaded: () => {
-          if (cache && this.cache.get(key) === segment) this.cache.set(key, segment!, segment!.heldBytes);
-        },
+        loaded: () => segment?.onGrow?.(),
         damaged: async (error) => {
           const stored = await this.readStoredBytes(key);
           return stored === undefined ? error : quarantine(this.storage, key, stored, error);
@@ -529,7 +537,10 @@ export class EventStore {
       this.inflate,
     );
     if (!segment) return undefined;
-    if (cache) this.cache.set(key, segment, segment.heldBytes);
+    if (cache) {
+      this.cache.set(key, segment, segment.heldBytes);
+      this.countGrowth(key, segment);
+    }
     return segment;
   }
 

@@ -488,6 +488,8 @@ export class Segment {
   private rollupColumnNames: string[][] | undefined;
   private idCache?: StringColumn;
   private dataCache?: StringColumn;
+  /** The inflated start of a deflated data column that `dataTexts` keeps (counted in `heldBytes`). */
+  private dataKept?: Uint8Array;
   private readonly rollupCache: (RollupTable | undefined)[] = [];
 
   /**
@@ -707,11 +709,15 @@ export class Segment {
 
   /** Bytes held in memory: the whole file, or what a lazy segment has loaded. */
   get heldBytes(): number {
-    if (this.body) return this.byteLength;
-    let n = this.bodyStart;
+    const kept = this.dataKept?.byteLength ?? 0;
+    if (this.body) return this.byteLength + kept;
+    let n = this.bodyStart + kept;
     for (const bytes of this.loadedColumns.values()) n += bytes.byteLength;
     return n;
   }
+
+  /** Told when `heldBytes` grows other than by a column load (the store's cache re-counts the segment). */
+  onGrow: (() => void) | undefined;
 
   get time(): Float64Array {
     return this.rowColumn("time") as Float64Array;
@@ -859,10 +865,9 @@ export class Segment {
   }
 
   /**
-   * The data texts of a few rows (a ListEvents page), without keeping the column: a compacted segment's
-   * data is one deflate stream of megabytes, so it is inflated only as far as the last row asked for
-   * (when the runtime can stop early) and the inflated bytes are dropped after — a cached segment must
-   * not hold more than the cache counts.
+   * The data texts of a few rows (a ListEvents page). A compacted segment's data is one deflate stream of
+   * megabytes: it is inflated only as far as the last row asked for (when the runtime can stop early),
+   * and what was inflated is kept for the next page, counted in `heldBytes` (the cache sees it grow).
    */
   dataTexts(rows: readonly number[]): string[] {
     if (this.dataCache) return rows.map((r) => this.dataCache!.get(r));
@@ -872,12 +877,17 @@ export class Segment {
       const size = offsets[offsets.length - 1]!;
       let atLeast = 0;
       for (const r of rows) atLeast = Math.max(atLeast, offsets[r + 1]!);
-      try {
-        bytes = this.inflate.prefix ? this.inflate.prefix(bytes, atLeast, size) : this.inflate(bytes, size);
-        if (bytes.byteLength < atLeast || bytes.byteLength > size)
-          throw new Error(`inflated to ${bytes.byteLength} bytes, not ${atLeast} to ${size}`);
-      } catch (cause) {
-        throw new TallyError("data_loss", "segment: corrupt column data", { cause });
+      if (this.dataKept && this.dataKept.byteLength >= atLeast) bytes = this.dataKept;
+      else {
+        try {
+          bytes = this.inflate.prefix ? this.inflate.prefix(bytes, atLeast, size) : this.inflate(bytes, size);
+          if (bytes.byteLength < atLeast || bytes.byteLength > size)
+            throw new Error(`inflated to ${bytes.byteLength} bytes, not ${atLeast} to ${size}`);
+        } catch (cause) {
+          throw new TallyError("data_loss", "segment: corrupt column data", { cause });
+        }
+        this.dataKept = bytes;
+        this.onGrow?.();
       }
     }
     return rows.map((r) => decoder.decode(bytes.subarray(offsets[r]!, offsets[r + 1]!)));
