@@ -905,8 +905,9 @@ export class StringColumn {
   private index?: Map<string, number>;
   private lookups = 0;
   constructor(
-    private readonly offsets: Uint32Array,
-    private readonly bytes: Uint8Array,
+    /** Where string i's UTF-8 bytes start (offsets[i]) and end (offsets[i + 1]) in `bytes`. */
+    readonly offsets: Uint32Array,
+    readonly bytes: Uint8Array,
     memo = true,
   ) {
     this.length = offsets.length - 1;

@@ -494,7 +494,12 @@ export class Accumulator {
       const table = (tag === TAG_STRING ? this.stringCodes : this.objectCodes) ?? this.codeTable(tag);
       let id = table[code]! - 1;
       if (id < 0) {
-        id = this.ids.ofTagged(tag, column.text(code));
+        // Data paths' codes index the segment dictionary: its bytes are mapped without making a string.
+        if (this.uniqueField === "type") id = this.ids.ofTagged(tag, column.text(code));
+        else {
+          const { offsets, bytes } = this.uniqueSegment!.dict;
+          id = this.ids.ofUtf8(tag, bytes, offsets[code]!, offsets[code + 1]!);
+        }
         table[code] = id + 1;
       }
       return id;
