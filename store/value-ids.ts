@@ -8,7 +8,7 @@
  * events. Here a dictionary's codes are mapped as they are met and the table is kept beside the
  * (immutable, cached) dictionary, so warm queries read an Int32Array instead.
  *
- * A string or object text is interned by its UTF-8 bytes (utf8-ids.ts): a cold query maps each code
+ * A string or object text is interned by its UTF-8 bytes (utf8-map.ts): a cold query maps each code
  * straight from the dictionary's bytes, making no JavaScript string for it.
  *
  * Memory: 4 bytes per code of a cached dictionary that a unique count has read (held weakly: it goes
@@ -19,7 +19,7 @@
  * hold those values anyway).
  */
 import { TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
-import { Utf8Ids } from "./utf8-ids.ts";
+import { Utf8Map } from "./utf8-map.ts";
 
 /** How many distinct values a table may reach before new queries start a fresh one. */
 export const MAX_VALUES = 1 << 18;
@@ -29,17 +29,10 @@ const STRING = 0;
 const OBJECT = 1;
 const OTHER = 2;
 
-/** Texts of one kind (strings or object JSON) by their UTF-8 bytes, and the id of each. */
-class Texts {
-  readonly texts = new Utf8Ids();
-  /** The id of each text (local id). */
-  ids = new Int32Array(256);
-}
-
 export class ValueIds {
-  /** String values and object JSON texts by their UTF-8 bytes (utf8-ids.ts): no string per value. */
-  private readonly strings = new Texts();
-  private readonly objects = new Texts();
+  /** The ids of string values and object JSON texts by their UTF-8 bytes (utf8-map.ts): no string per value. */
+  private readonly strings = new Utf8Map();
+  private readonly objects = new Utf8Map();
   private readonly numbers = new Map<number, number>();
   /** true, false and null by their value keys. */
   private readonly others = new Map<string, number>();
@@ -61,8 +54,8 @@ export class ValueIds {
     const ref = this.refs[id]!;
     const local = ref >>> 2;
     const kind = ref & 3;
-    if (kind === STRING) return `s${this.strings.texts.text(local)}`;
-    if (kind === OBJECT) return `o${this.objects.texts.text(local)}`;
+    if (kind === STRING) return `s${this.strings.text(local)}`;
+    if (kind === OBJECT) return `o${this.objects.text(local)}`;
     return this.otherKeys[local]!;
   }
 
@@ -93,9 +86,10 @@ export class ValueIds {
 
   /** The id of a string (TAG_STRING) or object JSON text (TAG_OBJECT). */
   ofTagged(tag: number, text: string): number {
-    const kind = tag === TAG_OBJECT ? this.objects : this.strings;
-    const known = kind.texts.size;
-    return this.idOf(tag, kind, known, kind.texts.internText(text));
+    const texts = tag === TAG_OBJECT ? this.objects : this.strings;
+    const id = texts.internText(text, this.count);
+    if (id === this.count) this.newId(tag === TAG_OBJECT ? OBJECT : STRING, texts.size - 1);
+    return id;
   }
 
   /**
@@ -103,9 +97,10 @@ export class ValueIds {
    * no string is made for it.
    */
   ofUtf8(tag: number, bytes: Uint8Array, from: number, to: number): number {
-    const kind = tag === TAG_OBJECT ? this.objects : this.strings;
-    const known = kind.texts.size;
-    return this.idOf(tag, kind, known, kind.texts.intern(bytes, from, to));
+    const texts = tag === TAG_OBJECT ? this.objects : this.strings;
+    const id = texts.intern(bytes, from, to, this.count);
+    if (id === this.count) this.newId(tag === TAG_OBJECT ? OBJECT : STRING, texts.size - 1);
+    return id;
   }
 
   /**
@@ -123,19 +118,7 @@ export class ValueIds {
     return table;
   }
 
-  /** The id of local text `local` of `kind`, which held `known` texts before it was interned. */
-  private idOf(tag: number, kind: Texts, known: number, local: number): number {
-    if (local < known) return kind.ids[local]!;
-    if (local === kind.ids.length) {
-      const ids = new Int32Array(kind.ids.length * 2);
-      ids.set(kind.ids);
-      kind.ids = ids;
-    }
-    const id = this.newId(tag === TAG_OBJECT ? OBJECT : STRING, local);
-    kind.ids[local] = id;
-    return id;
-  }
-
+  /** Gives the next id to local value `local` of `kind` (the n-th string, object or other value). */
   private newId(kind: number, local: number): number {
     const id = this.count++;
     if (id === this.refs.length) {
