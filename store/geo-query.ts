@@ -3,6 +3,7 @@
  * (where a heat circle goes) and their count; bins under the privacy floor `minCount` are left out.
  */
 import type { EventStore } from "./event-store.ts";
+import { cellIndex } from "./geo-cell-index.ts";
 import type { GeoQuerySpec } from "./query-spec.ts";
 import { LOCATION, type Match, scan } from "./scan.ts";
 
@@ -29,56 +30,40 @@ const HASH_LAT = 0x9e3779b1;
 const HASH_LON = 0x85ebca77;
 
 /**
- * Cells with their summed (not yet averaged) positions and counts, in an open-addressing hash table over
- * typed arrays keyed by the two cell indexes: a located row costs a multiply and a probe or two, not a Map
- * look-up of a boxed key and an object per cell. Memory grows with the cells, never with the rows. Cell
- * indexes fit Int32: validation keeps cellDegrees ≥ 0.0001, so they are within ±1,800,000.
+ * Cells with their summed (not yet averaged) positions and counts: an open-addressing hash table over
+ * typed arrays keyed by the two cell indexes, pointing into dense per-cell sums in the order the cells
+ * were first met. A located row costs a probe or two (or, through addRows, none), not a Map look-up of a
+ * boxed key and an object per cell. Memory grows with the cells (~40 bytes each), never with the rows.
+ * Cell indexes fit Int32: validation keeps cellDegrees ≥ 0.0001, so they are within ±1,800,000.
  */
 export class GeoCells {
   /** Number of cells. */
   size = 0;
-  /**
-   * Slot i is [4i, 4i + 4): cell key, latitude sum, longitude sum, count — one cache line per look-up.
-   * A count of 0 marks an empty slot (every cell holds at least one event).
-   */
-  private slots = new Float64Array(64 * 4);
-  private mask = 63;
+  /** Slot i holds cell number + 1 (0 = empty); length a power of two, load ≤ 1/2. */
+  private slots = new Int32Array(64);
   private shift = 32 - 6;
-  /** Slots in the order their cells were first met, so saved states list cells in a stable order. */
-  private order = new Int32Array(32);
-  /** addRows' list of a segment's located rows (reused from segment to segment). */
-  private located = new Uint32Array(0);
+  /** The key (cellKey) of cell n. */
+  private keys = new Float64Array(32);
+  /**
+   * Cell n's latitude sum, longitude sum and count are [3n + 3, 3n + 6): a cell's sums stay where they
+   * are as cells are added (the array is only copied to a larger one). [0, 3) is addRows' scratch cell
+   * for rows that are not located (never read).
+   */
+  private sums = new Float64Array(3 + 32 * 3);
+  /** addRows' offsets in `sums` of a segment's cells (reused from segment to segment). */
+  private offsets = new Int32Array(0);
 
   /** Adds `count` events at summed position (`lat`, `lon`) to cell (`cellLat`, `cellLon`). */
   add(cellLat: number, cellLon: number, lat: number, lon: number, count = 1): void {
-    const slots = this.slots;
-    const key = cellKey(cellLat, cellLon);
-    let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> this.shift;
-    for (;;) {
-      const at = i * 4;
-      if (slots[at + 3] === 0) break;
-      if (slots[at] === key) {
-        slots[at + 1]! += lat;
-        slots[at + 2]! += lon;
-        slots[at + 3]! += count;
-        return;
-      }
-      i = (i + 1) & this.mask;
+    const at = this.offsetOf(cellLat, cellLon);
+    const sums = this.sums;
+    if (at > 0) {
+      sums[at]! += lat;
+      sums[at + 1]! += lon;
+      sums[at + 2]! += count;
+      return;
     }
-    const at = i * 4;
-    slots[at] = key;
-    slots[at + 1] = lat;
-    slots[at + 2] = lon;
-    slots[at + 3] = count;
-    if (this.size === this.order.length) {
-      const order = new Int32Array(this.order.length * 2);
-      order.set(this.order);
-      this.order = order;
-    }
-    this.order[this.size++] = i;
-    // Load ≤ 1/4 while the table is at most SPARSE_SLOTS (a second probe is a mispredicted branch, dearer
-    // than the slot's cache line at that size), ≤ 1/2 past it (memory then grows with the cells).
-    if (this.size * (this.mask < SPARSE_SLOTS ? 4 : 2) > this.mask + 1) this.grow();
+    this.insert(cellLat, cellLon, lat, lon, count);
   }
 
   /**
@@ -86,31 +71,15 @@ export class GeoCells {
    * `cellDegrees` — the query's hot loop, ~6 M located rows at 10 M events. Each cell receives its rows in
    * row order, so its sums are those of `add` called row by row.
    *
-   * Two passes: the located rows are picked out without a branch (located and unlocated rows alternate at
-   * random, and a mispredicted branch per row costs about what the row's cell does), then the located
-   * rows go to their cells with the probe inlined and the table's fields held in locals.
+   * A row's cell comes from the segment's cell index (geo-cell-index.ts: built once, then kept), and the
+   * sums of each of the segment's cells are looked up once, when its first row comes. Rows that are not
+   * located add into the scratch cell instead of taking a branch: located and unlocated rows alternate at
+   * random, and a mispredicted branch per row costs about what the row's cell does.
    */
   addRows(lat: Float64Array, lon: Float64Array, rows: Uint32Array, cellDegrees: number): void {
-    const n = rows.length;
-    if (this.located.length < n) this.located = new Uint32Array(n);
-    const located = this.located;
-    const words = new Int32Array(lat.buffer, lat.byteOffset, lat.length * 2);
-    let m = 0;
-    let infinite = 0;
-    for (let k = 0; k < n; k++) {
-      const r = rows[k]!;
-      const high = words[2 * r + HIGH]! & 0x7fffffff;
-      // Exponent bits all ones: NaN or ±Infinity. e is 0 then, and `(e | -e) >>> 31` is 0 exactly when e is.
-      const e = (high & 0x7ff00000) ^ 0x7ff00000;
-      located[m] = r;
-      m += (e | -e) >>> 31;
-      const inf = (high ^ 0x7ff00000) | words[2 * r + 1 - HIGH]!;
-      infinite |= 1 - ((inf | -inf) >>> 31);
-    }
-    // Stored latitudes are finite or NaN (validation keeps them within ±90); were one infinite, the rows
-    // would go one by one as they always have.
-    if (infinite !== 0) {
-      for (let k = 0; k < n; k++) {
+    const index = cellIndex(lat, lon, cellDegrees);
+    if (!index) {
+      for (let k = 0; k < rows.length; k++) {
         const r = rows[k]!;
         const y = lat[r]!;
         if (Number.isNaN(y)) continue;
@@ -119,71 +88,116 @@ export class GeoCells {
       }
       return;
     }
-    let slots = this.slots;
-    let mask = this.mask;
-    let shift = this.shift;
-    for (let k = 0; k < m; k++) {
-      const r = located[k]!;
+    const { cellOf, cellLat, cellLon } = index;
+    // Per cell number + 1 of the index: its offset in `sums`, -1 until looked up; 0 is the scratch cell.
+    if (this.offsets.length <= index.size) this.offsets = new Int32Array(index.size + 1);
+    const offsets = this.offsets;
+    offsets.fill(-1, 1, index.size + 1);
+    offsets[0] = 0;
+    let sums = this.sums;
+    // Rows ascend: a run of consecutive rows (every row in the time range matched) is not read at all.
+    const first = rows.length > 0 ? rows[0]! : 0;
+    const run = rows.length > 0 && rows[rows.length - 1]! - first === rows.length - 1;
+    for (let k = 0; k < rows.length; k++) {
+      const r = run ? first + k : rows[k]!;
+      const cell = cellOf[r]!;
+      const at = offsets[cell]!;
       const y = lat[r]!;
       const x = lon[r]!;
-      const cellLat = Math.floor(y / cellDegrees);
-      const cellLon = Math.floor(x / cellDegrees);
-      const key = cellKey(cellLat, cellLon);
-      let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> shift;
-      for (;;) {
-        const at = i << 2;
-        const count = slots[at + 3]!;
-        if (count === 0) {
-          this.add(cellLat, cellLon, y, x);
-          slots = this.slots;
-          mask = this.mask;
-          shift = this.shift;
-          break;
-        }
-        if (slots[at] === key) {
-          slots[at + 1]! += y;
-          slots[at + 2]! += x;
-          slots[at + 3] = count + 1;
-          break;
-        }
-        i = (i + 1) & mask;
+      if (at >= 0) {
+        sums[at]! += y;
+        sums[at + 1]! += x;
+        sums[at + 2]!++;
+        continue;
       }
+      const cy = cellLat[cell - 1]!;
+      const cx = cellLon[cell - 1]!;
+      let found = this.offsetOf(cy, cx);
+      if (found > 0) {
+        sums[found]! += y;
+        sums[found + 1]! += x;
+        sums[found + 2]!++;
+      } else {
+        found = this.insert(cy, cx, y, x, 1);
+        sums = this.sums;
+      }
+      offsets[cell] = found;
     }
   }
 
   /** The cells with their sums (positions not averaged), in the order they were first met. */
   *values(): IterableIterator<GeoBin> {
-    const slots = this.slots;
     for (let n = 0; n < this.size; n++) {
-      const at = this.order[n]! * 4;
-      const key = slots[at]!;
+      const key = this.keys[n]!;
       const cellLat = Math.floor(key / KEY_LON) - KEY_OFFSET;
+      const at = 3 * n + 3;
       yield {
         cellLat,
         cellLon: key - (cellLat + KEY_OFFSET) * KEY_LON - KEY_OFFSET,
-        lat: slots[at + 1]!,
-        lon: slots[at + 2]!,
-        count: slots[at + 3]!,
+        lat: this.sums[at]!,
+        lon: this.sums[at + 1]!,
+        count: this.sums[at + 2]!,
       };
     }
   }
 
-  private grow(): void {
-    const cells = [...this.values()];
-    const length = (this.mask + 1) * 2;
-    this.slots = new Float64Array(length * 4);
-    this.mask = length - 1;
-    this.order = new Int32Array(this.order.length);
-    this.shift--;
-    this.size = 0;
-    for (const c of cells) this.add(c.cellLat, c.cellLon, c.lat, c.lon, c.count);
+  /** The offset in `sums` of cell (`cellLat`, `cellLon`), or 0 when the table lacks it. */
+  private offsetOf(cellLat: number, cellLon: number): number {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    const key = cellKey(cellLat, cellLon);
+    for (
+      let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> this.shift;
+      ;
+      i = (i + 1) & mask
+    ) {
+      const s = slots[i]!;
+      if (s === 0) return 0;
+      if (this.keys[s - 1] === key) return 3 * s;
+    }
+  }
+
+  /** Adds cell (`cellLat`, `cellLon`), which the table lacks, with these sums; returns its offset in `sums`. */
+  private insert(cellLat: number, cellLon: number, lat: number, lon: number, count: number): number {
+    const n = this.size++;
+    if (n === this.keys.length) {
+      const keys = new Float64Array(n * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+      const sums = new Float64Array(3 + n * 2 * 3);
+      sums.set(this.sums);
+      this.sums = sums;
+    }
+    const key = cellKey(cellLat, cellLon);
+    this.keys[n] = key;
+    const at = 3 * n + 3;
+    this.sums[at] = lat;
+    this.sums[at + 1] = lon;
+    this.sums[at + 2] = count;
+    if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    else this.place(this.slots, this.shift, n);
+    return at;
+  }
+
+  /** Puts cell n into the first free slot of its probe sequence in `slots`. */
+  private place(slots: Int32Array, shift: number, n: number): void {
+    const key = this.keys[n]!;
+    const cellLat = Math.floor(key / KEY_LON) - KEY_OFFSET;
+    const cellLon = key - (cellLat + KEY_OFFSET) * KEY_LON - KEY_OFFSET;
+    const mask = slots.length - 1;
+    let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> shift;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = n + 1;
+  }
+
+  private rehash(length: number): void {
+    const slots = new Int32Array(length);
+    const shift = 32 - Math.log2(length);
+    for (let n = 0; n < this.size; n++) this.place(slots, shift, n);
+    this.slots = slots;
+    this.shift = shift;
   }
 }
-
-/** The table stays sparse (load ≤ 1/4) up to this many slots (2 MiB), half full past it. */
-const SPARSE_SLOTS = 1 << 16;
-/** Which Int32 of a Float64 holds its sign and exponent: the second on little-endian platforms. */
-const HIGH = new Uint8Array(new Float64Array([-0]).buffer)[7] === 0x80 ? 1 : 0;
 
 const KEY_OFFSET = 2_000_000;
 const KEY_LON = 4_000_001;

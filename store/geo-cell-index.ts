@@ -1,0 +1,107 @@
+/**
+ * Each row's QueryGeo cell in a segment, worked out once per cell size and kept beside the segment's
+ * (immutable, cached) latitude column, so that a warm QueryGeo reads a small integer per row instead of
+ * dividing, flooring and hashing two coordinates (value-ids.ts keeps dictionary code tables the same way).
+ *
+ * Memory: 2 bytes per row (4 in a segment of 65,535 cells or more) per cell size, for the last
+ * KEEP_SIZES sizes asked of a segment; held weakly, so it goes when the segment's column does.
+ */
+export interface CellIndex {
+  cellDegrees: number;
+  /** Per row: its cell's number + 1 in this index, 0 when the row is not located (NaN latitude). */
+  cellOf: Uint16Array | Int32Array;
+  /** Cell n's indexes, floor(lat / cellDegrees) and floor(lon / cellDegrees), for n from 0. */
+  cellLat: Int32Array;
+  cellLon: Int32Array;
+  /** Number of cells. */
+  size: number;
+}
+
+/** How many cell sizes an index is kept for per segment (a map is looked at in a few zoom levels). */
+const KEEP_SIZES = 2;
+const indexes = new WeakMap<Float64Array, CellIndex[]>();
+
+/**
+ * The cell index of the segment whose columns are `lat` and `lon`, built on first use. Undefined when a
+ * located row's cell is not a pair of int32 indexes (an infinite or NaN coordinate beside a located
+ * latitude, which validation keeps out of stored events): the caller then takes the rows one by one.
+ */
+export function cellIndex(lat: Float64Array, lon: Float64Array, cellDegrees: number): CellIndex | undefined {
+  const kept = indexes.get(lat) ?? [];
+  const found = kept.find((index) => index.cellDegrees === cellDegrees);
+  if (found) return found;
+  const built = buildCellIndex(lat, lon, cellDegrees);
+  if (built) indexes.set(lat, [built, ...kept].slice(0, KEEP_SIZES));
+  return built;
+}
+
+/** 2^32 / golden ratio and another odd constant, to mix the two cell indexes. */
+const HASH_LAT = 0x9e3779b1;
+const HASH_LON = 0x85ebca77;
+
+export function buildCellIndex(
+  lat: Float64Array,
+  lon: Float64Array,
+  cellDegrees: number,
+): CellIndex | undefined {
+  const rows = lat.length;
+  const cellOf = new Int32Array(rows);
+  let cellLat = new Int32Array(64);
+  let cellLon = new Int32Array(64);
+  let size = 0;
+  // Open addressing over the cells, load ≤ 1/4; slot i holds cell number + 1 (0 = empty).
+  let bits = 8;
+  let slots = new Int32Array(1 << bits);
+  for (let r = 0; r < rows; r++) {
+    const y = lat[r]!;
+    if (Number.isNaN(y)) continue;
+    const cy = Math.floor(y / cellDegrees);
+    const cx = Math.floor(lon[r]! / cellDegrees);
+    const mask = slots.length - 1;
+    let i = (Math.imul(cy, HASH_LAT) ^ Math.imul(cx, HASH_LON)) >>> (32 - bits);
+    for (;;) {
+      const s = slots[i]!;
+      if (s === 0) break;
+      if (cellLat[s - 1] === cy && cellLon[s - 1] === cx) {
+        cellOf[r] = s;
+        break;
+      }
+      i = (i + 1) & mask;
+    }
+    if (slots[i] !== 0) continue;
+    if (cy !== (cy | 0) || cx !== (cx | 0)) return undefined;
+    if (size === cellLat.length) {
+      cellLat = grown(cellLat);
+      cellLon = grown(cellLon);
+    }
+    cellLat[size] = cy;
+    cellLon[size] = cx;
+    slots[i] = ++size;
+    cellOf[r] = size;
+    if (size * 4 > slots.length) {
+      bits++;
+      const oldSlots = slots;
+      slots = new Int32Array(1 << bits);
+      for (let j = 0; j < oldSlots.length; j++) {
+        const s = oldSlots[j]!;
+        if (s === 0) continue;
+        let k = (Math.imul(cellLat[s - 1]!, HASH_LAT) ^ Math.imul(cellLon[s - 1]!, HASH_LON)) >>> (32 - bits);
+        while (slots[k] !== 0) k = (k + 1) & (slots.length - 1);
+        slots[k] = s;
+      }
+    }
+  }
+  return {
+    cellDegrees,
+    cellOf: size < 0xffff ? Uint16Array.from(cellOf) : cellOf,
+    cellLat: cellLat.slice(0, size),
+    cellLon: cellLon.slice(0, size),
+    size,
+  };
+}
+
+function grown(a: Int32Array): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(a.length * 2);
+  out.set(a);
+  return out;
+}
