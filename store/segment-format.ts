@@ -929,7 +929,10 @@ export class StringColumn {
       const to = this.offsets[i + 1]!;
       s =
         this.whole !== undefined ? this.whole.slice(from, to) : decoder.decode(this.bytes.subarray(from, to));
-      if (this.memo) (this.cache ??= new Array(this.length))[i] = s;
+      if (this.memo) {
+        this.cache ??= new Array(this.length);
+        this.cache[i] = s;
+      }
     }
     return s;
   }

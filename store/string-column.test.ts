@@ -21,7 +21,9 @@ describe("StringColumn", () => {
           offsets[i + 1] = offsets[i]! + p.length;
         });
         const bytes = new Uint8Array(offsets[parts.length]!);
-        parts.forEach((p, i) => bytes.set(p, offsets[i]!));
+        parts.forEach((p, i) => {
+          bytes.set(p, offsets[i]!);
+        });
         const column = new StringColumn(offsets, bytes, memo);
         expect(column.length).toBe(strings.length);
         if (strings.length === 0) return;
