@@ -56,15 +56,22 @@ describe("cellIndex", () => {
     ).toBeUndefined();
   });
 
-  it("keeps an index per column for the last two cell sizes", () => {
+  it("builds an index on a column's second visit at a size, and keeps them for the last two sizes", () => {
     const lat = Float64Array.of(1.05, 2);
     const lon = Float64Array.of(3, 4);
+    expect(cellIndex(lat, lon, 0.1)).toBeUndefined();
     const a = cellIndex(lat, lon, 0.1);
+    expect(a?.size).toBe(2);
     expect(cellIndex(lat, lon, 0.1)).toBe(a);
+    expect(cellIndex(lat, lon, 1)).toBeUndefined();
     const b = cellIndex(lat, lon, 1);
+    expect(b?.cellDegrees).toBe(1);
     expect(cellIndex(lat, lon, 0.1)).toBe(a);
     cellIndex(lat, lon, 2);
+    expect(cellIndex(lat, lon, 2)?.cellDegrees).toBe(2);
     expect(cellIndex(lat, lon, 1)).toBe(b);
+    // Size 0.1 was dropped (and forgotten): its next visit is a first one again.
+    expect(cellIndex(lat, lon, 0.1)).toBeUndefined();
     expect(cellIndex(lat, lon, 0.1)).not.toBe(a);
   });
 });

@@ -20,16 +20,27 @@ export interface CellIndex {
 /** How many cell sizes an index is kept for per segment (a map is looked at in a few zoom levels). */
 const KEEP_SIZES = 2;
 const indexes = new WeakMap<Float64Array, CellIndex[]>();
+/** The cell sizes asked of a column that has no index for them yet. */
+const seen = new WeakMap<Float64Array, number[]>();
 
 /**
- * The cell index of the segment whose columns are `lat` and `lon`, built on first use. Undefined when a
- * located row's cell is not a pair of int32 indexes (an infinite or NaN coordinate beside a located
- * latitude, which validation keeps out of stored events): the caller then takes the rows one by one.
+ * The cell index of the segment whose columns are `lat` and `lon`, built when it is asked for the second
+ * time. Undefined on the first time, and when a located row's cell is not a pair of int32 indexes (an
+ * infinite or NaN coordinate beside a located latitude, which validation keeps out of stored events):
+ * the caller then takes the rows one by one.
  */
 export function cellIndex(lat: Float64Array, lon: Float64Array, cellDegrees: number): CellIndex | undefined {
   const kept = indexes.get(lat) ?? [];
   const found = kept.find((index) => index.cellDegrees === cellDegrees);
   if (found) return found;
+  // Built on a segment's second visit at this size: the first costs what it did without an index (a
+  // query over data read once, a cold one above all, should not pay for it), the next ones much less.
+  let sizes = seen.get(lat);
+  if (!sizes?.includes(cellDegrees)) {
+    sizes = [cellDegrees, ...(sizes ?? [])].slice(0, KEEP_SIZES);
+    seen.set(lat, sizes);
+    return undefined;
+  }
   const built = buildCellIndex(lat, lon, cellDegrees);
   if (built) indexes.set(lat, [built, ...kept].slice(0, KEEP_SIZES));
   return built;
@@ -45,31 +56,36 @@ export function buildCellIndex(
   cellDegrees: number,
 ): CellIndex | undefined {
   const rows = lat.length;
-  const cellOf = new Int32Array(rows);
-  let cellLat = new Int32Array(64);
-  let cellLon = new Int32Array(64);
+  // Fewer rows than 0xffff: fewer cells too, so their numbers + 1 fit 16 bits.
+  const cellOf = rows < 0xffff ? new Uint16Array(rows) : new Int32Array(rows);
+  let cellLat = new Int32Array(1024);
+  let cellLon = new Int32Array(1024);
   let size = 0;
-  // Open addressing over the cells, load ≤ 1/4; slot i holds cell number + 1 (0 = empty).
-  let bits = 8;
+  // Open addressing over the cells, load ≤ 1/4: slot i holds cell number + 1 (0 = empty) and its key.
+  let bits = 32 - Math.clz32(Math.min(rows, 1 << 14));
   let slots = new Int32Array(1 << bits);
+  let keys = new Float64Array(1 << bits);
   for (let r = 0; r < rows; r++) {
     const y = lat[r]!;
     if (Number.isNaN(y)) continue;
     const cy = Math.floor(y / cellDegrees);
     const cx = Math.floor(lon[r]! / cellDegrees);
+    // Exact and one-to-one for indexes within ±2^21 (validation keeps them within ±1,800,000); NaN for
+    // a NaN index, which no slot matches.
+    const key = (cy + 2 ** 21) * 2 ** 23 + (cx + 2 ** 22);
     const mask = slots.length - 1;
     let i = (Math.imul(cy, HASH_LAT) ^ Math.imul(cx, HASH_LON)) >>> (32 - bits);
-    for (;;) {
-      const s = slots[i]!;
-      if (s === 0) break;
-      if (cellLat[s - 1] === cy && cellLon[s - 1] === cx) {
-        cellOf[r] = s;
-        break;
-      }
+    let s = slots[i]!;
+    while (s !== 0 && keys[i] !== key) {
       i = (i + 1) & mask;
+      s = slots[i]!;
     }
-    if (slots[i] !== 0) continue;
-    if (cy !== (cy | 0) || cx !== (cx | 0)) return undefined;
+    if (s !== 0) {
+      cellOf[r] = s;
+      continue;
+    }
+    if (cy !== (cy | 0) || cx !== (cx | 0) || Math.abs(cy) >= 2 ** 21 || Math.abs(cx) >= 2 ** 21)
+      return undefined;
     if (size === cellLat.length) {
       cellLat = grown(cellLat);
       cellLon = grown(cellLon);
@@ -77,27 +93,25 @@ export function buildCellIndex(
     cellLat[size] = cy;
     cellLon[size] = cx;
     slots[i] = ++size;
+    keys[i] = key;
     cellOf[r] = size;
     if (size * 4 > slots.length) {
       bits++;
       const oldSlots = slots;
+      const oldKeys = keys;
       slots = new Int32Array(1 << bits);
+      keys = new Float64Array(1 << bits);
       for (let j = 0; j < oldSlots.length; j++) {
-        const s = oldSlots[j]!;
-        if (s === 0) continue;
-        let k = (Math.imul(cellLat[s - 1]!, HASH_LAT) ^ Math.imul(cellLon[s - 1]!, HASH_LON)) >>> (32 - bits);
+        const t = oldSlots[j]!;
+        if (t === 0) continue;
+        let k = (Math.imul(cellLat[t - 1]!, HASH_LAT) ^ Math.imul(cellLon[t - 1]!, HASH_LON)) >>> (32 - bits);
         while (slots[k] !== 0) k = (k + 1) & (slots.length - 1);
-        slots[k] = s;
+        slots[k] = t;
+        keys[k] = oldKeys[j]!;
       }
     }
   }
-  return {
-    cellDegrees,
-    cellOf: size < 0xffff ? Uint16Array.from(cellOf) : cellOf,
-    cellLat: cellLat.slice(0, size),
-    cellLon: cellLon.slice(0, size),
-    size,
-  };
+  return { cellDegrees, cellOf, cellLat: cellLat.slice(0, size), cellLon: cellLon.slice(0, size), size };
 }
 
 function grown(a: Int32Array): Int32Array<ArrayBuffer> {

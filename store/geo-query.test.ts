@@ -91,8 +91,8 @@ describe("GeoCells", () => {
           for (const [points, rows] of segments) {
             const lat = Float64Array.from(points, (p) => (p ? p[0] : Number.NaN));
             const lon = Float64Array.from(points, (p) => (p ? p[1] : Number.NaN));
-            // Twice: the second pass reads the index kept from the first.
-            for (let pass = 0; pass < 2; pass++) {
+            // Three times: without a cell index, building it, then reading the one kept.
+            for (let pass = 0; pass < 3; pass++) {
               viaRows.addRows(lat, lon, Uint32Array.from(rows), size);
               for (const r of rows) {
                 const y = lat[r]!;

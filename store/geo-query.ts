@@ -79,13 +79,7 @@ export class GeoCells {
   addRows(lat: Float64Array, lon: Float64Array, rows: Uint32Array, cellDegrees: number): void {
     const index = cellIndex(lat, lon, cellDegrees);
     if (!index) {
-      for (let k = 0; k < rows.length; k++) {
-        const r = rows[k]!;
-        const y = lat[r]!;
-        if (Number.isNaN(y)) continue;
-        const x = lon[r]!;
-        this.add(Math.floor(y / cellDegrees), Math.floor(x / cellDegrees), y, x);
-      }
+      this.addEach(lat, lon, rows, cellDegrees);
       return;
     }
     const { cellOf, cellLat, cellLon } = index;
@@ -122,6 +116,42 @@ export class GeoCells {
         sums = this.sums;
       }
       offsets[cell] = found;
+    }
+  }
+
+  /** addRows without a cell index: `add` row by row, its probe inlined. */
+  private addEach(lat: Float64Array, lon: Float64Array, rows: Uint32Array, cellDegrees: number): void {
+    let slots = this.slots;
+    let keys = this.keys;
+    let sums = this.sums;
+    let shift = this.shift;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const y = lat[r]!;
+      if (Number.isNaN(y)) continue;
+      const x = lon[r]!;
+      const cellLat = Math.floor(y / cellDegrees);
+      const cellLon = Math.floor(x / cellDegrees);
+      const key = cellKey(cellLat, cellLon);
+      const mask = slots.length - 1;
+      let i = (Math.imul(cellLat, HASH_LAT) ^ Math.imul(cellLon, HASH_LON)) >>> shift;
+      let s = slots[i]!;
+      while (s !== 0 && keys[s - 1] !== key) {
+        i = (i + 1) & mask;
+        s = slots[i]!;
+      }
+      if (s !== 0) {
+        const at = 3 * s;
+        sums[at]! += y;
+        sums[at + 1]! += x;
+        sums[at + 2]!++;
+        continue;
+      }
+      this.insert(cellLat, cellLon, y, x, 1);
+      slots = this.slots;
+      keys = this.keys;
+      sums = this.sums;
+      shift = this.shift;
     }
   }
 
