@@ -3,13 +3,16 @@
  * (immutable, cached) latitude column, so that a warm QueryGeo reads a small integer per row instead of
  * dividing, flooring and hashing two coordinates (value-ids.ts keeps dictionary code tables the same way).
  *
- * Memory: 2 bytes per row (4 in a segment of 65,535 cells or more) per cell size, for the last
- * KEEP_SIZES sizes asked of a segment; held weakly, so it goes when the segment's column does.
+ * Memory: 2 bytes per row and 2 per located row (4 and 4 in a segment of more than 65,535 rows) per cell
+ * size, for the last KEEP_SIZES sizes asked of a segment; held weakly, so it goes when the segment's
+ * column does.
  */
 export interface CellIndex {
   cellDegrees: number;
   /** Per row: its cell's number + 1 in this index, 0 when the row is not located (NaN latitude). */
   cellOf: Uint16Array | Int32Array;
+  /** The located rows, ascending. */
+  located: Uint16Array | Uint32Array;
   /** Cell n's indexes, floor(lat / cellDegrees) and floor(lon / cellDegrees), for n from 0. */
   cellLat: Int32Array;
   cellLon: Int32Array;
@@ -58,6 +61,8 @@ export function buildCellIndex(
   const rows = lat.length;
   // Fewer rows than 0xffff: fewer cells too, so their numbers + 1 fit 16 bits.
   const cellOf = rows < 0xffff ? new Uint16Array(rows) : new Int32Array(rows);
+  const located = rows <= 0x10000 ? new Uint16Array(rows) : new Uint32Array(rows);
+  let m = 0;
   let cellLat = new Int32Array(1024);
   let cellLon = new Int32Array(1024);
   let size = 0;
@@ -68,6 +73,7 @@ export function buildCellIndex(
   for (let r = 0; r < rows; r++) {
     const y = lat[r]!;
     if (Number.isNaN(y)) continue;
+    located[m++] = r;
     const cy = Math.floor(y / cellDegrees);
     const cx = Math.floor(lon[r]! / cellDegrees);
     // Exact and one-to-one for indexes within ±2^21 (validation keeps them within ±1,800,000); NaN for
@@ -111,7 +117,14 @@ export function buildCellIndex(
       }
     }
   }
-  return { cellDegrees, cellOf, cellLat: cellLat.slice(0, size), cellLon: cellLon.slice(0, size), size };
+  return {
+    cellDegrees,
+    cellOf,
+    located: located.slice(0, m),
+    cellLat: cellLat.slice(0, size),
+    cellLon: cellLon.slice(0, size),
+    size,
+  };
 }
 
 function grown(a: Int32Array): Int32Array<ArrayBuffer> {

@@ -68,6 +68,7 @@ describe("GeoCells", () => {
           fc.constant(points),
           // Matching rows: a subset, a contiguous run, or all.
           fc.oneof(
+            fc.constant(points.map((_, r) => r)),
             fc.subarray(points.map((_, r) => r)),
             fc
               .tuple(fc.nat(points.length), fc.nat(points.length))
@@ -113,5 +114,17 @@ describe("GeoCells", () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it("keeps a cell of -0 coordinates at sums of -0 (as add does), through a cell index too", () => {
+    const lat = Float64Array.of(-0, Number.NaN, -0);
+    const lon = Float64Array.of(-0, Number.NaN, -0);
+    for (let pass = 0; pass < 3; pass++) {
+      const cells = new GeoCells();
+      cells.addRows(lat, lon, Uint32Array.of(0, 1, 2), 0.1);
+      const [bin] = [...cells.values()];
+      expect(bin?.count).toBe(2);
+      expect(Object.is(bin?.lat, -0) && Object.is(bin?.lon, -0)).toBe(true);
+    }
   });
 });

@@ -3,7 +3,7 @@
  * (where a heat circle goes) and their count; bins under the privacy floor `minCount` are left out.
  */
 import type { EventStore } from "./event-store.ts";
-import { cellIndex } from "./geo-cell-index.ts";
+import { type CellIndex, cellIndex } from "./geo-cell-index.ts";
 import type { GeoQuerySpec } from "./query-spec.ts";
 import { LOCATION, type Match, scan } from "./scan.ts";
 
@@ -82,18 +82,59 @@ export class GeoCells {
       this.addEach(lat, lon, rows, cellDegrees);
       return;
     }
-    const { cellOf, cellLat, cellLon } = index;
+    const { cellOf, cellLat, cellLon, located } = index;
     // Per cell number + 1 of the index: its offset in `sums`, -1 until looked up; 0 is the scratch cell.
     if (this.offsets.length <= index.size) this.offsets = new Int32Array(index.size + 1);
     const offsets = this.offsets;
     offsets.fill(-1, 1, index.size + 1);
     offsets[0] = 0;
-    let sums = this.sums;
-    // Rows ascend: a run of consecutive rows (every row in the time range matched) is not read at all.
+    // Rows ascend: a run of consecutive rows (every row in the time range matched) is not read at all,
+    // and only its located rows are visited.
     const first = rows.length > 0 ? rows[0]! : 0;
-    const run = rows.length > 0 && rows[rows.length - 1]! - first === rows.length - 1;
+    if (rows.length > 0 && rows[rows.length - 1]! - first === rows.length - 1) {
+      const from = lowerBound(located, first);
+      const to = lowerBound(located, first + rows.length);
+      if (from === 0 && to === located.length) {
+        // Every located row of the segment: each of its cells gets a row, so all can be looked up (or
+        // added, empty) first, in the order of their first rows — the order row by row would add them.
+        // Empty means sums of -0, to which adding y gives exactly y (as setting it would), even y = -0.
+        for (let cell = 1; cell <= index.size; cell++) {
+          const cy = cellLat[cell - 1]!;
+          const cx = cellLon[cell - 1]!;
+          const at = this.offsetOf(cy, cx);
+          offsets[cell] = at > 0 ? at : this.insert(cy, cx, -0, -0, 0);
+        }
+        const sums = this.sums;
+        for (let j = 0; j < located.length; j++) {
+          const r = located[j]!;
+          const at = offsets[cellOf[r]!]!;
+          sums[at]! += lat[r]!;
+          sums[at + 1]! += lon[r]!;
+          sums[at + 2]!++;
+        }
+        return;
+      }
+      this.addIndexed(index, lat, lon, located.subarray(from, to), offsets);
+      return;
+    }
+    this.addIndexed(index, lat, lon, rows, offsets);
+  }
+
+  /**
+   * Adds rows `rows` through cell index `index`, looking each cell up when its first row comes; rows
+   * that are not located add into the scratch cell.
+   */
+  private addIndexed(
+    index: CellIndex,
+    lat: Float64Array,
+    lon: Float64Array,
+    rows: Uint32Array | Uint16Array,
+    offsets: Int32Array,
+  ): void {
+    const { cellOf, cellLat, cellLon } = index;
+    let sums = this.sums;
     for (let k = 0; k < rows.length; k++) {
-      const r = run ? first + k : rows[k]!;
+      const r = rows[k]!;
       const cell = cellOf[r]!;
       const at = offsets[cell]!;
       const y = lat[r]!;
@@ -254,4 +295,16 @@ export function geoBins(cells: GeoCells, spec: GeoQuerySpec): GeoBin[] {
 
 export function compareBins(a: Pick<GeoBin, "count" | "cellLat" | "cellLon">, b: typeof a): number {
   return b.count - a.count || a.cellLat - b.cellLat || a.cellLon - b.cellLon;
+}
+
+/** The first index of ascending `values` whose value is ≥ `value` (values.length when none is). */
+function lowerBound(values: Uint16Array | Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
