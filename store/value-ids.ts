@@ -12,7 +12,8 @@
  * straight from the dictionary's bytes, making no JavaScript string for it.
  *
  * Memory: 4 bytes per code of a cached dictionary that a unique count has read (held weakly: it goes
- * with the segment), plus ~30–40 bytes per interned string (its bytes and table entries; numbers and
+ * with the segment), plus ~30–40 bytes per interned string (its bytes and table entries, and its value
+ * key once a saved state has asked for it; numbers and
  * other values ~100 bytes: a Map entry and a value key), at most MAX_VALUES of them before the next
  * query starts a fresh table. A running query keeps the table it started with, so its ids never change
  * under it; a query with more distinct values than that grows its table as far as it needs (its sets
@@ -38,6 +39,8 @@ export class ValueIds {
   private readonly others = new Map<string, number>();
   /** The value keys of numbers and others. */
   private readonly otherKeys: string[] = [];
+  /** The value keys of strings and objects asked for so far, by id. */
+  private readonly textKeys: (string | undefined)[] = [];
   /** Per id: its local id << 2 | STRING, OBJECT or OTHER. */
   private refs = new Int32Array(256);
   private count = 0;
@@ -54,9 +57,14 @@ export class ValueIds {
     const ref = this.refs[id]!;
     const local = ref >>> 2;
     const kind = ref & 3;
-    if (kind === STRING) return `s${this.strings.text(local)}`;
-    if (kind === OBJECT) return `o${this.objects.text(local)}`;
-    return this.otherKeys[local]!;
+    if (kind === OTHER) return this.otherKeys[local]!;
+    // Kept once made: a saved state (stepped queries) names the same values again and again.
+    let key = this.textKeys[id];
+    if (key === undefined) {
+      key = kind === STRING ? `s${this.strings.text(local)}` : `o${this.objects.text(local)}`;
+      this.textKeys[id] = key;
+    }
+    return key;
   }
 
   /** The id of the value a value key (fields.ts valueKey) names: `s`tring, `o`bject, `n`umber, or other. */
