@@ -12,10 +12,9 @@
  * straight from the dictionary's bytes, making no JavaScript string for it.
  *
  * Memory: 4 bytes per code of a cached dictionary that a unique count has read (held weakly: it goes
- * with the segment), plus ~30–40 bytes per interned string (its bytes and table entries, and its value
- * key once a saved state has asked for it; numbers and
- * other values ~100 bytes: a Map entry and a value key), at most MAX_VALUES of them before the next
- * query starts a fresh table. A running query keeps the table it started with, so its ids never change
+ * with the segment), plus ~30–40 bytes per interned string (its bytes and table entries; its value key
+ * too once a saved state has asked for it), ~100 bytes per number or other value (a Map entry and a
+ * value key), at most MAX_VALUES values before the next query starts a fresh table. A running query keeps the table it started with, so its ids never change
  * under it; a query with more distinct values than that grows its table as far as it needs (its sets
  * hold those values anyway).
  */
