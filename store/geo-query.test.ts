@@ -53,4 +53,78 @@ describe("GeoCells", () => {
       { numRuns: 200 },
     );
   });
+
+  it("adds a segment's rows through addRows exactly as add does row by row (bit-identical sums, same cells)", () => {
+    /** Coordinates near cell edges, anywhere, -0, or not located (NaN latitude). */
+    const coordinate = fc.oneof(
+      fc.integer({ min: -30, max: 30 }).map((k) => k * 0.1),
+      fc.double({ min: -90, max: 90, noNaN: true }),
+      fc.constant(-0),
+    );
+    const segment = fc
+      .array(fc.option(fc.tuple(coordinate, coordinate), { freq: 3, nil: undefined }), { maxLength: 200 })
+      .chain((points) =>
+        fc.tuple(
+          fc.constant(points),
+          // Matching rows: a subset, a contiguous run, or all.
+          fc.oneof(
+            fc.constant(points.map((_, r) => r)),
+            fc.subarray(points.map((_, r) => r)),
+            fc
+              .tuple(fc.nat(points.length), fc.nat(points.length))
+              .map(([a, b]) => points.map((_, r) => r).slice(Math.min(a, b), Math.max(a, b))),
+          ),
+        ),
+      );
+    fc.assert(
+      fc.property(
+        fc.array(segment, { maxLength: 6 }),
+        fc.constantFrom(0.1, 1, 0.0001, 25),
+        adds,
+        (segments, size, before) => {
+          const viaRows = new GeoCells();
+          const viaAdd = new GeoCells();
+          // Cells already there (a state loaded by a stepped query) take the segments' rows after theirs.
+          for (const [cellLat, cellLon, lat, lon, count] of before.slice(0, 20)) {
+            viaRows.add(cellLat, cellLon, lat, lon, count);
+            viaAdd.add(cellLat, cellLon, lat, lon, count);
+          }
+          for (const [points, rows] of segments) {
+            const lat = Float64Array.from(points, (p) => (p ? p[0] : Number.NaN));
+            const lon = Float64Array.from(points, (p) => (p ? p[1] : Number.NaN));
+            // Three times: without a cell index, building it, then reading the one kept.
+            for (let pass = 0; pass < 3; pass++) {
+              viaRows.addRows(lat, lon, Uint32Array.from(rows), size);
+              for (const r of rows) {
+                const y = lat[r]!;
+                if (Number.isNaN(y)) continue;
+                viaAdd.add(Math.floor(y / size), Math.floor(lon[r]! / size), y, lon[r]!);
+              }
+            }
+          }
+          const got = [...viaRows.values()];
+          const want = [...viaAdd.values()];
+          expect(got.length).toBe(want.length);
+          got.forEach((bin, i) => {
+            const w = want[i]!;
+            expect([bin.cellLat, bin.cellLon, bin.count]).toEqual([w.cellLat, w.cellLon, w.count]);
+            expect(Object.is(bin.lat, w.lat) && Object.is(bin.lon, w.lon)).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps a cell of -0 coordinates at sums of -0 (as add does), through a cell index too", () => {
+    const lat = Float64Array.of(-0, Number.NaN, -0);
+    const lon = Float64Array.of(-0, Number.NaN, -0);
+    for (let pass = 0; pass < 3; pass++) {
+      const cells = new GeoCells();
+      cells.addRows(lat, lon, Uint32Array.of(0, 1, 2), 0.1);
+      const [bin] = [...cells.values()];
+      expect(bin?.count).toBe(2);
+      expect(Object.is(bin?.lat, -0) && Object.is(bin?.lon, -0)).toBe(true);
+    }
+  });
 });

@@ -229,6 +229,7 @@ function uniqueRows(
   let b = firstBucket;
   const { offsets: vOffsets, tags: vTags, vals: vVals } = values;
   const codes = acc.uniqueCodes();
+  acc.mapStringCodes(rows);
   const gOffsets = column?.offsets;
   const gTags = column?.tags;
   const gVals = column?.vals;
@@ -456,6 +457,31 @@ export class Accumulator {
     return this.stringCodes ?? this.codeTable(TAG_STRING);
   }
 
+  /**
+   * Maps the string codes that rows `rows` of the current unique column use and that its table lacks, in
+   * one tight loop before the row loop: a cold segment's ~30 k codes then cost a hash probe each, not a
+   * trip through `add` from the middle of the row loop (whose work evicts the tables between probes).
+   */
+  mapStringCodes(rows: Uint32Array): void {
+    const column = this.uniqueColumn;
+    // The type column's codes index the type list, a few strings: `add` maps them as met.
+    if (column === undefined || this.uniqueField === "type") return;
+    const table = this.uniqueCodes();
+    const dict = this.uniqueSegment!.dict;
+    const { offsets: starts, bytes } = dict;
+    const { offsets, tags, vals } = column;
+    const ids = this.ids;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      for (let k = offsets[r]!, end = offsets[r + 1]!; k < end; k++) {
+        if (tags[k] !== TAG_STRING) continue;
+        const code = vals[k]!;
+        if (table[code] !== 0) continue;
+        table[code] = ids.ofUtf8(TAG_STRING, bytes, starts[code]!, starts[code + 1]!) + 1;
+      }
+    }
+  }
+
   /** The set of group g, bucket b (count_unique). */
   uniqueCell(g: number, b: number): IdSet {
     return this.unique[g]![b] ?? this.newSet(g, b);
@@ -494,7 +520,12 @@ export class Accumulator {
       const table = (tag === TAG_STRING ? this.stringCodes : this.objectCodes) ?? this.codeTable(tag);
       let id = table[code]! - 1;
       if (id < 0) {
-        id = this.ids.ofTagged(tag, column.text(code));
+        // Data paths' codes index the segment dictionary: its bytes are mapped without making a string.
+        if (this.uniqueField === "type") id = this.ids.ofTagged(tag, column.text(code));
+        else {
+          const { offsets, bytes } = this.uniqueSegment!.dict;
+          id = this.ids.ofUtf8(tag, bytes, offsets[code]!, offsets[code + 1]!);
+        }
         table[code] = id + 1;
       }
       return id;

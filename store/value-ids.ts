@@ -8,66 +8,112 @@
  * events. Here a dictionary's codes are mapped as they are met and the table is kept beside the
  * (immutable, cached) dictionary, so warm queries read an Int32Array instead.
  *
+ * A string or object text is interned by its UTF-8 bytes (utf8-map.ts): a cold query maps each code
+ * straight from the dictionary's bytes, making no JavaScript string for it.
+ *
  * Memory: 4 bytes per code of a cached dictionary that a unique count has read (held weakly: it goes
- * with the segment), plus ~100–150 bytes per interned value (its text, its value key, map entries), at
- * most MAX_VALUES of them (~30–40 MB) before the next query starts a fresh table. A running query keeps
- * the table it started with, so its ids never change under it; a query with more distinct values than
- * that grows its table as far as it needs (its sets hold those values anyway).
+ * with the segment), plus ~30–40 bytes per interned string (its bytes and table entries; its value key
+ * too once a saved state has asked for it), ~100 bytes per number or other value (a Map entry and a
+ * value key), at most MAX_VALUES values before the next query starts a fresh table. A running query keeps the table it started with, so its ids never change
+ * under it; a query with more distinct values than that grows its table as far as it needs (its sets
+ * hold those values anyway).
  */
-import { TAG_OBJECT } from "./segment-format.ts";
+import { TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
+import { Utf8Map } from "./utf8-map.ts";
 
 /** How many distinct values a table may reach before new queries start a fresh one. */
 export const MAX_VALUES = 1 << 18;
 
+/** What an id's ref (its entry in `refs`) points into: its low two bits. */
+const STRING = 0;
+const OBJECT = 1;
+const OTHER = 2;
+
 export class ValueIds {
-  private readonly strings = new Map<string, number>();
-  private readonly objects = new Map<string, number>();
+  /** The ids of string values and object JSON texts by their UTF-8 bytes (utf8-map.ts): no string per value. */
+  private readonly strings = new Utf8Map();
+  private readonly objects = new Utf8Map();
   private readonly numbers = new Map<number, number>();
   /** true, false and null by their value keys. */
   private readonly others = new Map<string, number>();
-  /** The value key (fields.ts valueKey) of each id. */
-  private readonly keys: string[] = [];
+  /** The value keys of numbers and others. */
+  private readonly otherKeys: string[] = [];
+  /** The value keys of strings and objects asked for so far, by id. */
+  private readonly textKeys: (string | undefined)[] = [];
+  /** Per id: its local id << 2 | STRING, OBJECT or OTHER. */
+  private refs = new Int32Array(256);
+  private count = 0;
   /** Per dictionary (a segment's string dictionary or its type list): id + 1 of each code, 0 until met. */
   private readonly stringCodes = new WeakMap<object, Int32Array>();
   private readonly objectCodes = new WeakMap<object, Int32Array>();
 
   get size(): number {
-    return this.keys.length;
+    return this.count;
   }
 
-  /** The value key of id `id`. */
+  /** The value key (fields.ts valueKey) of id `id`. */
   key(id: number): string {
-    return this.keys[id]!;
+    const ref = this.refs[id]!;
+    const local = ref >>> 2;
+    const kind = ref & 3;
+    if (kind === OTHER) return this.otherKeys[local]!;
+    // Kept once made: a saved state (stepped queries) names the same values again and again.
+    let key = this.textKeys[id];
+    if (key === undefined) {
+      key = kind === STRING ? `s${this.strings.text(local)}` : `o${this.objects.text(local)}`;
+      this.textKeys[id] = key;
+    }
+    return key;
   }
 
   /** The id of the value a value key (fields.ts valueKey) names: `s`tring, `o`bject, `n`umber, or other. */
   ofKey(key: string): number {
     const kind = key[0];
-    if (kind === "s") return this.ofText(this.strings, key.slice(1), "s");
-    if (kind === "o") return this.ofText(this.objects, key.slice(1), "o");
+    if (kind === "s") return this.ofTagged(TAG_STRING, key.slice(1));
+    if (kind === "o") return this.ofTagged(TAG_OBJECT, key.slice(1));
     if (kind === "n") return this.ofNumber(Number(key.slice(1)));
-    return this.ofText(this.others, key, "");
+    let id = this.others.get(key);
+    if (id === undefined) {
+      id = this.newId(OTHER, this.otherKeys.length);
+      this.others.set(key, id);
+      this.otherKeys.push(key);
+    }
+    return id;
   }
 
   ofNumber(v: number): number {
     let id = this.numbers.get(v);
     if (id === undefined) {
-      id = this.keys.length;
+      id = this.newId(OTHER, this.otherKeys.length);
       this.numbers.set(v, id);
-      this.keys.push(`n${v}`);
+      this.otherKeys.push(`n${v}`);
     }
     return id;
   }
 
   /** The id of a string (TAG_STRING) or object JSON text (TAG_OBJECT). */
   ofTagged(tag: number, text: string): number {
-    return tag === TAG_OBJECT ? this.ofText(this.objects, text, "o") : this.ofText(this.strings, text, "s");
+    const texts = tag === TAG_OBJECT ? this.objects : this.strings;
+    const id = texts.internText(text, this.count);
+    if (id === this.count) this.newId(tag === TAG_OBJECT ? OBJECT : STRING, texts.size - 1);
+    return id;
+  }
+
+  /**
+   * ofTagged for a text given as its UTF-8 bytes `bytes[from, to)` — a dictionary's own bytes, so that
+   * no string is made for it.
+   */
+  ofUtf8(tag: number, bytes: Uint8Array, from: number, to: number): number {
+    const texts = tag === TAG_OBJECT ? this.objects : this.strings;
+    const id = texts.intern(bytes, from, to, this.count);
+    if (id === this.count) this.newId(tag === TAG_OBJECT ? OBJECT : STRING, texts.size - 1);
+    return id;
   }
 
   /**
    * The code table of dictionary `dict` (of `length` codes) for string values (TAG_STRING) or object
-   * texts (TAG_OBJECT): entry c is the id + 1 of code c's value, 0 until `ofTagged` has been asked and
-   * the caller has filled it in.
+   * texts (TAG_OBJECT): entry c is the id + 1 of code c's value, 0 until `ofTagged` or `ofUtf8` has been
+   * asked and the caller has filled it in.
    */
   codes(dict: object, length: number, tag: number): Int32Array {
     const tables = tag === TAG_OBJECT ? this.objectCodes : this.stringCodes;
@@ -79,13 +125,15 @@ export class ValueIds {
     return table;
   }
 
-  private ofText(ids: Map<string, number>, text: string, prefix: string): number {
-    let id = ids.get(text);
-    if (id === undefined) {
-      id = this.keys.length;
-      ids.set(text, id);
-      this.keys.push(`${prefix}${text}`);
+  /** Gives the next id to local value `local` of `kind` (the n-th string, object or other value). */
+  private newId(kind: number, local: number): number {
+    const id = this.count++;
+    if (id === this.refs.length) {
+      const refs = new Int32Array(this.refs.length * 2);
+      refs.set(this.refs);
+      this.refs = refs;
     }
+    this.refs[id] = (local << 2) | kind;
     return id;
   }
 }
