@@ -14,7 +14,7 @@ export interface Match {
   day: string;
   key: string;
   segment: Segment;
-  /** Matching rows, ascending (so in time order). */
+  /** Matching rows, ascending (so in time order). Read-only: it may be a view shared with other matches. */
   rows: Uint32Array;
 }
 
@@ -189,12 +189,12 @@ function matchRows(
   const { time } = segment;
   const from = lowerBound(time, sel.start);
   const to = lowerBound(time, sel.end);
-  const rows = new Uint32Array(to - from);
   if (!duplicates && !typeOk && !geo && predicates.length === 0 && segment.maxIngested <= sel.asOf) {
-    // Nothing to check row by row: every row in the time range matches.
-    for (let i = 0; i < rows.length; i++) rows[i] = from + i;
-    return rows;
+    // Nothing to check row by row: every row in the time range matches — a view of the shared run of
+    // row numbers, not a new array per segment per query (Match.rows is read-only).
+    return rowNumbers(to).subarray(from, to);
   }
+  const rows = new Uint32Array(to - from);
   const typeCodes = typeOk ? segment.typeCodes : undefined;
   const [lat, lon] = geo ? [segment.lat, segment.lon] : [undefined, undefined];
   // Read only when some row is later than the snapshot (a lazily read segment fetched it only then).
@@ -208,4 +208,15 @@ function matchRows(
     rows[n++] = r;
   }
   return rows.subarray(0, n);
+}
+
+let numbers = new Uint32Array(0);
+
+/** 0, 1, 2, … up to at least `n` (grown as larger segments are met, shared by every scan). */
+function rowNumbers(n: number): Uint32Array {
+  if (numbers.length < n) {
+    numbers = new Uint32Array(Math.max(n, 2 * numbers.length));
+    for (let i = 0; i < numbers.length; i++) numbers[i] = i;
+  }
+  return numbers;
 }
