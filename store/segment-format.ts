@@ -13,7 +13,7 @@ import { fflateInflate, type Inflate } from "./codec.ts";
 import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
-import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { buildRollups, type RollupTable } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
@@ -344,7 +344,7 @@ function walk(state: WalkState, value: JsonValue, column: PathBuilder, row: numb
       const raw = JSON.stringify(value);
       let code = state.objectCodes.get(raw);
       if (code === undefined) {
-        code = state.strings.code(canonicalJson(value));
+        code = state.strings.code(canonicalJsonOf(raw, value));
         state.objectCodes.set(raw, code);
       }
       column.push(row, TAG_OBJECT, code);
