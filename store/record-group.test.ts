@@ -116,4 +116,20 @@ describe("record: concurrent calls committed as a group", () => {
     expect(await store.record("t", "m", b)).toEqual({ accepted: 1, duplicates: 1 });
     expect(await stored(store)).toHaveLength(5);
   });
+
+  it("drops repeats within a batch, whether it comes sorted by (time, id) or not", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { maxLength: 12 }), fc.boolean(), async (batch, sort) => {
+        if (sort) batch.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const { store } = gatedStore();
+        const distinct = new Set(batch.map((e) => `${e.id}/${e.time}`));
+        expect(await store.record("t", "m", batch)).toEqual({
+          accepted: distinct.size,
+          duplicates: batch.length - distinct.size,
+        });
+        expect(await stored(store)).toEqual([...distinct].sort());
+      }),
+      { numRuns: 150 },
+    );
+  });
 });
