@@ -38,6 +38,12 @@ export interface EventStoreOptions {
   retentionDays?: (module: string) => number | undefined;
   /** Bytes of (id, time) fingerprints kept for writers' duplicate checks (partition-ids.ts). Default 64 MiB. */
   idIndexBytes?: number;
+  /**
+   * Commit concurrent record calls for one module together (group-commit.ts). For a long-lived process
+   * serving many requests (the Node server); off by default, because on Workers a group would write on
+   * behalf of several requests from one request's context, which workerd does not allow.
+   */
+  groupCommit?: boolean;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -94,12 +100,8 @@ export class EventStore {
   readonly codec: SegmentCodec;
   readonly tombstones: Tombstones;
   readonly retentionDays: (module: string) => number | undefined;
-  /** Concurrent record calls, committed in groups per module. */
-  private readonly commits = new GroupCommit<PendingBatch, number>((_, group) => this.commitGroup(group), {
-    maxInFlight: 2,
-    maxWeight: GROUP_EVENTS,
-    weight: (batch) => batch.count,
-  });
+  /** Concurrent record calls, committed in groups per module (when `groupCommit`). */
+  private readonly commits: GroupCommit<PendingBatch, number> | undefined;
 
   constructor(options: EventStoreOptions) {
     // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
@@ -112,6 +114,12 @@ export class EventStore {
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
     this.ids = new PartitionIds(options.idIndexBytes ?? 64 * 1024 * 1024);
+    if (options.groupCommit)
+      this.commits = new GroupCommit((_, group) => this.commitGroup(group), {
+        maxInFlight: 2,
+        maxWeight: GROUP_EVENTS,
+        weight: (batch) => batch.count,
+      });
   }
 
   /** The first day (yyyymmdd) a module's retention keeps, or "" when it keeps everything. */
@@ -124,7 +132,7 @@ export class EventStore {
    * Stores a validated batch: one segment per UTC day it touches. Events whose (id, time) the partition
    * already holds, or that repeat within the batch, are dropped and counted as duplicates.
    *
-   * Concurrent calls for one module are committed in groups (group-commit.ts): the batches that wait
+   * With `groupCommit`, concurrent calls for one module are committed in groups (group-commit.ts): the batches that wait
    * while earlier ones are written go together, as one segment per day and one write, each still
    * answered as if it had run alone after the batches before it (an event an earlier member of the group
    * holds is its duplicate); if the write fails, nothing of any member is stored and each gets the error.
@@ -155,12 +163,10 @@ export class EventStore {
       if (list) list.push(event);
       else byDay.set(day, [event]);
     }
-    const stored = await this.commits.submit(`${tenant}:${module}`, {
-      tenant,
-      module,
-      byDay,
-      count: events.length - duplicates,
-    });
+    const batch = { tenant, module, byDay, count: events.length - duplicates };
+    const stored = this.commits
+      ? await this.commits.submit(`${tenant}:${module}`, batch)
+      : (await this.commitGroup([batch]))[0]!;
     return { accepted: stored, duplicates: events.length - stored };
   }
 

@@ -20,7 +20,7 @@ const event = (id: string, time: number): StoredEvent => ({
 });
 
 /** A memory store whose writes wait for `open()`, and fail while `failing(key)` says so. */
-function gatedStore() {
+function gatedStore(groupCommit = true) {
   const memory = memoryDriver();
   let open: () => void = () => {};
   let gate = Promise.resolve();
@@ -44,7 +44,7 @@ function gatedStore() {
       return memory.setItemRaw!(key, value, opts as never);
     },
   };
-  const store = new EventStore({ storage: createStorage({ driver }) });
+  const store = new EventStore({ storage: createStorage({ driver }), groupCommit });
   return { store, control };
 }
 
@@ -131,5 +131,14 @@ describe("record: concurrent calls committed as a group", () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("writes each call on its own without the option (as on Workers)", async () => {
+    const { store, control } = gatedStore(false);
+    control.close();
+    const calls = ["a", "b", "c", "d"].map((id) => store.record("t", "m", [event(id, DAY)]));
+    control.open();
+    expect(await Promise.all(calls)).toEqual(calls.map(() => ({ accepted: 1, duplicates: 0 })));
+    expect(control.writes).toHaveLength(4);
   });
 });
