@@ -132,10 +132,11 @@ export class EventStore {
    * Stores a validated batch: one segment per UTC day it touches. Events whose (id, time) the partition
    * already holds, or that repeat within the batch, are dropped and counted as duplicates.
    *
-   * With `groupCommit`, concurrent calls for one module are committed in groups (group-commit.ts): the batches that wait
-   * while earlier ones are written go together, as one segment per day and one write, each still
-   * answered as if it had run alone after the batches before it (an event an earlier member of the group
-   * holds is its duplicate); if the write fails, nothing of any member is stored and each gets the error.
+   * With `groupCommit`, concurrent calls for one module are committed in groups (group-commit.ts): the
+   * batches that wait while earlier ones are written go together, as one segment per day and one write,
+   * each still answered as if it had run alone after the batches before it (an event an earlier member of
+   * the group holds is its duplicate); if the write fails, nothing of any member is stored and each gets
+   * the error.
    */
   async record(tenant: string, module: string, events: readonly StoredEvent[]) {
     const byDay = new Map<string, StoredEvent[]>();
