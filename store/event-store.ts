@@ -115,8 +115,8 @@ export class EventStore {
     this.retentionDays = options.retentionDays ?? (() => undefined);
     this.ids = new PartitionIds(options.idIndexBytes ?? 64 * 1024 * 1024);
     if (options.groupCommit)
-      this.commits = new GroupCommit((_, group) => this.commitGroup(group), {
-        maxInFlight: 2,
+      this.commits = new GroupCommit((_, group, writing) => this.commitGroup(group, writing), {
+        maxPreparing: 1,
         maxWeight: GROUP_EVENTS,
         weight: (batch) => batch.count,
       });
@@ -172,7 +172,7 @@ export class EventStore {
   }
 
   /** Writes a group of batches (record's, distinct within each) as one; answers each one's stored events. */
-  private async commitGroup(group: readonly PendingBatch[]): Promise<number[]> {
+  private async commitGroup(group: readonly PendingBatch[], writing?: () => void): Promise<number[]> {
     const { tenant, module } = group[0]!;
     const days = new Map<string, StoredEvent[][]>();
     for (const [member, batch] of group.entries())
@@ -216,6 +216,8 @@ export class EventStore {
         return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
+    // From here on the group only waits on the storage: the next group may be prepared meanwhile.
+    writing?.();
     const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {

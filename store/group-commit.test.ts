@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { GroupCommit } from "./group-commit.ts";
 
 /** A commit whose groups are recorded and finished by hand. */
-function manual(maxInFlight = 1, maxWeight = 100) {
+function manual(maxPreparing = 1, maxWeight = 100) {
   const groups: { key: string; items: number[]; finish: (error?: Error) => void }[] = [];
   let inFlight = 0;
   let maxSeen = 0;
@@ -21,7 +21,7 @@ function manual(maxInFlight = 1, maxWeight = 100) {
           },
         });
       }),
-    { maxInFlight, maxWeight, weight: (n) => n },
+    { maxPreparing, maxWeight, weight: (n) => n },
   );
   return { commits, groups, maxSeen: () => maxSeen };
 }
@@ -72,7 +72,7 @@ describe("group commit", () => {
     expect(await after).toBe("k:4:1");
   });
 
-  it("keeps to maxInFlight per key and maxWeight per group (a heavy submission goes alone); keys are independent", async () => {
+  it("keeps to maxPreparing per key and maxWeight per group (a heavy submission goes alone); keys are independent", async () => {
     const { commits, groups, maxSeen } = manual(2, 10);
     const all = [4, 5, 6, 3, 20, 1].map((n) => commits.submit("k", n));
     const other = commits.submit("j", 7);
@@ -90,5 +90,35 @@ describe("group commit", () => {
     await Promise.all([...all, other]);
     expect(groups.filter((g) => g.key === "k").map((g) => g.items)).toEqual([[4], [5], [6, 3], [20], [1]]);
     expect(maxSeen()).toBe(3);
+  });
+
+  it("prepares the next group while one writes", async () => {
+    const writes: (() => void)[] = [];
+    const done: (() => void)[] = [];
+    const groups: number[][] = [];
+    const commits = new GroupCommit<number, number>(
+      (_, items, writing) => {
+        groups.push(items);
+        return new Promise((resolve) => {
+          writes.push(writing);
+          done.push(() => resolve(items));
+        });
+      },
+      { maxPreparing: 1, maxWeight: 100, weight: () => 1 },
+    );
+    const answers = [1, 2, 3].map((n) => commits.submit("k", n));
+    expect(groups).toEqual([[1]]);
+    writes[0]!();
+    await tick();
+    // The first group writes; the next is prepared meanwhile, and the one after waits for it.
+    expect(groups).toEqual([[1], [2, 3]]);
+    const later = commits.submit("k", 4);
+    await tick();
+    expect(groups).toHaveLength(2);
+    writes[1]!();
+    await tick();
+    expect(groups).toEqual([[1], [2, 3], [4]]);
+    for (const finish of done) finish();
+    expect(await Promise.all([...answers, later])).toEqual([1, 2, 3, 4]);
   });
 });

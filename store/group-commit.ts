@@ -1,19 +1,23 @@
 /**
- * Group commit: concurrent submissions under one key that arrive while earlier ones are being committed
- * wait, then go together as one group — one commit (for the store: one segment per day and one fsync)
- * instead of one each. At most `maxInFlight` groups per key are committed at once, so that one group's
- * writes (fsyncs) overlap the next one's work; a key with nothing in flight commits a lone submission at
- * once, so grouping adds no delay at low load.
+ * Group commit: concurrent submissions under one key that arrive while an earlier group is being prepared
+ * wait, then go together as the next group — one commit (for the store: one duplicate check per
+ * partition, one segment per day, one write and fsync) instead of one each. At most `maxPreparing` groups
+ * per key are prepared at once; a group that has started writing (its commit calls `writing()`) no longer
+ * counts, so the next group's work overlaps its fsync. A key with nothing being prepared commits a lone
+ * submission at once, so grouping adds no delay at low load.
  *
  * The commit answers each member of its group in order, or fails, and then every member gets its error.
  */
 export interface GroupCommitOptions<T> {
-  /** Groups committed at once per key. */
-  maxInFlight: number;
+  /** Groups being prepared (not yet writing) at once per key. */
+  maxPreparing: number;
   /** A group takes waiting submissions in order while their total weight stays within this (always one). */
   maxWeight: number;
   weight: (item: T) => number;
 }
+
+/** Commits a group; calls `writing()` when its preparation is done and it starts writing (if it does). */
+export type Commit<T, R> = (key: string, items: T[], writing: () => void) => Promise<R[]>;
 
 interface Waiting<T, R> {
   item: T;
@@ -23,21 +27,21 @@ interface Waiting<T, R> {
 
 interface Lane<T, R> {
   waiting: Waiting<T, R>[];
-  inFlight: number;
+  preparing: number;
 }
 
 export class GroupCommit<T, R> {
   private readonly lanes = new Map<string, Lane<T, R>>();
 
   constructor(
-    private readonly commit: (key: string, items: T[]) => Promise<R[]>,
+    private readonly commit: Commit<T, R>,
     private readonly options: GroupCommitOptions<T>,
   ) {}
 
   submit(key: string, item: T): Promise<R> {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { waiting: [], inFlight: 0 };
+      lane = { waiting: [], preparing: 0 };
       this.lanes.set(key, lane);
     }
     const added = new Promise<R>((resolve, reject) => lane.waiting.push({ item, resolve, reject }));
@@ -46,7 +50,7 @@ export class GroupCommit<T, R> {
   }
 
   private pump(key: string, lane: Lane<T, R>): void {
-    while (lane.inFlight < this.options.maxInFlight && lane.waiting.length > 0) {
+    while (lane.preparing < this.options.maxPreparing && lane.waiting.length > 0) {
       let weight = this.options.weight(lane.waiting[0]!.item);
       let take = 1;
       while (take < lane.waiting.length) {
@@ -56,25 +60,30 @@ export class GroupCommit<T, R> {
         take++;
       }
       const group = lane.waiting.splice(0, take);
-      lane.inFlight++;
-      this.run(key, group).finally(() =>
-        // On the next turn of the event loop: the members just answered may submit again first (a
-        // client sending its next batch), and join the next group instead of waiting for the one after.
+      lane.preparing++;
+      let released = false;
+      // On the next turn of the event loop: members just answered may submit again first (a client
+      // sending its next batch), and join the next group instead of waiting for the one after.
+      const release = () => {
+        if (released) return;
+        released = true;
         later(() => {
-          lane.inFlight--;
-          if (lane.inFlight === 0 && lane.waiting.length === 0) this.lanes.delete(key);
+          lane.preparing--;
+          if (lane.preparing === 0 && lane.waiting.length === 0) this.lanes.delete(key);
           else this.pump(key, lane);
-        }),
-      );
+        });
+      };
+      this.run(key, group, release).finally(release);
     }
   }
 
-  private async run(key: string, group: Waiting<T, R>[]): Promise<void> {
+  private async run(key: string, group: Waiting<T, R>[], writing: () => void): Promise<void> {
     let answers: R[];
     try {
       answers = await this.commit(
         key,
         group.map((w) => w.item),
+        writing,
       );
       if (answers.length !== group.length) throw new Error("group commit: one answer per member expected");
     } catch (error) {
