@@ -62,8 +62,9 @@ export class GroupCommit<T, R> {
       const group = lane.waiting.splice(0, take);
       lane.preparing++;
       let released = false;
-      // On the next turn of the event loop: members just answered may submit again first (a client
-      // sending its next batch), and join the next group instead of waiting for the one after.
+      // The slot frees when the group starts writing (or ends), on the next turn of the event loop: calls
+      // arriving meanwhile (a member just answered, sending its next batch) join the next group rather
+      // than each starting one of its own.
       const release = () => {
         if (released) return;
         released = true;
