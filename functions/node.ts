@@ -96,6 +96,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
       crc32: nodeCrc32,
       codec,
       retentionDays: (module) => config.modules[module]?.retentionDays,
+      groupCommit: true,
     }),
     auth,
     tokens: new PageTokens(await loadSecret(config)),

@@ -369,13 +369,25 @@ function readString(): string {
   }
   pos = end;
   if (length <= 24) {
-    // Short strings (keys, names, ids): build them directly while they are ASCII.
-    let s = "";
+    // Short strings (keys, names, ids): while they are ASCII, hashed and looked up among the short strings
+    // read before — keys and values repeat from event to event, and a string already made costs no
+    // allocation (and later hashes as a string once, in the store's dictionaries).
+    let h = 0x811c9dc5 ^ length;
     for (let i = start; i < end; i++) {
       const c = buf[i]!;
       if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
-      s += String.fromCharCode(c);
+      h = Math.imul(h ^ c, 0x01000193);
     }
+    const slot = (h ^ (h >>> 15)) & (SHORT_STRINGS - 1);
+    const known = shortStrings[slot];
+    if (known !== undefined && known.length === length) {
+      let i = 0;
+      while (i < length && known.charCodeAt(i) === buf[start + i]) i++;
+      if (i === length) return known;
+    }
+    let s = "";
+    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+    shortStrings[slot] = s;
     return s;
   }
   for (let i = start; i < end; i++) {
@@ -383,6 +395,10 @@ function readString(): string {
   }
   return latin1(start, end);
 }
+
+/** Short ASCII strings read before, by a hash of their bytes (a slot keeps the latest). */
+const SHORT_STRINGS = 16384;
+const shortStrings: (string | undefined)[] = new Array(SHORT_STRINGS).fill(undefined);
 
 /** ASCII bytes [start, end) as a string, in chunks small enough for a spread call. */
 function latin1(start: number, end: number): string {

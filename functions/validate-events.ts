@@ -84,6 +84,8 @@ function checkData(data: JsonObject, field: string, limits: Limits): string {
     throw invalidArgument(path, message);
   }
   const json = JSON.stringify(data);
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair, 4): text that short is within the limit uncounted.
+  if (json.length * 3 <= limits.maxEventBytes) return json;
   const bytes = utf8Length(json);
   if (bytes > limits.maxEventBytes) {
     throw invalidArgument(field, `${bytes} bytes as JSON; at most ${limits.maxEventBytes}`);

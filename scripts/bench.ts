@@ -158,6 +158,8 @@ async function main() {
         cacheBytes,
         inflate: nodeInflate,
         crc32: nodeCrc32,
+        // As the Node server's store (functions/node.ts): concurrent callers' batches committed together.
+        groupCommit: true,
       });
     let ingestStore: EventStore | undefined = openStore(64 * 1024 ** 3);
     const tsv = new TsvWriter(tsvPath);

@@ -11,6 +11,7 @@ import { duplicateMasks, holds } from "./dedup.ts";
 import { PLAIN_CODEC, type SegmentCodec, sealedWith } from "./encryption.ts";
 import { keyVerified } from "./encryption-check.ts";
 import { TallyError } from "./errors.ts";
+import { GroupCommit } from "./group-commit.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
 import { mapLimit } from "./map-limit.ts";
@@ -37,6 +38,12 @@ export interface EventStoreOptions {
   retentionDays?: (module: string) => number | undefined;
   /** Bytes of (id, time) fingerprints kept for writers' duplicate checks (partition-ids.ts). Default 64 MiB. */
   idIndexBytes?: number;
+  /**
+   * Commit concurrent record calls for one module together (group-commit.ts). For a long-lived process
+   * serving many requests (the Node server); off by default, because on Workers a group would write on
+   * behalf of several requests from one request's context, which workerd does not allow.
+   */
+  groupCommit?: boolean;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -62,6 +69,21 @@ interface RangeDriver {
  */
 const HEAD_BYTES = 16 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024 * 1024;
+/**
+ * Events of one group commit at most (a lone batch may be larger): the group's segments stay small enough
+ * for compaction to merge (compaction.ts takes segments under 16,384 events).
+ */
+const GROUP_EVENTS = 8192;
+
+/** A record call's batch, waiting for its group commit: its distinct events by UTC day. */
+interface PendingBatch {
+  tenant: string;
+  module: string;
+  byDay: Map<string, StoredEvent[]>;
+  /** Distinct events in it. */
+  count: number;
+}
+
 /** Ranges of at most this many days are listed day by day; longer ones by one listing of the module. */
 const LIST_DAYS_SEPARATELY = 31;
 
@@ -78,6 +100,8 @@ export class EventStore {
   readonly codec: SegmentCodec;
   readonly tombstones: Tombstones;
   readonly retentionDays: (module: string) => number | undefined;
+  /** Concurrent record calls, committed in groups per module (when `groupCommit`). */
+  private readonly commits: GroupCommit<PendingBatch, number> | undefined;
 
   constructor(options: EventStoreOptions) {
     // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
@@ -90,6 +114,12 @@ export class EventStore {
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
     this.ids = new PartitionIds(options.idIndexBytes ?? 64 * 1024 * 1024);
+    if (options.groupCommit)
+      this.commits = new GroupCommit((_, group, writing) => this.commitGroup(group, writing), {
+        maxPreparing: 1,
+        maxWeight: GROUP_EVENTS,
+        weight: (batch) => batch.count,
+      });
   }
 
   /** The first day (yyyymmdd) a module's retention keeps, or "" when it keeps everything. */
@@ -101,21 +131,30 @@ export class EventStore {
   /**
    * Stores a validated batch: one segment per UTC day it touches. Events whose (id, time) the partition
    * already holds, or that repeat within the batch, are dropped and counted as duplicates.
+   *
+   * With `groupCommit`, concurrent calls for one module are committed in groups (group-commit.ts): the
+   * batches that wait while earlier ones are written go together, as one segment per day and one write,
+   * each still answered as if it had run alone after the batches before it (an event an earlier member of
+   * the group holds is its duplicate); if the write fails, nothing of any member is stored and each gets
+   * the error.
    */
   async record(tenant: string, module: string, events: readonly StoredEvent[]) {
     const byDay = new Map<string, StoredEvent[]>();
-    const seen = new Set<string>();
+    // A batch in strictly ascending (time, id) order (a client's usual one) cannot repeat an event: no set.
+    const seen = ascending(events) ? undefined : new Set<string>();
     let duplicates = 0;
     // Batches mostly stay within a day: name it once per day, not once per event.
     let dayNumber = Number.NaN;
     let dayName = "";
     for (const event of events) {
-      const key = `${event.time}\u0000${event.id}`;
-      if (seen.has(key)) {
-        duplicates++;
-        continue;
+      if (seen) {
+        const key = `${event.time}\u0000${event.id}`;
+        if (seen.has(key)) {
+          duplicates++;
+          continue;
+        }
+        seen.add(key);
       }
-      seen.add(key);
       if (Math.floor(event.time / DAY_MS) !== dayNumber) {
         dayNumber = Math.floor(event.time / DAY_MS);
         dayName = dayOf(event.time);
@@ -125,12 +164,47 @@ export class EventStore {
       if (list) list.push(event);
       else byDay.set(day, [event]);
     }
+    const batch = { tenant, module, byDay, count: events.length - duplicates };
+    const stored = this.commits
+      ? await this.commits.submit(`${tenant}:${module}`, batch)
+      : (await this.commitGroup([batch]))[0]!;
+    return { accepted: stored, duplicates: events.length - stored };
+  }
+
+  /** Writes a group of batches (record's, distinct within each) as one; answers each one's stored events. */
+  private async commitGroup(group: readonly PendingBatch[], writing?: () => void): Promise<number[]> {
+    const { tenant, module } = group[0]!;
+    const days = new Map<string, StoredEvent[][]>();
+    for (const [member, batch] of group.entries())
+      for (const [day, list] of batch.byDay) {
+        let lists = days.get(day);
+        if (!lists) {
+          lists = group.map(() => []);
+          days.set(day, lists);
+        }
+        lists[member] = list;
+      }
     // Check every partition before writing any, so that a read failure stores nothing.
+    const stored = group.map(() => 0);
     const fresh: [string, StoredEvent[]][] = [];
-    for (const [day, list] of byDay) {
-      const kept = await this.freshEvents(tenant, module, day, list);
-      duplicates += list.length - kept.length;
-      if (kept.length > 0) fresh.push([day, kept]);
+    for (const [day, lists] of days) {
+      const merged = withoutRepeats(lists);
+      const kept = await this.freshEvents(tenant, module, day, merged);
+      if (kept.length === 0) continue;
+      fresh.push([day, kept]);
+      if (kept.length === lists.reduce((n, list) => n + list.length, 0)) {
+        // Nothing dropped: each member stores all of its events of this day.
+        lists.forEach((list, member) => {
+          stored[member]! += list.length;
+        });
+      } else {
+        // An event is its first holder's (withoutRepeats keeps the first; a later member's is a repeat).
+        const owner = new Map<StoredEvent, number>();
+        lists.forEach((list, member) => {
+          for (const e of list) if (!owner.has(e)) owner.set(e, member);
+        });
+        for (const e of kept) stored[owner.get(e)!]!++;
+      }
     }
     // Stamped as late as possible: a page snapshot taken before this instant must not see these events,
     // so the window between the stamp and the segment becoming visible is only the encode and the write.
@@ -142,6 +216,8 @@ export class EventStore {
         return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
+    // From here on the group only waits on the storage: the next group may be prepared meanwhile.
+    writing?.();
     const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
@@ -154,7 +230,7 @@ export class EventStore {
       this.written.add(`${tenant}:${module}:${day}`);
       this.indexWritten(tenant, module, day, written[i]!.key, list);
     });
-    return { accepted: events.length - duplicates, duplicates };
+    return stored;
   }
 
   /**
@@ -618,6 +694,42 @@ export class EventStore {
 async function loadColumns(segments: readonly { segment: Segment }[], columns: string[]): Promise<boolean> {
   const loaded = await Promise.all(segments.map((s) => s.segment.ensure(columns)));
   return !loaded.includes(false);
+}
+
+/** Whether each event's (time, id) is greater than the one before it: then no two are the same. */
+function ascending(events: readonly StoredEvent[]): boolean {
+  for (let i = 1; i < events.length; i++) {
+    const [a, b] = [events[i - 1]!, events[i]!];
+    if (!(a.time < b.time || (a.time === b.time && a.id < b.id))) return false;
+  }
+  return true;
+}
+
+/**
+ * One list of a group's members' events (each member's distinct), without an event an earlier member
+ * already has (same id and time): those are the later member's duplicates, as if it had run after.
+ */
+function withoutRepeats(lists: readonly StoredEvent[][]): StoredEvent[] {
+  const nonEmpty = lists.filter((list) => list.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  // Members whose time spans do not meet cannot share an event (the usual case: successive batches).
+  const spans = nonEmpty.map((list) => {
+    let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (const e of list) [lo, hi] = [Math.min(lo, e.time), Math.max(hi, e.time)];
+    return [lo, hi] as const;
+  });
+  const meet = spans.some(([lo, hi], i) => spans.some(([lo2, hi2], j) => j < i && lo <= hi2 && lo2 <= hi));
+  if (!meet) return nonEmpty.flat();
+  const seen = new Set<string>();
+  const out: StoredEvent[] = [];
+  for (const list of nonEmpty)
+    for (const e of list) {
+      const key = `${e.time}\u0000${e.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(e);
+    }
+  return out;
 }
 
 function nameOf(key: string): string {

@@ -17,6 +17,26 @@ export interface StoredEvent {
 }
 
 /**
+ * `canonicalJson` of the value whose JSON.stringify text is `raw`, remembered process-wide: the segment
+ * encoder needs the canonical text of every object an event holds, and the same objects (a supply with
+ * its name, value and unit) recur from batch to batch. The text is a pure function of `raw`, so a
+ * remembered one is always right. Only short texts are kept (at most ~20 MB in all), and the memo is
+ * bounded by forgetting everything at once.
+ */
+export function canonicalJsonOf(raw: string, value: JsonValue): string {
+  if (raw.length > 256) return canonicalJson(value);
+  let text = canonicalTexts.get(raw);
+  if (text === undefined) {
+    text = canonicalJson(value);
+    if (canonicalTexts.size >= CANONICAL_MEMO_SIZE) canonicalTexts.clear();
+    canonicalTexts.set(raw, text);
+  }
+  return text;
+}
+const canonicalTexts = new Map<string, string>();
+const CANONICAL_MEMO_SIZE = 20_000;
+
+/**
  * JSON text with object keys sorted at every level: JSON objects have no key order, so two objects are
  * the same value exactly when their canonical texts are equal.
  */

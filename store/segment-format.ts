@@ -13,7 +13,7 @@ import { fflateInflate, type Inflate } from "./codec.ts";
 import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
-import { canonicalJson, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { buildRollups, type RollupTable } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
@@ -86,6 +86,11 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  * Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms), for events
  * that do not carry their own. `supersedes` names the segments a compacted segment replaces. `compress`
  * deflates the per-event JSON column: compaction does, so ingest stays fast and what is kept is small.
+ *
+ * This runs once per recorded event, so it allocates little per event: values go straight into growable
+ * typed arrays, the walk is a plain function over one state object (no closures per segment), and string
+ * columns are encoded in one native call when they are ASCII. segment-encode.test.ts proves the bytes equal
+ * to the previous, plainer encoder's (segment-encode-reference.ts) on fuzzed events.
  */
 export function encodeSegment(
   input: readonly StoredEvent[],
@@ -93,7 +98,7 @@ export function encodeSegment(
   supersedes: string[] = [],
   compress = false,
 ): Uint8Array {
-  const events = [...input].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const events = sortedByTimeAndId(input);
   const n = events.length;
   const time = new Float64Array(n);
   const ingested = new Float64Array(n);
@@ -101,91 +106,59 @@ export function encodeSegment(
   const lon = new Float64Array(n);
   const typeCodes = new Uint32Array(n);
   const types = new Dictionary();
-  const strings = new Dictionary();
-  // Path columns in order of first appearance, and as a tree: a value's column is found by its key in the
-  // parent's children (property names hash once), not by building and hashing its dotted path.
-  const paths = new Map<string, PathBuilder>();
-  const objectCodes = new Map<string, number>();
+  const state: WalkState = {
+    strings: new Dictionary(),
+    paths: new Map(),
+    objectCodes: new Map(),
+    capacity: Math.max(n, 16),
+  };
   const top = new Map<string, PathBuilder>();
-  const childOf = (children: Map<string, PathBuilder>, parent: string | undefined, key: string) => {
-    let column = children.get(key);
-    if (!column) {
-      const path = parent === undefined ? key : `${parent}.${key}`;
-      // Top-level "a.b" and a → b are one path, as queries name them.
-      column = paths.get(path);
-      if (!column) {
-        column = { path, rows: [], tags: [], vals: [], children: undefined };
-        paths.set(path, column);
-      }
-      children.set(key, column);
-    }
-    return column;
-  };
-  // What flatten.ts defines: arrays reach their elements, objects are values and have paths below them.
-  const walk = (value: JsonValue, column: PathBuilder, row: number): void => {
-    if (Array.isArray(value)) {
-      for (const element of value) walk(element, column, row);
-      return;
-    }
-    column.rows.push(row);
-    if (value === null) {
-      column.tags.push(TAG_NULL);
-      column.vals.push(0);
-      return;
-    }
-    switch (typeof value) {
-      case "boolean":
-        column.tags.push(value ? TAG_TRUE : TAG_FALSE);
-        column.vals.push(0);
-        return;
-      case "number":
-        column.tags.push(TAG_NUMBER);
-        column.vals.push(value);
-        return;
-      case "string":
-        column.tags.push(TAG_STRING);
-        column.vals.push(strings.code(value));
-        return;
-      default: {
-        column.tags.push(TAG_OBJECT);
-        // Objects written alike (same keys in the same order) share a canonical text: key order is
-        // sorted only once per spelling.
-        const raw = JSON.stringify(value);
-        let code = objectCodes.get(raw);
-        if (code === undefined) {
-          code = strings.code(canonicalJson(value));
-          objectCodes.set(raw, code);
-        }
-        column.vals.push(code);
-        column.children ??= new Map();
-        for (const key of Object.keys(value))
-          walk(value[key] as JsonValue, childOf(column.children, column.path, key), row);
-      }
-    }
-  };
-  let bbox: Header["bbox"] = null;
+  const ids = new Array<string>(n);
+  const texts = new Array<string>(n);
+  let located = false;
+  let [south, west, north, east] = [0, 0, 0, 0];
   let maxIngested = Number.NEGATIVE_INFINITY;
+  let lastType: string | undefined;
+  let lastTypeCode = 0;
 
-  events.forEach((event, i) => {
+  for (let i = 0; i < n; i++) {
+    const event = events[i]!;
     time[i] = event.time;
-    ingested[i] = event.ingested ?? ingestedAt;
-    if (ingested[i]! > maxIngested) maxIngested = ingested[i]!;
-    lat[i] = event.lat;
-    lon[i] = event.lon;
-    typeCodes[i] = types.code(event.type);
-    if (!Number.isNaN(event.lat)) {
-      bbox = bbox
-        ? [
-            Math.min(bbox[0], event.lat),
-            Math.min(bbox[1], event.lon),
-            Math.max(bbox[2], event.lat),
-            Math.max(bbox[3], event.lon),
-          ]
-        : [event.lat, event.lon, event.lat, event.lon];
+    const at = event.ingested ?? ingestedAt;
+    ingested[i] = at;
+    if (at > maxIngested) maxIngested = at;
+    const eventLat = event.lat;
+    const eventLon = event.lon;
+    lat[i] = eventLat;
+    lon[i] = eventLon;
+    // Batches hold few types, often in runs: the same string needs no look-up.
+    if (event.type !== lastType) {
+      lastType = event.type;
+      lastTypeCode = types.code(lastType);
     }
+    typeCodes[i] = lastTypeCode;
+    if (!Number.isNaN(eventLat)) {
+      if (located) {
+        south = Math.min(south, eventLat);
+        west = Math.min(west, eventLon);
+        north = Math.max(north, eventLat);
+        east = Math.max(east, eventLon);
+      } else {
+        [south, west, north, east] = [eventLat, eventLon, eventLat, eventLon];
+        located = true;
+      }
+    }
+    ids[i] = event.id;
     const data = event.data;
-    for (const key of Object.keys(data)) walk(data[key] as JsonValue, childOf(top, undefined, key), i);
-  });
+    texts[i] = event.dataJson ?? JSON.stringify(data);
+    const keys = Object.keys(data);
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      walk(state, data[key] as JsonValue, childOf(state, top, undefined, key), i);
+    }
+  }
+  const bbox: Header["bbox"] = located ? [south, west, north, east] : null;
+  const strings = state.strings;
 
   // Compacted segments are the large ones worth reading column by column: they carry per-column sums.
   const writer = new ColumnWriter(compress);
@@ -195,29 +168,28 @@ export function encodeSegment(
   writer.add("lon", "f64", lon);
   writer.add("type", "u32", typeCodes);
   writer.strings("dict", strings.values);
-  writer.strings(
-    "id",
-    events.map((e) => e.id),
-  );
+  writer.strings("id", ids);
   // The original JSON is the largest column and only ListEvents and exports read it: deflate pays there,
   // once compaction has merged segments (fresh per-batch segments stay raw, for ingest speed).
-  const texts = events.map((e) => e.dataJson ?? JSON.stringify(e.data));
   writer.strings("data", texts, compress);
   const shapes = compress ? csvShapes(texts) : undefined;
   if (shapes) writer.add("shape", "u32", shapes.codes);
-  const pathNames = [...paths.keys()];
+  const pathNames = [...state.paths.keys()];
   const pathColumns = new Map<string, PathColumn>();
-  pathNames.forEach((path, p) => {
-    const column = paths.get(path)!;
+  let p = 0;
+  for (const column of state.paths.values()) {
     const offsets = new Uint32Array(n + 1);
-    for (const row of column.rows) offsets[row + 1]!++;
+    const rows = column.rows;
+    const length = column.length;
+    for (let k = 0; k < length; k++) offsets[rows[k]! + 1]!++;
     for (let i = 0; i < n; i++) offsets[i + 1]! += offsets[i]!;
-    const encoded = { offsets, tags: Uint8Array.from(column.tags), vals: Float64Array.from(column.vals) };
-    pathColumns.set(path, encoded);
+    const encoded = { offsets, tags: column.tags.subarray(0, length), vals: column.vals.subarray(0, length) };
+    pathColumns.set(column.path, encoded);
     writer.add(`p${p}.o`, "u32", offsets);
     writer.add(`p${p}.t`, "u8", encoded.tags);
     writer.add(`p${p}.v`, "f64", encoded.vals);
-  });
+    p++;
+  }
   // Rollups travel in the same file as the rows they count: written, replaced and deleted with them.
   const rollups =
     n > 0
@@ -301,12 +273,128 @@ function csvShapes(texts: readonly string[]): { shapes: string[][]; codes: Uint3
   return { shapes, codes };
 }
 
-interface PathBuilder {
-  path: string;
-  rows: number[];
-  tags: number[];
-  vals: number[];
-  children: Map<string, PathBuilder> | undefined;
+/** Events by (time, id); a batch already in that order (the usual one) is used as it is. */
+function sortedByTimeAndId(input: readonly StoredEvent[]): readonly StoredEvent[] {
+  const order = (a: StoredEvent, b: StoredEvent) =>
+    a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  // The sort is stable, so an input whose neighbours are in order is exactly what it would return.
+  for (let i = 1; i < input.length; i++)
+    if (order(input[i - 1]!, input[i]!) > 0) return [...input].sort(order);
+  return input;
+}
+
+/** What the walk over events' data builds: path columns, the string dictionary, object codes. */
+interface WalkState {
+  strings: Dictionary;
+  /** Path columns in order of first appearance. */
+  paths: Map<string, PathBuilder>;
+  /** Object JSON text as written → dictionary code of its canonical text. */
+  objectCodes: Map<string, number>;
+  /** The events in the segment (at least 16): how many values a path's first arrays have room for. */
+  capacity: number;
+}
+
+/**
+ * The column of `key` below a parent column (or at the top), found by its key in the parent's children:
+ * property names hash once, a dotted path is built only for a new one.
+ */
+function childOf(
+  state: WalkState,
+  children: Map<string, PathBuilder>,
+  parent: string | undefined,
+  key: string,
+): PathBuilder {
+  let column = children.get(key);
+  if (!column) {
+    const path = parent === undefined ? key : `${parent}.${key}`;
+    // Top-level "a.b" and a → b are one path, as queries name them.
+    column = state.paths.get(path);
+    if (!column) {
+      column = new PathBuilder(path, Math.min(state.capacity, 64));
+      state.paths.set(path, column);
+    }
+    children.set(key, column);
+  }
+  return column;
+}
+
+/** What flatten.ts defines: arrays reach their elements, objects are values and have paths below them. */
+function walk(state: WalkState, value: JsonValue, column: PathBuilder, row: number): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(state, value[i] as JsonValue, column, row);
+    return;
+  }
+  if (value === null) {
+    column.push(row, TAG_NULL, 0);
+    return;
+  }
+  switch (typeof value) {
+    case "boolean":
+      column.push(row, value ? TAG_TRUE : TAG_FALSE, 0);
+      return;
+    case "number":
+      column.push(row, TAG_NUMBER, value);
+      return;
+    case "string":
+      column.push(row, TAG_STRING, state.strings.code(value));
+      return;
+    default: {
+      // Objects written alike (same keys in the same order) share a canonical text: key order is
+      // sorted only once per spelling.
+      const raw = JSON.stringify(value);
+      let code = state.objectCodes.get(raw);
+      if (code === undefined) {
+        code = state.strings.code(canonicalJsonOf(raw, value));
+        state.objectCodes.set(raw, code);
+      }
+      column.push(row, TAG_OBJECT, code);
+      column.children ??= new Map();
+      const children = column.children;
+      const keys = Object.keys(value);
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k]!;
+        walk(state, value[key] as JsonValue, childOf(state, children, column.path, key), row);
+      }
+    }
+  }
+}
+
+/** One path's values as the walk finds them: (row, tag, value) in growable typed arrays. */
+class PathBuilder {
+  rows: Uint32Array;
+  tags: Uint8Array;
+  vals: Float64Array;
+  length = 0;
+  children: Map<string, PathBuilder> | undefined = undefined;
+
+  constructor(
+    readonly path: string,
+    capacity: number,
+  ) {
+    this.rows = new Uint32Array(capacity);
+    this.tags = new Uint8Array(capacity);
+    this.vals = new Float64Array(capacity);
+  }
+
+  push(row: number, tag: number, val: number): void {
+    const at = this.length;
+    if (at === this.rows.length) this.grow();
+    this.rows[at] = row;
+    this.tags[at] = tag;
+    this.vals[at] = val;
+    this.length = at + 1;
+  }
+
+  private grow(): void {
+    const capacity = this.rows.length * 2;
+    const rows = new Uint32Array(capacity);
+    const tags = new Uint8Array(capacity);
+    const vals = new Float64Array(capacity);
+    rows.set(this.rows);
+    tags.set(this.tags);
+    vals.set(this.vals);
+    [this.rows, this.tags, this.vals] = [rows, tags, vals];
+  }
 }
 
 class Dictionary {
@@ -351,21 +439,30 @@ class ColumnWriter {
   }
 
   strings(name: string, values: readonly string[], compress = false): void {
-    // One buffer for all, filled with encodeInto: a Uint8Array per string costs more than the encoding.
-    let blob = new Uint8Array(64 + values.reduce((n, v) => n + v.length, 0) * 3);
     const offsets = new Uint32Array(values.length + 1);
-    let at = 0;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i]!;
-      if (blob.length - at < value.length * 3) {
-        const bigger = new Uint8Array((at + value.length * 3) * 2);
-        bigger.set(blob.subarray(0, at));
-        blob = bigger;
+    // All ASCII (the usual case): one native encode of the joined strings, whose byte offsets are then
+    // their lengths. Otherwise string by string (a lone surrogate at one's end must not pair with the next).
+    const joined = values.join("");
+    let bytes = new Uint8Array(joined.length);
+    const { read, written } = encoder.encodeInto(joined, bytes);
+    if (read === joined.length && written === joined.length) {
+      for (let i = 0; i < values.length; i++) offsets[i + 1] = offsets[i]! + values[i]!.length;
+    } else {
+      // One buffer for all, filled with encodeInto: a Uint8Array per string costs more than the encoding.
+      let blob = new Uint8Array(64 + joined.length * 3);
+      let at = 0;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i]!;
+        if (blob.length - at < value.length * 3) {
+          const bigger = new Uint8Array((at + value.length * 3) * 2);
+          bigger.set(blob.subarray(0, at));
+          blob = bigger;
+        }
+        at += encoder.encodeInto(value, blob.subarray(at)).written;
+        offsets[i + 1] = at;
       }
-      at += encoder.encodeInto(value, blob.subarray(at)).written;
-      offsets[i + 1] = at;
+      bytes = blob.subarray(0, at);
     }
-    const bytes = blob.subarray(0, at);
     this.add(`${name}.o`, "u32", offsets);
     if (compress) this.add(`${name}.b`, "deflate", deflateSync(bytes, { level: 1 }));
     else this.add(`${name}.b`, "bytes", bytes);
