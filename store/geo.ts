@@ -23,7 +23,10 @@ export function geoPredicate(geo: GeoSpec): (lat: number, lon: number) => boolea
       lat >= south && lat <= north && (wraps ? lon >= west || lon <= east : lon >= west && lon <= east);
   }
   const { lat: cLat, lon: cLon, radiusMeters } = geo;
-  return (lat, lon) => !Number.isNaN(lat) && haversineMeters(cLat, cLon, lat, lon) <= radiusMeters;
+  // A point is at least its latitude difference away (along a meridian), so one outside the circle's
+  // latitude band (widened far beyond rounding) is out without the trigonometry. NaN fails both tests.
+  const band = (radiusMeters / EARTH_RADIUS_M / RAD) * (1 + 1e-9);
+  return (lat, lon) => Math.abs(lat - cLat) <= band && haversineMeters(cLat, cLon, lat, lon) <= radiusMeters;
 }
 
 /** Whether a segment's bounding box [south, west, north, east] may hold a matching point. */
