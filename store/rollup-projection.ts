@@ -24,15 +24,17 @@ export function projectRollup(table: RollupTable, keepType: boolean, dims: reado
   }
   const known = projections.get(signature);
   if (typeof known === "object") return known;
-  // Slots far apart (not a day's quarter-hours) would need a large count array: visit the table as it is.
-  if (slotNumbers(table).span > MAX_SPAN) return table;
   // Built on a shape's second query of the table, not its first: a cold query (or a one-off shape) reads
   // each table once, and summing it would cost more than visiting it.
   if (known === undefined) {
     projections.set(signature, 1);
     return table;
   }
+  // Slots far apart (not a day's quarter-hours) would need a large count array: visit the table as it is.
+  if (slotNumbers(table).span > MAX_SPAN) return table;
   const projection = project(table, keepType, dims);
+  // A projection is made to be read again: its cut searches use slot numbers from the start.
+  slotNumbers(projection);
   projections.set(signature, projection);
   return projection;
 }
@@ -41,6 +43,11 @@ const MAX_SPAN = 65_535;
 
 /** Per table and query shape: the projection, or 1 when the shape has been asked for once. */
 const cache = new WeakMap<RollupTable, Map<string, RollupTable | 1>>();
+
+/** The table's slot numbers if something has made them (a projection, or its source), else undefined. */
+export function madeSlotNumbers(table: RollupTable): ReturnType<typeof slotNumbers> | undefined {
+  return slotNumberCache.get(table);
+}
 
 /**
  * A table's slot starts as slot numbers from its first slot, in the narrowest typed array that holds them

@@ -14,7 +14,7 @@ import type { FieldColumn } from "./fields.ts";
 import { compileColumnFilter, type RowPredicate } from "./filter.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import type { RollupTable } from "./rollup.ts";
-import { projectRollup, slotNumbers } from "./rollup-projection.ts";
+import { madeSlotNumbers, projectRollup } from "./rollup-projection.ts";
 import { type Segment, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf } from "./time-buckets.ts";
 
@@ -144,11 +144,13 @@ export function countPieces(
   const { cuts, bucket } = pieces;
   const list = only?.list;
   const n = list ? list.length : table.count;
-  const slots = cuts.length > 0 ? slotNumbers(table) : undefined;
+  // Searched as slot numbers when a projection made them; a table read once (a cold query) is searched
+  // as it is stored rather than converted first.
+  const made = cuts.length > 0 ? madeSlotNumbers(table) : undefined;
+  const numbers = made ? made.numbers : table.slot;
   /** Events of combination c in slots before `t` (a multiple of the slot length). */
   const before = (c: number, t: number) => {
-    const { numbers, base } = slots!;
-    const wanted = (t - base) / table.slotMs;
+    const wanted = made ? (t - made.base) / table.slotMs : t;
     let lo = first[c]!;
     let hi = first[c + 1]!;
     const from = lo;
