@@ -106,7 +106,7 @@ export async function* scan(
 }
 
 /** Partitions whose columns are fetched ahead of the scan (lazily read segments). */
-const COLUMNS_AHEAD = 16;
+const COLUMNS_AHEAD = 8;
 
 /**
  * Fetches what the scan and its caller will read of a partition's lazily read segments, all at once: the
