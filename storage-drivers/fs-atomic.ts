@@ -369,6 +369,16 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
       await ready();
       if (await tryUnlink(file)) await prune(dirname(file));
     },
+    /** One level of the key tree (prefixes.ts): the directories directly below `base`. */
+    async getChildPrefixes(base: string) {
+      const segments = checkBase(DRIVER_NAME, base);
+      void ready();
+      const entries = await listDir(pathOf(segments));
+      return entries
+        .filter((entry) => entry.isDirectory() && isSegment(entry.name))
+        .map((entry) => entry.name)
+        .sort();
+    },
     async getKeys(base: string | undefined) {
       const segments = checkBase(DRIVER_NAME, base);
       void ready();

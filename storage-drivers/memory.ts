@@ -87,6 +87,18 @@ export const memoryDriver = defineDriver<void>(() => {
       checkKey(DRIVER_NAME, key);
       remove(key);
     },
+    /** One level of the key tree (prefixes.ts), from the counts of keys below each prefix. */
+    async getChildPrefixes(base: string) {
+      const segments = checkBase(DRIVER_NAME, base);
+      const prefix = segments.map((segment) => `${segment}:`).join("");
+      const children = new Set<string>();
+      for (const parent of below.keys()) {
+        if (!parent.startsWith(prefix)) continue;
+        const rest = parent.slice(prefix.length);
+        if (rest.length > 0 && !rest.includes(":")) children.add(rest);
+      }
+      return [...children].sort();
+    },
     async getKeys(base: string | undefined) {
       return keysUnder(base);
     },

@@ -28,11 +28,12 @@ export interface R2BucketLike {
   ): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; size: number } | null>;
   put(key: string, value: ArrayBuffer | ArrayBufferView | string): Promise<unknown>;
   delete(keys: string | string[]): Promise<void>;
-  list(options?: {
-    prefix?: string;
+  list(options?: { prefix?: string; cursor?: string; limit?: number; delimiter?: string }): Promise<{
+    objects: { key: string }[];
+    truncated: boolean;
     cursor?: string;
-    limit?: number;
-  }): Promise<{ objects: { key: string }[]; truncated: boolean; cursor?: string }>;
+    delimitedPrefixes?: string[];
+  }>;
 }
 
 export interface R2DriverOptions {
@@ -74,6 +75,24 @@ export const r2Driver = defineDriver((options: R2DriverOptions) => {
     name: DRIVER_NAME,
     options,
     getInstance: () => bucket,
+    /** One level of the key tree (prefixes.ts): R2's delimited prefixes below `base`, every page. */
+    async getChildPrefixes(base: string) {
+      const segments = checkBase(DRIVER_NAME, base);
+      const prefix = segments.length > 0 ? `${segments.join("/")}/` : "";
+      const children = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const page = await bucket.list({
+          prefix,
+          delimiter: "/",
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const p of page.delimitedPrefixes ?? []) children.add(p.slice(prefix.length, -1));
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return [...children].sort();
+    },
     async hasItem(key: string) {
       return (await bucket.head(objectKey(key))) !== null;
     },

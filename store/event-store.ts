@@ -13,7 +13,15 @@ import { keyVerified } from "./encryption-check.ts";
 import { TallyError } from "./errors.ts";
 import { GroupCommit } from "./group-commit.ts";
 import type { StoredEvent } from "./json.ts";
-import { dayOf, dayStart, END_OF_TIME, eventsPrefix, parseSegmentKey, segmentKey } from "./keys.ts";
+import {
+  DAY_PATTERN,
+  dayOf,
+  dayStart,
+  END_OF_TIME,
+  eventsPrefix,
+  parseSegmentKey,
+  segmentKey,
+} from "./keys.ts";
 import { mapLimit } from "./map-limit.ts";
 import { PartitionIds } from "./partition-ids.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
@@ -54,14 +62,16 @@ export interface Partition {
 
 const DAY_MS = 86_400_000;
 /**
- * A driver with partial reads, as storage-drivers/ranges.ts defines them (fs-atomic, memory and r2 have
- * them); stated here structurally, because store/ imports nothing outside itself (runtime-neutral.test.ts).
+ * A driver with partial reads and one-level listings, as storage-drivers/ranges.ts and prefixes.ts define
+ * them (fs-atomic, memory and r2 have both); stated here structurally, because store/ imports nothing
+ * outside itself (runtime-neutral.test.ts).
  */
 interface RangeDriver {
   getItemRanges?(
     key: string,
     ranges: readonly (readonly [number, number])[],
   ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
+  getChildPrefixes?(base: string): Promise<string[]>;
 }
 /**
  * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
@@ -357,8 +367,9 @@ export class EventStore {
     cache = true,
     lazy = false,
     lazyAhead = 32,
+    listEach = false,
   ): AsyncGenerator<Partition> {
-    const days = await this.listDays(tenant, module, start, end);
+    const days = await this.listDays(tenant, module, start, end, listEach);
     // Read once, after every listed partition's listing: serves all of them (see partitionState).
     const stones = await this.tombstones.covering(tenant, module);
     const sorted = [...days.keys()].sort();
@@ -386,11 +397,28 @@ export class EventStore {
     return [...(await this.listDays(tenant, module, start, end)).keys()].sort();
   }
 
-  private async listDays(tenant: string, module: string, start: number, end: number) {
+  /**
+   * The module's days in [start, end) with their keys. `listEach`: a caller that will likely stop after a
+   * day or two (ListEvents) gets just the days, from a driver that can list one level (prefixes.ts), and
+   * each partition is listed as it is loaded (with the tombstones read after it, see partitionState).
+   */
+  private async listDays(tenant: string, module: string, start: number, end: number, listEach = false) {
     const prefix = eventsPrefix(tenant, module);
     const first = dayStart(dayOf(start));
-    const days = new Map<string, string[]>();
-    if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
+    const days = new Map<string, string[] | undefined>();
+    const { driver, base } = this.storage.getMount(prefix);
+    const oneLevel = driver as RangeDriver;
+    if (listEach && oneLevel.getChildPrefixes && (end - first) / DAY_MS > LIST_DAYS_SEPARATELY) {
+      const [from, to] = [dayOf(start), dayOf(end - 1)];
+      let names: string[];
+      try {
+        names = await oneLevel.getChildPrefixes(prefix.slice(base.length));
+      } catch (cause) {
+        throw storageFailure("list", cause);
+      }
+      for (const day of names)
+        if (DAY_PATTERN.test(day) && day >= from && day <= to) days.set(day, undefined);
+    } else if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
       const wanted: string[] = [];
       for (let t = first; t < end; t += DAY_MS) wanted.push(dayOf(t));
       const listed = await Promise.all(wanted.map((day) => this.storage.getKeys(`${prefix}:${day}`)));

@@ -11,7 +11,7 @@
 export const MODULE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 /** Tenant names come from configuration, never from a request; still checked before use. */
 export const TENANT_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const DAY_PATTERN = /^\d{8}$/;
+export const DAY_PATTERN = /^\d{8}$/;
 const SEGMENT_PATTERN = /^[a-z0-9]{1,64}$/;
 
 const ROOT = "v1";

@@ -104,6 +104,51 @@ describe("listEvents", () => {
     );
   });
 
+  it("over a long range lists the days, then only the days it reads, and honours a deletion in progress", async () => {
+    const listed: string[] = [];
+    const inner = memoryDriver();
+    const driver = {
+      ...inner,
+      getKeys: (base: string, opts: object) => {
+        listed.push(base);
+        return inner.getKeys(base, opts);
+      },
+    };
+    let clock = T0 + 500 * DAY;
+    const store = new EventStore({ storage: createStorage({ driver }), now: () => clock++ });
+    const days = [0, 1, 40, 41, 200, 399];
+    const events = toStored(
+      days.flatMap((day) =>
+        Array.from({ length: 30 }, (_, i) => ({ day, second: i % 4, id: "e", group: "x" })),
+      ),
+    );
+    for (const day of days)
+      await store.record(
+        "t",
+        "m",
+        events.filter((e) => e.time < T0 + (day + 1) * DAY && e.time >= T0 + day * DAY),
+      );
+    const spec = { ...specOf("asc", []), end: T0 + 400 * DAY };
+    listed.length = 0;
+    const first = await listEvents(store, spec, 10, undefined);
+    expect(first.events.map((e) => e.id)).toEqual(expected(events, spec).slice(0, 10));
+    // The module's days were named one level down; only the first day's segments (and the two read
+    // ahead) were listed, not all six days'.
+    expect(listed.filter((base) => base.endsWith(":ev:"))).toEqual([]);
+    expect(listed.filter((base) => /:ev:\d{8}:$/.test(base)).length).toBeLessThanOrEqual(3);
+    for (const order of ["asc", "desc"] as const) {
+      const s = { ...specOf(order, []), end: T0 + 400 * DAY };
+      expect((await allPages(store, s, 7)).map((e) => e.id)).toEqual(expected(events, s));
+    }
+    // A deletion of day 40 whose segments are not yet removed hides them all the same.
+    await store.tombstones.write({ tenant: "t", module: "m", day: "20260410" }, clock++);
+    const kept = events.filter((e) => e.time < T0 + 40 * DAY || e.time >= T0 + 41 * DAY);
+    for (const order of ["asc", "desc"] as const) {
+      const s = { ...specOf(order, []), end: T0 + 400 * DAY };
+      expect((await allPages(store, s, 9)).map((e) => e.id)).toEqual(expected(kept, s));
+    }
+  });
+
   it("orders a day of many small segments (sorted whole, not merged) the same way", async () => {
     const drawn = Array.from({ length: 400 }, (_, i) => ({
       day: i % 2,

@@ -123,7 +123,7 @@ export async function listEvents(
     const lazy = attempt < 2;
     const page: Candidate[] = [];
     const matched = lazy
-      ? scan(store, sel, spec.order, true, undefined, [IDS], 1)
+      ? scan(store, sel, spec.order, true, undefined, [IDS], 1, true)
       : scan(store, sel, spec.order);
     for await (const matches of matched) {
       for (const c of orderedCandidates(matches, desc)) {

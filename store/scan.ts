@@ -33,7 +33,8 @@ export type Claim = ((segment: Segment, duplicates: Uint8Array | null) => boolea
  * selection's (group-by, aggregated); given, large segments are read column by column and only what the
  * query touches is fetched (Segment.lazy); undefined, every column is at hand. `ahead`: how many
  * partitions a lazy scan reads ahead of the one it yields (a caller that usually stops after the first,
- * ListEvents, asks for few).
+ * ListEvents, asks for few); `listEach`: list the days, then each partition as it is read, rather than
+ * every segment of the range up front (EventStore.partitions).
  */
 export async function* scan(
   store: EventStore,
@@ -43,6 +44,7 @@ export async function* scan(
   claim?: Claim,
   fields?: readonly string[],
   ahead = COLUMNS_AHEAD,
+  listEach = false,
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
   const lazy = fields !== undefined;
@@ -55,6 +57,7 @@ export async function* scan(
     cache,
     lazy,
     Math.max(1, 2 * ahead),
+    listEach,
   );
   // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
   const pending: { partition: Partition; ready: Promise<boolean> }[] = [];

@@ -1,0 +1,69 @@
+/** One-level listings (prefixes.ts) agree with full listings, for every driver that has them. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import type { Driver } from "unstorage";
+import { afterAll, describe, expect, it } from "vitest";
+import { fsAtomicDriver } from "./fs-atomic.ts";
+import { memoryDriver } from "./memory.ts";
+import type { PrefixListable } from "./prefixes.ts";
+import { type R2BucketLike, r2Driver } from "./r2.ts";
+
+const dirs: string[] = [];
+const flares: Miniflare[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  for (const mf of flares) await mf.dispose();
+});
+
+const drivers: Record<string, () => Promise<Driver>> = {
+  "fs-atomic": async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tally-prefixes-"));
+    dirs.push(dir);
+    return fsAtomicDriver({ base: dir });
+  },
+  memory: async () => memoryDriver(),
+  "r2 (miniflare)": async () => {
+    const mf = new Miniflare({
+      modules: true,
+      script: "export default { fetch: () => new Response('') };",
+      compatibilityDate: "2026-04-01",
+      r2Buckets: ["BUCKET"],
+    });
+    flares.push(mf);
+    return r2Driver({ bucket: (await mf.getR2Bucket("BUCKET")) as unknown as R2BucketLike });
+  },
+};
+
+describe.each(Object.entries(drivers))("getChildPrefixes (%s)", (_, make) => {
+  it("names the next segments below a base that hold deeper keys, and agrees with getKeys", async () => {
+    const driver = (await make()) as Driver & PrefixListable;
+    const keys = [
+      "v1:t:m:ev:20260101:a",
+      "v1:t:m:ev:20260101:b",
+      "v1:t:m:ev:20260103:c",
+      "v1:t:m:ev:20260103:c.bad",
+      "v1:t:m:other",
+      "v1:t:n:ev:20260102:d",
+    ];
+    for (const key of keys) await driver.setItemRaw!(key, new Uint8Array([1]), {});
+    expect(await driver.getChildPrefixes("v1:t:m:ev")).toEqual(["20260101", "20260103"]);
+    expect(await driver.getChildPrefixes("v1:t:m")).toEqual(["ev"]);
+    expect(await driver.getChildPrefixes("v1:t")).toEqual(["m", "n"]);
+    expect(await driver.getChildPrefixes("v1:t:m:ev:20260101")).toEqual([]);
+    expect(await driver.getChildPrefixes("v1:nothing")).toEqual([]);
+    await driver.removeItem!("v1:t:m:ev:20260101:a", {});
+    await driver.removeItem!("v1:t:m:ev:20260101:b", {});
+    expect(await driver.getChildPrefixes("v1:t:m:ev")).toEqual(["20260103"]);
+    const all = (await driver.getKeys("v1:t:m:ev", {})).map((k) => k.split(":")[4]);
+    expect([...new Set(all)].sort()).toEqual(await driver.getChildPrefixes("v1:t:m:ev"));
+  });
+
+  it("pages through more than a thousand children", async () => {
+    const driver = (await make()) as Driver & PrefixListable;
+    const days = Array.from({ length: 1100 }, (_, i) => `d${String(i).padStart(4, "0")}`);
+    await Promise.all(days.map((d) => driver.setItemRaw!(`v1:t:m:ev:${d}:s`, new Uint8Array([1]), {})));
+    expect(await driver.getChildPrefixes("v1:t:m:ev")).toEqual(days);
+  });
+});
