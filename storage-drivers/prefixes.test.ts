@@ -1,40 +1,10 @@
 /** One-level listings (prefixes.ts) agree with full listings, for every driver that has them. */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Miniflare } from "miniflare";
 import type { Driver } from "unstorage";
-import { afterAll, describe, expect, it } from "vitest";
-import { fsAtomicDriver } from "./fs-atomic.ts";
-import { memoryDriver } from "./memory.ts";
+import { describe, expect, it } from "vitest";
 import type { PrefixListable } from "./prefixes.ts";
-import { type R2BucketLike, r2Driver } from "./r2.ts";
+import { capableDrivers } from "./test-drivers.ts";
 
-const dirs: string[] = [];
-const flares: Miniflare[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  for (const mf of flares) await mf.dispose();
-});
-
-const drivers: Record<string, () => Promise<Driver>> = {
-  "fs-atomic": async () => {
-    const dir = await mkdtemp(join(tmpdir(), "tally-prefixes-"));
-    dirs.push(dir);
-    return fsAtomicDriver({ base: dir });
-  },
-  memory: async () => memoryDriver(),
-  "r2 (miniflare)": async () => {
-    const mf = new Miniflare({
-      modules: true,
-      script: "export default { fetch: () => new Response('') };",
-      compatibilityDate: "2026-04-01",
-      r2Buckets: ["BUCKET"],
-    });
-    flares.push(mf);
-    return r2Driver({ bucket: (await mf.getR2Bucket("BUCKET")) as unknown as R2BucketLike });
-  },
-};
+const drivers = capableDrivers("prefixes");
 
 describe.each(Object.entries(drivers))("getChildPrefixes (%s)", (_, make) => {
   it("names the next segments below a base that hold deeper keys, and agrees with getKeys", async () => {

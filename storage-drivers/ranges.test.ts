@@ -1,40 +1,10 @@
 /** Partial reads (ranges.ts) return exactly the asked bytes, clipped at the end, for every driver that has them. */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Miniflare } from "miniflare";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bytesOf } from "./contract-bytes.ts";
-import { fsAtomicDriver } from "./fs-atomic.ts";
-import { memoryDriver } from "./memory.ts";
-import { type R2BucketLike, r2Driver } from "./r2.ts";
 import type { RangeReadable } from "./ranges.ts";
+import { capableDrivers } from "./test-drivers.ts";
 
-const dirs: string[] = [];
-const flares: Miniflare[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  for (const mf of flares) await mf.dispose();
-});
-
-const drivers = {
-  "fs-atomic": async () => {
-    const dir = await mkdtemp(join(tmpdir(), "tally-ranges-"));
-    dirs.push(dir);
-    return fsAtomicDriver({ base: dir });
-  },
-  memory: async () => memoryDriver(),
-  "r2 (miniflare)": async () => {
-    const mf = new Miniflare({
-      modules: true,
-      script: "export default { fetch: () => new Response('') };",
-      compatibilityDate: "2026-04-01",
-      r2Buckets: ["BUCKET"],
-    });
-    flares.push(mf);
-    return r2Driver({ bucket: (await mf.getR2Bucket("BUCKET")) as unknown as R2BucketLike });
-  },
-};
+const drivers = capableDrivers("ranges");
 
 describe.each(Object.entries(drivers))("getItemRanges (%s)", (_, make) => {
   it("reads each range into a buffer of its own, clips at the end, and is null for a missing key", async () => {
