@@ -1,13 +1,13 @@
 /**
  * The segment encoder (segment-format.ts) writes exactly the bytes of the plainer encoder it replaced
- * (segment-encode-reference.ts) — rows, path columns, dictionary, rollup tables, header — on random
+ * (test/segment-encode-reference.ts) — rows, path columns, dictionary, rollup tables, header — on random
  * schemaless events: nested objects and arrays, unicode (lone surrogates too), numbers (-0, huge, tiny),
  * booleans, nulls, missing locations, duplicate and unsorted times, fresh and compacted.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { referenceEncodeSegment } from "../test/segment-encode-reference.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
-import { referenceEncodeSegment } from "./segment-encode-reference.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 
 const keyArb = fc.oneof(

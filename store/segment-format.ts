@@ -90,7 +90,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  * This runs once per recorded event, so it allocates little per event: values go straight into growable
  * typed arrays, the walk is a plain function over one state object (no closures per segment), and string
  * columns are encoded in one native call when they are ASCII. segment-encode.test.ts proves the bytes equal
- * to the previous, plainer encoder's (segment-encode-reference.ts) on fuzzed events.
+ * to the previous, plainer encoder's (test/segment-encode-reference.ts) on fuzzed events.
  */
 export function encodeSegment(
   input: readonly StoredEvent[],

@@ -4,10 +4,10 @@
  * (segment-encode.test.ts). Not used by the store.
  */
 import { deflateSync } from "fflate";
-import { crc32 } from "./crc32.ts";
-import { csvPaths } from "./csv-flatten.ts";
-import { canonicalJson, type JsonValue, type StoredEvent } from "./json.ts";
-import { buildRollups } from "./rollup.ts";
+import { crc32 } from "../store/crc32.ts";
+import { csvPaths } from "../store/csv-flatten.ts";
+import { canonicalJson, type JsonValue, type StoredEvent } from "../store/json.ts";
+import { buildRollups } from "../store/rollup.ts";
 import {
   type PathColumn,
   type RollupInfo,
@@ -18,7 +18,7 @@ import {
   TAG_OBJECT,
   TAG_STRING,
   TAG_TRUE,
-} from "./segment-format.ts";
+} from "../store/segment-format.ts";
 
 const TRAILER = 4;
 const MAGIC = [0x54, 0x53, 0x45, 0x47];
