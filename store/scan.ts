@@ -169,19 +169,14 @@ function matchRows(
   sel: Selection,
   geo: ((lat: number, lon: number) => boolean) | undefined,
 ): Uint32Array | undefined {
-  if (segment.count === 0 || segment.maxTime < sel.start || segment.minTime >= sel.end) return undefined;
-  if (sel.geo && !bboxMayMatch(sel.geo, segment.bbox)) return undefined;
+  // Only for segments `mayMatch` kept: their time span meets the range, their box the area, and some
+  // type of theirs is asked for.
   let typeOk: Uint8Array | undefined;
   if (sel.types.length > 0) {
     typeOk = new Uint8Array(segment.types.length);
-    let any = false;
     segment.types.forEach((t, code) => {
-      if (sel.types.includes(t)) {
-        typeOk![code] = 1;
-        any = true;
-      }
+      if (sel.types.includes(t)) typeOk![code] = 1;
     });
-    if (!any) return undefined;
   }
   const predicates: RowPredicate[] = [];
   for (const filter of sel.filters) {
