@@ -96,8 +96,8 @@ function markCluster(segments: readonly Segment[], cluster: number[], masks: (Ui
   }
 }
 
-/** The first index whose value is ≥ t in a sorted array. */
-export function lowerBound(values: Float64Array, t: number): number {
+/** The first index whose value is ≥ t in a sorted array (values.length when none is). */
+export function lowerBound(values: Float64Array | Uint32Array | Uint16Array, t: number): number {
   let lo = 0;
   let hi = values.length;
   while (lo < hi) {

@@ -2,6 +2,8 @@
  * QueryGeo: located events binned into latitude/longitude cells. A bin reports its events' mean position
  * (where a heat circle goes) and their count; bins under the privacy floor `minCount` are left out.
  */
+
+import { lowerBound } from "./dedup.ts";
 import type { EventStore } from "./event-store.ts";
 import { type CellIndex, cellIndex } from "./geo-cell-index.ts";
 import type { GeoQuerySpec } from "./query-spec.ts";
@@ -295,16 +297,4 @@ export function geoBins(cells: GeoCells, spec: GeoQuerySpec): GeoBin[] {
 
 export function compareBins(a: Pick<GeoBin, "count" | "cellLat" | "cellLon">, b: typeof a): number {
   return b.count - a.count || a.cellLat - b.cellLat || a.cellLon - b.cellLon;
-}
-
-/** The first index of ascending `values` whose value is ≥ `value` (values.length when none is). */
-function lowerBound(values: Uint16Array | Uint32Array, value: number): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (values[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

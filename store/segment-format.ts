@@ -12,6 +12,7 @@ import { deflateSync } from "fflate";
 import { fflateInflate, type Inflate } from "./codec.ts";
 import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
+import { lowerBound } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { buildRollups, type RollupTable } from "./rollup.ts";
@@ -903,13 +904,7 @@ export class Segment {
       if (texts.length !== codes.length)
         throw new TallyError("data_loss", `${this.what}: corrupt column r${k}.x`);
       table.text = (code) => {
-        let lo = 0;
-        let hi = codes.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (codes[mid]! < code) lo = mid + 1;
-          else hi = mid;
-        }
+        const lo = lowerBound(codes, code);
         if (codes[lo] !== code)
           throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
         return texts.get(lo);
