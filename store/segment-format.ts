@@ -987,7 +987,15 @@ export class Segment {
 
   /** Event i's data as the JSON text it was stored as (JSON.stringify output: no whitespace). */
   dataText(i: number): string {
-    this.dataCache ??= this.strings("data", false);
+    if (!this.dataCache) {
+      // What ListEvents pages inflated (dataTexts) serves when it is the whole column: not inflated twice.
+      const offsets = this.column("data.o", Uint32Array);
+      const kept = this.dataKept;
+      this.dataCache =
+        kept && kept.byteLength === offsets[offsets.length - 1]
+          ? new StringColumn(offsets, kept, false)
+          : this.strings("data", false);
+    }
     return this.dataCache.get(i);
   }
 

@@ -55,6 +55,19 @@ export function inflatePrefixSuite(name: string, inflate: Inflate): void {
       }
       // Rows 0-2 of 20,000 inflated a small part of the column; the last row, all of it.
       expect(inflated[0]).toBeLessThan(inflated[2]! / 4);
+      // A whole column a page inflated serves whole-column reads (exports) without inflating again.
+      let wholeInflates = 0;
+      const once: Inflate = Object.assign(
+        (b: Uint8Array, size: number) => {
+          wholeInflates++;
+          return inflate(b, size);
+        },
+        { prefix },
+      );
+      const paged = new Segment(bytes, "s", once);
+      paged.dataTexts([19_999]);
+      for (const r of [0, 7, 19_999]) expect(paged.dataText(r)).toBe(whole.dataText(r));
+      expect(wholeInflates).toBe(0);
       const short: Inflate = Object.assign((b: Uint8Array, size: number) => inflate(b, size), {
         prefix: (b: Uint8Array, atLeast: number, size: number) =>
           prefix(b, atLeast, size).subarray(0, Math.max(0, atLeast - 1)),
