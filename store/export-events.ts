@@ -33,7 +33,7 @@ export async function* eventRows(
 /** Every data column of the matching events, sorted. Order does not matter here, so nothing is sorted. */
 async function unionOfColumns(store: EventStore, spec: ListSpec): Promise<string[]> {
   const union = new Set<string>();
-  for await (const matches of scan(store, spec, spec.order, false)) {
+  for await (const matches of scan(store, spec, { order: spec.order, cache: false })) {
     for (const { segment, rows } of matches) {
       const stored = segment.csvShapes();
       if (stored) {

@@ -123,8 +123,8 @@ export async function listEvents(
     const lazy = attempt < 2;
     const page: Candidate[] = [];
     const matched = lazy
-      ? scan(store, sel, spec.order, true, undefined, [IDS], 1, true)
-      : scan(store, sel, spec.order);
+      ? scan(store, sel, { order: spec.order, fields: [IDS], ahead: 1, listEach: true })
+      : scan(store, sel, { order: spec.order });
     for await (const matches of matched) {
       for (const c of orderedCandidates(matches, desc)) {
         if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
@@ -149,7 +149,7 @@ const EVENT_COLUMNS = ["type", "lat", "lon", "data.o", "data.b"];
  * the cache: an export of everything would otherwise push out what queries use and hold it all at once.
  */
 export async function* streamRows(store: EventStore, spec: ListSpec): AsyncGenerator<Candidate[]> {
-  for await (const matches of scan(store, spec, spec.order, false)) {
+  for await (const matches of scan(store, spec, { order: spec.order, cache: false })) {
     yield sortedCandidates(matches, spec.order === "desc");
   }
 }

@@ -26,25 +26,37 @@ export type Claim = ((segment: Segment, duplicates: Uint8Array | null) => boolea
   rollupIndex?: (segment: Segment, duplicates: Uint8Array | null) => number | undefined;
 };
 
-/**
- * The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. `claim`, when given,
- * sees each segment first; a segment it returns true for is the caller's (answered from its rollups) and
- * its rows are not scanned. `fields`: the fields the caller reads of the matched rows beyond the
- * selection's (group-by, aggregated); given, large segments are read column by column and only what the
- * query touches is fetched (Segment.lazy); undefined, every column is at hand. `ahead`: how many
- * partitions a lazy scan reads ahead of the one it yields (a caller that usually stops after the first,
- * ListEvents, asks for few); `listEach`: list the days, then each partition as it is read, rather than
- * every segment of the range up front (EventStore.partitions).
- */
+/** How `scan` reads (every field optional). */
+export interface ScanOptions {
+  /** Day order, or reversed. Default "asc". */
+  order?: "asc" | "desc";
+  /** Keep what is read in the segment cache (default true; exports of everything do not). */
+  cache?: boolean;
+  /**
+   * Sees each segment first; a segment it returns true for is the caller's (answered from its rollups)
+   * and its rows are not scanned.
+   */
+  claim?: Claim;
+  /**
+   * The fields the caller reads of the matched rows beyond the selection's (group-by, aggregated); given,
+   * large segments are read column by column and only what the query touches is fetched (Segment.lazy);
+   * undefined, every column is at hand.
+   */
+  fields?: readonly string[];
+  /**
+   * Partitions a lazy scan reads ahead of the one it yields (a caller that usually stops after the first,
+   * ListEvents, asks for few).
+   */
+  ahead?: number;
+  /** List the days, then each partition as it is read, not every segment of the range up front. */
+  listEach?: boolean;
+}
+
+/** The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. */
 export async function* scan(
   store: EventStore,
   sel: Selection,
-  order: "asc" | "desc" = "asc",
-  cache = true,
-  claim?: Claim,
-  fields?: readonly string[],
-  ahead = COLUMNS_AHEAD,
-  listEach = false,
+  { order = "asc", cache = true, claim, fields, ahead = COLUMNS_AHEAD, listEach = false }: ScanOptions = {},
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
   const lazy = fields !== undefined;

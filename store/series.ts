@@ -44,7 +44,7 @@ export async function querySeries(
   const starts = seriesStarts(spec);
   const acc = seriesAccumulator(spec, starts, limits);
   const claim = options.rollups === false ? undefined : rollupClaim(acc, starts, spec, options);
-  for await (const partition of scan(store, spec, "asc", true, claim, seriesFields(spec)))
+  for await (const partition of scan(store, spec, { claim, fields: seriesFields(spec) }))
     accumulateSeries(acc, starts, spec, partition, options.stats);
   return acc.result(starts);
 }

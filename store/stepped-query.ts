@@ -48,7 +48,7 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
     if (step.state) acc.load(step.state);
     // Segments a rollup answers are counted from it as the scan meets them (they cost no budget).
     const claim = rollupClaim(acc, starts, step.spec);
-    for await (const partition of scan(store, sel, "asc", true, claim, seriesFields(step.spec))) {
+    for await (const partition of scan(store, sel, { claim, fields: seriesFields(step.spec) })) {
       accumulateSeries(acc, starts, step.spec, partition);
       scanned += partition.reduce((n, m) => n + m.segment.count, 0);
       const next = dayStart(partition[0]!.day) + DAY_MS;
@@ -59,7 +59,7 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
   }
   const cells = loadCells(step.state);
   const save = (): GeoState => [...cells.values()].map((b) => [b.cellLat, b.cellLon, b.lat, b.lon, b.count]);
-  for await (const partition of scan(store, sel, "asc", true, undefined, [LOCATION])) {
+  for await (const partition of scan(store, sel, { fields: [LOCATION] })) {
     accumulateGeo(cells, step.spec, partition);
     scanned += partition.reduce((n, m) => n + m.segment.count, 0);
     const next = dayStart(partition[0]!.day) + DAY_MS;
