@@ -15,8 +15,10 @@ import {
   RecordEventsRequestSchema,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
+import type { StoredEvent } from "../store/json.ts";
+import { encodeSegment } from "../store/segment-format.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import { decodeRecordRequest, type RecordRequestLike } from "./record-decoder.ts";
+import { decodeRecordRequest, preparedOf, type RecordRequestLike } from "./record-decoder.ts";
 import { validateRecord } from "./validate-events.ts";
 
 // ---------------------------------------------------------------- comparing the two decoders
@@ -698,9 +700,141 @@ describe("decodeRecordRequest by hand", () => {
       str(1, "mod-disco"),
       event(str(1, "e1"), str(2, "enrolled"), field(3, vint(1, 1_767_225_600))),
     );
-    expect(validateRecord(decodeRecordRequest(bytes), DEFAULT_LIMITS, 0)).toEqual(
-      validateRecord(library(bytes), DEFAULT_LIMITS, 0),
+    expect(stored(decodeRecordRequest(bytes))).toEqual(stored(library(bytes)));
+  });
+});
+
+// ---------------------------------------------------------------- prepared data
+
+const utf8Text = new TextDecoder();
+
+/** What validateRecord stores, as plain values: the data's JSON text from where the event holds it. */
+function stored(req: RecordEventsRequest) {
+  return validateRecord(req, DEFAULT_LIMITS, 0).map((e: StoredEvent) => {
+    let text = e.dataJson;
+    if (e.prepared) {
+      const row = e.preparedRow!;
+      const start = row > 0 ? e.prepared.jsonEnd[row - 1]! : 0;
+      text = utf8Text.decode(e.prepared.json.subarray(start, e.prepared.jsonEnd[row]!));
+    }
+    return { id: e.id, type: e.type, time: e.time, lat: e.lat, lon: e.lon, data: e.data, text };
+  });
+}
+
+/** Validation's outcome for the library's request and ours: the same error, or the same segment bytes. */
+function sameStored(bytes: Uint8Array): "prepared" | "objects" | "refused" {
+  const ours = decodeRecordRequest(bytes);
+  const theirs = library(bytes);
+  const validate = (req: RecordEventsRequest) => {
+    try {
+      return validateRecord(req, DEFAULT_LIMITS, 0);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  };
+  const a = validate(ours);
+  const b = validate(theirs);
+  if (typeof a === "string" || typeof b === "string") {
+    expect(a).toEqual(b);
+    return "refused";
+  }
+  expect(stored(ours)).toEqual(stored(theirs));
+  expect(encodeSegment(a, 1)).toEqual(encodeSegment(b, 1));
+  return a.some((e) => e.prepared) ? "prepared" : "objects";
+}
+
+describe("prepared data (JSON text and values straight from the wire)", () => {
+  it("stores what the object path stores: the same texts, values, errors and segment bytes", () => {
+    // Valid envelopes around the random data of the decoder's own properties (odd keys, BOMs, NaN, …).
+    const request = fc
+      .array(fc.tuple(fc.option(object, { nil: undefined }), fc.boolean()), { minLength: 1, maxLength: 6 })
+      .map((events) =>
+        toBinary(
+          RecordEventsRequestSchema,
+          create(RecordEventsRequestSchema, {
+            module: "mod-disco",
+            events: events.map(([data, located], i) => ({
+              id: `e${i}`,
+              type: "enrolled",
+              time: { seconds: 1_767_225_600n + BigInt(i) },
+              ...(data ? { data } : {}),
+              ...(located ? { location: { lat: 52.5, lon: 13.4 } } : {}),
+            })),
+          }),
+        ),
+      );
+    const seen = { prepared: 0, objects: 0, refused: 0 };
+    fc.assert(
+      fc.property(request, (bytes) => {
+        seen[sameStored(bytes)]++;
+      }),
+      { numRuns: 600 },
     );
+    // Most random requests go the prepared way; the rest show that falling back is right too.
+    expect(seen.prepared).toBeGreaterThan(100);
+    expect(seen.objects + seen.refused).toBeGreaterThan(20);
+  });
+
+  it("does so on data made of the cases the prepared form must write exactly", () => {
+    const odd = fc.oneof(
+      fc.constantFrom("", '"', "\\", "\u0000", "\u001f", "\b\f\n\r\t", "\u007f", "é", "😀", "\u2028", "a.b"),
+      fc.string({ unit: "binary", maxLength: 12 }),
+    );
+    const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      v: fc.oneof(
+        { depthSize: "small", maxDepth: 5 },
+        fc.constant(null),
+        fc.boolean(),
+        fc.constantFrom(-0, 0, 1, 9, 10, 99, 1e9 - 1, 1e9, 1e21, 1.5, -2.5e-7, 5e-324, 2 ** 53),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        odd,
+        fc.array(tie("v"), { maxLength: 4 }),
+        fc.dictionary(fc.oneof(odd, fc.constantFrom("name", "value", "unit", "a", "b")), tie("v"), {
+          maxKeys: 4,
+          noNullPrototype: true,
+        }),
+      ),
+    })).v;
+    const seen = { prepared: 0, objects: 0, refused: 0 };
+    const data = fc.dictionary(fc.oneof(odd, fc.constantFrom("org", "supplies", "needs")), json, {
+      maxKeys: 6,
+      noNullPrototype: true,
+    });
+    fc.assert(
+      fc.property(fc.array(data, { minLength: 1, maxLength: 8 }), (datas) => {
+        const req = create(RecordEventsRequestSchema, {
+          module: "m",
+          events: datas.map((d, i) => ({
+            id: `e${i}`,
+            type: i % 2 ? "a" : "b",
+            time: { seconds: 1_767_225_600n + BigInt(i) },
+            data: d as MessageInitShape<typeof EventSchema>["data"],
+          })),
+        });
+        seen[sameStored(toBinary(RecordEventsRequestSchema, req))]++;
+      }),
+      { numRuns: 800 },
+    );
+    // Digit-first keys (from `odd`) go the object way; most requests do not have one.
+    expect(seen.prepared).toBeGreaterThan(300);
+  });
+
+  it("keeps a batch's paths, texts and objects apart from the next batch's (process-wide memos)", () => {
+    const one = benchBatch(300, 1);
+    const two = benchBatch(300, 2);
+    for (const bytes of [one, two, one]) expect(sameStored(bytes)).toBe("prepared");
+  });
+
+  it("encodes a segment mixing prepared events and object ones (a group commit's) as the object path", () => {
+    const one = benchBatch(200, 3);
+    const two = benchBatch(200, 4);
+    const validated = (req: RecordEventsRequest) => validateRecord(req, DEFAULT_LIMITS, 0);
+    const mixed = [...validated(decodeRecordRequest(one)), ...validated(library(two))];
+    const plain = [...validated(library(one)), ...validated(library(two))];
+    expect(mixed[0]!.prepared).toBeDefined();
+    expect(encodeSegment(mixed, 1)).toEqual(encodeSegment(plain, 1));
+    const interleaved = [...validated(library(two)), ...validated(decodeRecordRequest(one))];
+    expect(encodeSegment(interleaved, 1)).toEqual(encodeSegment(plain, 1));
   });
 });
 
@@ -734,9 +868,14 @@ describe("decodeRecordRequest on realistic batches", () => {
   it("gives what the library gives, and what validateRecord stores from it", () => {
     const bytes = benchBatch(1_000, 7);
     expect(agree(bytes).ok).toBe(true);
-    const ours = validateRecord(decodeRecordRequest(bytes), DEFAULT_LIMITS, 0);
-    expect(ours).toEqual(validateRecord(library(bytes), DEFAULT_LIMITS, 0));
+    const req = decodeRecordRequest(bytes);
+    expect(req.events.every((e) => preparedOf(e) !== undefined)).toBe(true);
+    const ours = stored(req);
+    expect(ours).toEqual(stored(library(bytes)));
     expect(ours).toHaveLength(1_000);
+    expect(encodeSegment(validateRecord(req, DEFAULT_LIMITS, 0), 1)).toEqual(
+      encodeSegment(validateRecord(library(bytes), DEFAULT_LIMITS, 0), 1),
+    );
   });
 
   // A measurement, not a test: `TALLY_BENCH=1 npx vitest run functions/record-decoder` prints it.

@@ -34,6 +34,15 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Event, Location, RecordEventsRequest } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { DataBuilder, type PathNode, type PreparedData, TAG_VISIT } from "../store/prepared-data.ts";
+import {
+  TAG_FALSE,
+  TAG_NULL,
+  TAG_NUMBER,
+  TAG_OBJECT,
+  TAG_STRING,
+  TAG_TRUE,
+} from "../store/segment-format.ts";
 
 /**
  * What the decoder returns: the generated message type itself, so `validateRecord(req, …)` takes it as is.
@@ -56,14 +65,32 @@ let view: DataView = new DataView(EMPTY.buffer);
 let lo = 0;
 let hi = 0;
 
-/** Decodes a binary `RecordEventsRequest`; throws an Error on input that `fromBinary` would refuse. */
-export function decodeRecordRequest(bytes: Uint8Array): RecordRequestLike {
+/**
+ * Decodes a binary `RecordEventsRequest`; throws an Error on input that `fromBinary` would refuse.
+ *
+ * Events' data is read straight into a PreparedData (store/prepared-data.ts: the JSON text and the
+ * flattened values the segment encoder needs), and each event's `data` object is made only if something
+ * asks for it (from the same wire bytes, by the object decoder). Data the prepared form leaves to the
+ * object path (see `bail`) makes the whole request decode as objects (`prepare` false does so always).
+ */
+export function decodeRecordRequest(bytes: Uint8Array, prepare = true): RecordRequestLike {
+  if (prepare) {
+    try {
+      return withInput(bytes, readPreparedRequest);
+    } catch {
+      // Unusual or invalid input: the object decoder returns what the library would, or throws its error.
+    }
+  }
+  return withInput(bytes, readRequest);
+}
+
+function withInput<T>(bytes: Uint8Array, read: () => T): T {
   buf = bytes;
   pos = 0;
   len = bytes.length;
   view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    return readRequest();
+    return read();
   } finally {
     buf = EMPTY;
     view = new DataView(EMPTY.buffer);
@@ -385,8 +412,7 @@ function readString(): string {
       while (i < length && known.charCodeAt(i) === buf[start + i]) i++;
       if (i === length) return known;
     }
-    let s = "";
-    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+    const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
     shortStrings[slot] = s;
     return s;
   }
@@ -394,6 +420,23 @@ function readString(): string {
     if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
   }
   return latin1(start, end);
+}
+
+/** readString for a string that rarely repeats (an event's id): not looked up among those read before. */
+function readUniqueString(): string {
+  const at = pos;
+  const length = readVarint32();
+  const start = pos;
+  const end = start + length;
+  if (end > len || length > 64) {
+    pos = at;
+    return readString();
+  }
+  pos = end;
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
+  }
+  return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
 }
 
 /** Short ASCII strings read before, by a hash of their bytes (a slot keeps the latest). */
@@ -443,4 +486,253 @@ function skip(wireType: number, fieldNo: number, recursionLimit: number): void {
       throw new Error(`cant skip wire type ${wireType}`);
   }
   if (pos > len) throw eof();
+}
+
+// ---- prepared mode: events' data straight into a PreparedData ----
+
+/** Any error thrown in prepared mode sends the request to the object decoder. */
+function bail(): never {
+  throw new Error("left to the object decoder");
+}
+
+/** An event decoded in prepared mode: its `data` object is decoded from the wire when first asked for. */
+class WireEvent implements Event {
+  readonly $typeName = "telemetry.v1.Event";
+  private decoded: JsonObject | undefined;
+  private done = false;
+
+  constructor(
+    public id: string,
+    public type: string,
+    public time: Timestamp | undefined,
+    public location: Location | undefined,
+    readonly prepared: PreparedData,
+    readonly row: number,
+    private readonly wire: Uint8Array,
+    /** Where the data Struct's length is (-1: no data), and its nesting depth. */
+    private readonly dataAt: number,
+    private readonly dataDepth: number,
+  ) {}
+
+  get data(): JsonObject | undefined {
+    if (!this.done) {
+      this.done = true;
+      if (this.dataAt >= 0) {
+        const at = this.dataAt;
+        const depth = this.dataDepth;
+        this.decoded = withInput(this.wire, () => {
+          pos = at;
+          return readStruct(depth, undefined);
+        });
+      }
+    }
+    return this.decoded;
+  }
+
+  set data(value: JsonObject | undefined) {
+    this.done = true;
+    this.decoded = value;
+  }
+}
+
+/** The prepared data and row of an event `decodeRecordRequest` read in prepared mode. */
+export function preparedOf(event: Event): { prepared: PreparedData; row: number } | undefined {
+  return event instanceof WireEvent ? event : undefined;
+}
+
+function readPreparedRequest(): RecordEventsRequest {
+  const builder = new DataBuilder(buf);
+  let module = "";
+  const events: Event[] = [];
+  while (pos < len) {
+    const tag = readTag();
+    const no = tag >>> 3;
+    if (no === 1) module = readString();
+    else if (no === 2) events.push(readPreparedEvent(2, builder));
+    else skip(tag & 7, no, RECURSION_LIMIT - 1);
+  }
+  return { $typeName: "telemetry.v1.RecordEventsRequest", module, events };
+}
+
+/** readEvent, with data into `b` (one data field at most: a repeated one merges, left to the object path). */
+function readPreparedEvent(depth: number, b: DataBuilder): Event {
+  const end = messageEnd(depth, "telemetry.v1.Event");
+  let id = "";
+  let type = "";
+  let time: Timestamp | undefined;
+  let location: Location | undefined;
+  let dataAt = -1;
+  while (pos < end) {
+    const tag = readTag();
+    switch (tag >>> 3) {
+      case 1:
+        id = readUniqueString();
+        break;
+      case 2:
+        type = readString();
+        break;
+      case 3:
+        time = readTimestamp(depth + 1, time);
+        break;
+      case 4:
+        if (dataAt >= 0 || (tag & 7) !== 2) bail();
+        dataAt = pos;
+        readPreparedData(depth + 1, b);
+        break;
+      case 5:
+        location = readLocation(depth + 1, location);
+        break;
+      default:
+        skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+    }
+  }
+  if (dataAt < 0) {
+    // No data: validation stores {}.
+    b.byte(0x7b);
+    b.byte(0x7d);
+    b.endEvent(1, 0);
+  }
+  return new WireEvent(id, type, time, location, b, b.events - 1, buf, dataAt, depth + 1);
+}
+
+/** What validation counts in the data being read: the deepest object or array, keys and elements. */
+let dataDepth = 0;
+let dataKeys = 0;
+function readPreparedData(depth: number, b: DataBuilder): void {
+  const end = messageEnd(depth, "google.protobuf.Struct");
+  if (end > len) bail();
+  dataDepth = 0;
+  dataKeys = 0;
+  writeObject(end, depth, b.root, 1, b);
+  b.endEvent(dataDepth, dataKeys);
+}
+
+/** Objects read so far: each has a serial, for the duplicate-key check (PathNode.seenIn). */
+let objectSerial = 0;
+
+/** A Struct's fields [pos, end) as a JSON object, its values below `node`; `vdepth`: validation's depth. */
+function writeObject(end: number, depth: number, node: PathNode, vdepth: number, b: DataBuilder): void {
+  if (vdepth > dataDepth) dataDepth = vdepth;
+  const serial = ++objectSerial;
+  b.byte(0x7b);
+  let position = 0;
+  while (pos < end) {
+    const tag = readTag();
+    if (tag !== 0x0a) {
+      if (tag >>> 3 === 1) bail();
+      skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+      continue;
+    }
+    // A map entry: exactly a key (field 1) then a value (field 2).
+    const entryEnd = readVarint32() + pos;
+    if (entryEnd > end || pos >= entryEnd || readTag() !== 0x0a) bail();
+    const keyEnd = readVarint32() + pos;
+    const keyStart = pos;
+    if (keyEnd > entryEnd) bail();
+    pos = keyEnd;
+    const child = b.child(node, position, buf, keyStart, keyEnd);
+    // A repeated key keeps the first one's place in the object: left to the object decoder.
+    if (child === undefined || child.seenIn === serial) bail();
+    child.seenIn = serial;
+    if (pos >= entryEnd || readTag() !== 0x12) bail();
+    if (position++ > 0) b.byte(0x2c);
+    b.key(child);
+    dataKeys++;
+    const before = b.entries;
+    writeValue(depth + 1, child, vdepth + 1, b);
+    if (pos !== entryEnd) bail();
+    // The object path reaches a key's path even when its value holds nothing (an empty array).
+    if (b.entries === before) b.entry(child, TAG_VISIT, 0);
+  }
+  if (pos !== end) bail();
+  b.byte(0x7d);
+}
+
+/** A Value of exactly one kind, as JSON and as the path's values. */
+function writeValue(depth: number, node: PathNode, vdepth: number, b: DataBuilder): void {
+  const end = messageEnd(depth, "google.protobuf.Value");
+  let kinds = 0;
+  while (pos < end) {
+    const tag = readTag();
+    if (tag >>> 3 > 6) {
+      skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+      continue;
+    }
+    if (kinds++ > 0) bail();
+    switch (tag) {
+      case 0x08: // null_value
+        readVarint32();
+        writeAscii(b, NULL);
+        b.entry(node, TAG_NULL, 0);
+        break;
+      case 0x11: {
+        const v = readDouble();
+        if (!Number.isFinite(v)) bail();
+        b.number(v);
+        b.entry(node, TAG_NUMBER, v);
+        break;
+      }
+      case 0x1a: {
+        const stringEnd = readVarint32() + pos;
+        const start = pos;
+        if (stringEnd > end) bail();
+        pos = stringEnd;
+        const id = b.stringId(start, stringEnd, b.jsonString(buf, start, stringEnd));
+        if (id === undefined) bail();
+        b.entry(node, TAG_STRING, id);
+        break;
+      }
+      case 0x20: {
+        readVarint64();
+        const value = lo !== 0 || hi !== 0;
+        writeAscii(b, value ? TRUE : FALSE);
+        b.entry(node, value ? TAG_TRUE : TAG_FALSE, 0);
+        break;
+      }
+      case 0x2a: {
+        const from = b.at;
+        // The object's own value comes before its children's, as the object path pushes it.
+        const k = b.entry(node, TAG_OBJECT, 0);
+        writeObject(messageEnd(depth + 1, "google.protobuf.Struct"), depth + 1, node, vdepth, b);
+        b.entryVal[k] = b.objectId(from, b.at);
+        break;
+      }
+      case 0x32:
+        writeList(messageEnd(depth + 1, "google.protobuf.ListValue"), depth + 1, node, vdepth, b);
+        break;
+      default:
+        // A known field with another wire type: the object decoder reads it by its declared type.
+        bail();
+    }
+    if (pos > end) bail();
+  }
+  if (kinds === 0 || pos !== end) bail();
+}
+
+function writeList(end: number, depth: number, node: PathNode, vdepth: number, b: DataBuilder): void {
+  if (vdepth > dataDepth) dataDepth = vdepth;
+  b.byte(0x5b);
+  let first = true;
+  while (pos < end) {
+    const tag = readTag();
+    if (tag !== 0x0a) {
+      if (tag >>> 3 === 1) bail();
+      skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+      continue;
+    }
+    if (!first) b.byte(0x2c);
+    first = false;
+    dataKeys++;
+    // Arrays reach their elements: the same path.
+    writeValue(depth + 1, node, vdepth + 1, b);
+  }
+  if (pos !== end) bail();
+  b.byte(0x5d);
+}
+
+const NULL = Array.from("null", (c) => c.charCodeAt(0));
+const TRUE = Array.from("true", (c) => c.charCodeAt(0));
+const FALSE = Array.from("false", (c) => c.charCodeAt(0));
+function writeAscii(b: DataBuilder, text: readonly number[]): void {
+  for (let i = 0; i < text.length; i++) b.byte(text[i]!);
 }

@@ -7,7 +7,9 @@ import type { Event, RecordEventsRequest } from "../proto/gen/telemetry/v1/telem
 import { invalidArgument } from "../store/errors.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "../store/json.ts";
 import { isValidModule } from "../store/keys.ts";
+import type { PreparedData } from "../store/prepared-data.ts";
 import type { Limits } from "./limits.ts";
+import { preparedOf } from "./record-decoder.ts";
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** 9999-12-31T23:59:59.999Z, the last instant a Timestamp's JSON form can carry. */
@@ -38,8 +40,19 @@ function validateEvent(event: Event, at: string, limits: Limits, now: number): S
   checkName(event.type, `${at}.type`, limits);
   const id = event.id ? checkName(event.id, `${at}.id`, limits) : newEventId();
   const time = event.time ? timestampMs(event.time, `${at}.time`) : now;
-  const data = event.data ?? {};
-  const dataJson = checkData(data, `${at}.data`, limits);
+  const prepared = preparedOf(event);
+  let data: JsonObject | undefined;
+  let dataJson: string | undefined;
+  if (prepared) {
+    // The decoder measured the data: only data over a limit is made into objects, to name the problem.
+    const { prepared: p, row } = prepared;
+    const bytes = p.jsonEnd[row]! - (row > 0 ? p.jsonEnd[row - 1]! : 0);
+    if (p.depth[row]! > limits.maxDepth || p.keys[row]! > limits.maxKeys || bytes > limits.maxEventBytes)
+      checkData(event.data ?? {}, `${at}.data`, limits);
+  } else {
+    data = event.data ?? {};
+    dataJson = checkData(data, `${at}.data`, limits);
+  }
   let lat = Number.NaN;
   let lon = Number.NaN;
   if (event.location) {
@@ -52,7 +65,36 @@ function validateEvent(event: Event, at: string, limits: Limits, now: number): S
       throw invalidArgument(`${at}.location.lon`, `${lon} is outside -180..180`);
     }
   }
-  return { id, type: event.type, time, data, dataJson, lat, lon };
+  if (prepared)
+    return new PreparedEvent(event, id, event.type, time, lat, lon, prepared.prepared, prepared.row);
+  return { id, type: event.type, time, data: data!, dataJson, lat, lon };
+}
+
+/** A validated event whose data the decoder prepared (record-decoder.ts): `data` is made only if asked for. */
+class PreparedEvent implements StoredEvent {
+  constructor(
+    private readonly source: Event,
+    readonly id: string,
+    readonly type: string,
+    readonly time: number,
+    public lat: number,
+    public lon: number,
+    public prepared: PreparedData | undefined,
+    readonly preparedRow: number,
+  ) {}
+
+  private own: JsonObject | undefined;
+
+  get data(): JsonObject {
+    this.own ??= this.source.data ?? {};
+    return this.own;
+  }
+
+  /** Data set anew is stored as it is now, not as it was prepared. */
+  set data(value: JsonObject) {
+    this.own = value;
+    this.prepared = undefined;
+  }
 }
 
 function checkName(value: string, field: string, limits: Limits): string {

@@ -195,14 +195,15 @@ function readRanges(file: string, ranges: readonly (readonly [number, number])[]
 }
 
 async function openTemp(dir: string, temp: string) {
-  // removeItem prunes empty directories, so `dir` can vanish between mkdir and open: try again.
+  // The directory usually exists (a partition takes many writes): make it only when the open says it
+  // does not. removeItem prunes empty directories, so `dir` can vanish between mkdir and open: try again.
   for (let attempt = 0; ; attempt++) {
-    await mkdir(dir, { recursive: true });
     try {
       return await open(temp, "wx");
     } catch (error) {
       if (codeOf(error) !== "ENOENT" || attempt >= 5) throw error;
     }
+    await mkdir(dir, { recursive: true });
   }
 }
 

@@ -1,3 +1,5 @@
+import type { PreparedData } from "./prepared-data.ts";
+
 /** JSON values as events carry them in `data` and as filters carry them in `values`. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -14,6 +16,9 @@ export interface StoredEvent {
   dataJson?: string;
   /** When it was first written (ms); set only when compaction rewrites an event. */
   ingested?: number;
+  /** `data` as the wire decoder prepared it (JSON text and flattened values), at row `preparedRow`. */
+  prepared?: PreparedData;
+  preparedRow?: number;
 }
 
 /**

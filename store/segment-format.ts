@@ -15,6 +15,7 @@ import { csvPaths } from "./csv-flatten.ts";
 import { lowerBound } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { type PreparedData, TAG_VISIT } from "./prepared-data.ts";
 import { buildRollups, type RollupTable } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
@@ -121,6 +122,8 @@ export function encodeSegment(
   let maxIngested = Number.NEGATIVE_INFINITY;
   let lastType: string | undefined;
   let lastTypeCode = 0;
+  // Events the wire decoder prepared: their data's text is copied and their values pushed as they are.
+  const prepared = events.some((e) => e.prepared !== undefined) ? new PreparedRows(n) : undefined;
 
   for (let i = 0; i < n; i++) {
     const event = events[i]!;
@@ -150,8 +153,14 @@ export function encodeSegment(
       }
     }
     ids[i] = event.id;
+    if (event.prepared !== undefined) {
+      prepared!.add(state, event.prepared, event.preparedRow!, i);
+      continue;
+    }
     const data = event.data;
-    texts[i] = event.dataJson ?? JSON.stringify(data);
+    const text = event.dataJson ?? JSON.stringify(data);
+    if (prepared) prepared.addText(text, i);
+    else texts[i] = text;
     const keys = Object.keys(data);
     for (let k = 0; k < keys.length; k++) {
       const key = keys[k]!;
@@ -172,8 +181,9 @@ export function encodeSegment(
   writer.strings("id", ids);
   // The original JSON is the largest column and only ListEvents and exports read it: deflate pays there,
   // once compaction has merged segments (fresh per-batch segments stay raw, for ingest speed).
-  writer.strings("data", texts, compress);
-  const shapes = compress ? csvShapes(texts) : undefined;
+  if (prepared) writer.stringBytes("data", prepared.offsets, prepared.bytes(), compress);
+  else writer.strings("data", texts, compress);
+  const shapes = compress ? csvShapes(prepared ? prepared.texts() : texts) : undefined;
   if (shapes) writer.add("shape", "u32", shapes.codes);
   const pathNames = [...state.paths.keys()];
   const pathColumns = new Map<string, PathColumn>();
@@ -360,6 +370,128 @@ function walk(state: WalkState, value: JsonValue, column: PathBuilder, row: numb
   }
 }
 
+/**
+ * The data of a segment some of whose events the wire decoder prepared (store/prepared-data.ts): their
+ * texts are copied as bytes and their values pushed in their order, paths and texts mapped once per
+ * request to the segment's columns and dictionary codes — in the order the walk would meet them, so the
+ * segment is the one the object path encodes. The other events' texts are encoded beside them.
+ */
+class PreparedRows {
+  readonly offsets: Uint32Array;
+  private data = new Uint8Array(65536);
+  private at = 0;
+  private last: PreparedData | undefined;
+  /** The run of texts not copied yet: from.json[runStart, runEnd), to go at runAt. */
+  private runFrom: PreparedData | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+  private runAt = 0;
+  private paths: (PathBuilder | undefined)[] = [];
+  private codes: Int32Array = new Int32Array(0);
+  private readonly seen = new Map<PreparedData, { paths: (PathBuilder | undefined)[]; codes: Int32Array }>();
+
+  constructor(n: number) {
+    this.offsets = new Uint32Array(n + 1);
+  }
+
+  add(state: WalkState, from: PreparedData, r: number, row: number): void {
+    if (from !== this.last) this.use(from);
+    // Texts are copied in runs: a request's events mostly follow each other in the segment.
+    const start = r > 0 ? from.jsonEnd[r - 1]! : 0;
+    const end = from.jsonEnd[r]!;
+    if (from !== this.runFrom || start !== this.runEnd) this.flush();
+    if (this.runFrom === undefined) {
+      this.runFrom = from;
+      this.runStart = start;
+      this.runAt = this.at;
+    }
+    this.runEnd = end;
+    this.at += end - start;
+    this.offsets[row + 1] = this.at;
+    const paths = this.paths;
+    const codes = this.codes;
+    for (let k = r > 0 ? from.entryEnd[r - 1]! : 0, last = from.entryEnd[r]!; k < last; k++) {
+      const p = from.entryPath[k]!;
+      let column = paths[p];
+      if (column === undefined) {
+        const path = from.paths[p]!;
+        column = state.paths.get(path);
+        if (!column) {
+          column = new PathBuilder(path, Math.min(state.capacity, 64));
+          state.paths.set(path, column);
+        }
+        paths[p] = column;
+      }
+      const tag = from.entryTag[k]!;
+      if (tag === TAG_VISIT) continue;
+      let val = from.entryVal[k]!;
+      if (tag === TAG_STRING || tag === TAG_OBJECT) {
+        let code = codes[val]!;
+        if (code < 0) {
+          code = state.strings.code(from.text(val));
+          codes[val] = code;
+        }
+        val = code;
+      }
+      column.push(row, tag, val);
+    }
+  }
+
+  addText(text: string, row: number): void {
+    this.flush();
+    this.room(text.length * 3);
+    this.at += encoder.encodeInto(text, this.data.subarray(this.at)).written;
+    this.offsets[row + 1] = this.at;
+  }
+
+  bytes(): Uint8Array {
+    this.flush();
+    return this.data.subarray(0, this.at);
+  }
+
+  /** Copies the pending run of texts (its place, from runAt to at, is already counted). */
+  private flush(): void {
+    const from = this.runFrom;
+    if (from === undefined) return;
+    this.runFrom = undefined;
+    const length = this.runEnd - this.runStart;
+    const at = this.runAt;
+    // `at` has moved on by the run's length: make room for the run where it belongs.
+    const end = at + length;
+    if (end > this.data.length) {
+      const data = new Uint8Array(Math.max(this.data.length * 2, end));
+      data.set(this.data.subarray(0, at));
+      this.data = data;
+    }
+    this.data.set(from.json.subarray(this.runStart, this.runEnd), at);
+  }
+
+  texts(): string[] {
+    const data = this.bytes();
+    return Array.from(this.offsets.subarray(1), (end, i) =>
+      decoder.decode(data.subarray(this.offsets[i], end)),
+    );
+  }
+
+  private use(from: PreparedData): void {
+    this.last = from;
+    let maps = this.seen.get(from);
+    if (!maps) {
+      maps = { paths: [], codes: new Int32Array(from.texts).fill(-1) };
+      this.seen.set(from, maps);
+    }
+    this.paths = maps.paths;
+    this.codes = maps.codes;
+  }
+
+  private room(need: number): void {
+    if (this.at + need <= this.data.length) return;
+    const data = new Uint8Array(Math.max(this.data.length * 2, this.at + need));
+    data.set(this.data.subarray(0, this.at));
+    this.data = data;
+  }
+}
+
 /** One path's values as the walk finds them: (row, tag, value) in growable typed arrays. */
 class PathBuilder {
   rows: Uint32Array;
@@ -439,6 +571,12 @@ class ColumnWriter {
     }
   }
 
+  stringBytes(name: string, offsets: Uint32Array, bytes: Uint8Array, compress: boolean): void {
+    this.add(`${name}.o`, "u32", offsets);
+    if (compress) this.add(`${name}.b`, "deflate", deflateSync(bytes, { level: 1 }));
+    else this.add(`${name}.b`, "bytes", bytes);
+  }
+
   strings(name: string, values: readonly string[], compress = false): void {
     const offsets = new Uint32Array(values.length + 1);
     // All ASCII (the usual case): one native encode of the joined strings, whose byte offsets are then
@@ -464,9 +602,7 @@ class ColumnWriter {
       }
       bytes = blob.subarray(0, at);
     }
-    this.add(`${name}.o`, "u32", offsets);
-    if (compress) this.add(`${name}.b`, "deflate", deflateSync(bytes, { level: 1 }));
-    else this.add(`${name}.b`, "bytes", bytes);
+    this.stringBytes(name, offsets, bytes, compress);
   }
 
   finish(header: Header): Uint8Array {

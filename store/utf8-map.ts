@@ -17,6 +17,13 @@ const encoder = new TextEncoder();
 // ignoreBOM: a text that starts with U+FEFF keeps it (the default decoder would drop it).
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/** FNV-1a of bytes[from, to), the hash `intern` computes (int32). */
+export function utf8Hash(bytes: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let k = from; k < to; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
+  return h;
+}
+
 /** 2^32 / golden ratio, odd: Fibonacci hashing spreads the hash's every bit into the slot index. */
 const MIX = 0x9e3779b1;
 /** A record: value (int32), byte length (int32), the bytes, padding to a multiple of 4. */
@@ -37,8 +44,11 @@ export class Utf8Map {
 
   /** The value of the text `bytes[from, to)`; when it is new, it is added with value `value`. */
   intern(bytes: Uint8Array, from: number, to: number, value: number): number {
-    let h = 0x811c9dc5 | 0;
-    for (let k = from; k < to; k++) h = Math.imul(h ^ bytes[k]!, 0x01000193);
+    return this.internHashed(bytes, from, to, utf8Hash(bytes, from, to), value);
+  }
+
+  /** `intern` with the text's hash `utf8Hash` already computed (as a caller walking the bytes can). */
+  internHashed(bytes: Uint8Array, from: number, to: number, h: number, value: number): number {
     const slots = this.slots;
     const mask = (slots.length >>> 1) - 1;
     const arena = this.arena;
