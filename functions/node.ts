@@ -10,6 +10,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
+import { isMainThread } from "node:worker_threads";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { createStorage } from "unstorage";
@@ -25,6 +26,7 @@ import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
 import { segmentCodec } from "./encryption-config.ts";
 import { folderAssets } from "./node-assets.ts";
 import { nodeCrc32 } from "./node-crc32.ts";
+import { WorkerEncoder } from "./node-encoder.ts";
 import { nodeInflate } from "./node-inflate.ts";
 import { PageTokens } from "./page-token.ts";
 import { routerOptions, routes } from "./routes.ts";
@@ -86,6 +88,8 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     );
   }
   const codec = await segmentCodec(config.encryption);
+  // RecordEvents' segments are encoded on another core while the next requests are decoded.
+  const encoder = new WorkerEncoder();
   await checkEncryptionKeys(storage, codec);
   const deps: ServiceDeps = {
     store: new EventStore({
@@ -97,6 +101,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
       codec,
       retentionDays: (module) => config.modules[module]?.retentionDays,
       groupCommit: true,
+      encoder,
     }),
     auth,
     tokens: new PageTokens(await loadSecret(config)),
@@ -162,7 +167,8 @@ export async function startNode(config: NodeConfig = loadConfig()) {
     new Promise<void>((resolve) => {
       stopCompactor();
       stopMaintenance();
-      server.close(() => resolve());
+      // The encoder's worker goes once no request can need it.
+      server.close(() => encoder.close().then(resolve, resolve));
       h2.close();
       h1.closeIdleConnections();
       setTimeout(() => {
@@ -172,7 +178,8 @@ export async function startNode(config: NodeConfig = loadConfig()) {
   return { url, close };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Not in the segment encoder's worker thread, which may run this module as part of a bundle.
+if (isMainThread && import.meta.url === `file://${process.argv[1]}`) {
   startNode().then(
     (server) => {
       const stop = () => server.close().then(() => process.exit(0));

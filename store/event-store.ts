@@ -26,6 +26,7 @@ import { mapLimit } from "./map-limit.ts";
 import { PartitionIds } from "./partition-ids.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
+import { INLINE_ENCODER, type SegmentEncoder } from "./segment-encoder.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 import { guardStorage, storageFailure } from "./storage-errors.ts";
 import { buried, type Tombstone, Tombstones } from "./tombstones.ts";
@@ -52,6 +53,8 @@ export interface EventStoreOptions {
    * behalf of several requests from one request's context, which workerd does not allow.
    */
   groupCommit?: boolean;
+  /** Encodes the segments `record` writes (segment-encoder.ts); in the calling thread by default. */
+  encoder?: SegmentEncoder;
 }
 
 /** One partition's segments, in name order, with the rows each must skip as duplicates. */
@@ -112,6 +115,7 @@ export class EventStore {
   readonly retentionDays: (module: string) => number | undefined;
   /** Concurrent record calls, committed in groups per module (when `groupCommit`). */
   private readonly commits: GroupCommit<PendingBatch, number> | undefined;
+  private readonly encoder: SegmentEncoder;
 
   constructor(options: EventStoreOptions) {
     // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
@@ -121,6 +125,7 @@ export class EventStore {
     this.inflate = options.inflate;
     if (options.crc32) useCrc32(options.crc32);
     this.codec = options.codec ?? PLAIN_CODEC;
+    this.encoder = options.encoder ?? INLINE_ENCODER;
     this.tombstones = new Tombstones(this.storage);
     this.retentionDays = options.retentionDays ?? (() => undefined);
     this.ids = new PartitionIds(options.idIndexBytes ?? 64 * 1024 * 1024);
@@ -219,15 +224,16 @@ export class EventStore {
     // Stamped as late as possible: a page snapshot taken before this instant must not see these events,
     // so the window between the stamp and the segment becoming visible is only the encode and the write.
     const ingestedAt = this.now();
+    // Checked: the next group may be prepared while this one is encoded (in a worker thread on Node) and
+    // written. It may miss this group's events, as a concurrent writer may; readers count them once.
+    writing?.();
     const written = await Promise.all(
       fresh.map(async ([day, list]) => {
         const key = segmentKey(tenant, module, day, newSegmentName(ingestedAt));
-        const plain = encodeSegment(list, ingestedAt);
+        const plain = await this.encoder.encode(list, ingestedAt);
         return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
-    // From here on the group only waits on the storage: the next group may be prepared meanwhile.
-    writing?.();
     const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {

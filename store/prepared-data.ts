@@ -35,6 +35,8 @@ function keyText(bytes: Uint8Array, from: number, to: number): string | undefine
 
 /** One request's events' data, as the encoder reads it. */
 export interface PreparedData {
+  /** Events held. */
+  readonly events: number;
   /** Event i's JSON text is json[jsonEnd[i - 1] (0 for the first), jsonEnd[i]). */
   readonly json: Uint8Array;
   readonly jsonEnd: Uint32Array;
@@ -54,6 +56,63 @@ export interface PreparedData {
   /** What validation checks per event: the deepest object or array (data itself is 1), keys and elements. */
   readonly depth: Uint16Array;
   readonly keys: Uint32Array;
+}
+
+/**
+ * A PreparedData as plain arrays and strings, to send to another thread (structured clone) and read there
+ * with `preparedFromParts`: only what the encoder reads, arrays cut to their lengths.
+ */
+export interface PreparedParts {
+  json: Uint8Array;
+  jsonEnd: Uint32Array;
+  entryEnd: Uint32Array;
+  entryPath: Uint32Array;
+  entryTag: Uint8Array;
+  entryVal: Float64Array;
+  paths: string[];
+  /** The texts back to back (one string clones faster than many); text i ends at textEnd[i]. */
+  textJoined: string;
+  textEnd: Uint32Array;
+}
+
+/** A PreparedData's parts (its texts made strings). */
+export function preparedParts(p: PreparedData): PreparedParts {
+  const events = p.events;
+  const entries = events > 0 ? p.entryEnd[events - 1]! : 0;
+  return {
+    json: p.json.slice(0, events > 0 ? p.jsonEnd[events - 1]! : 0),
+    jsonEnd: p.jsonEnd.slice(0, events),
+    entryEnd: p.entryEnd.slice(0, events),
+    entryPath: p.entryPath.slice(0, entries),
+    entryTag: p.entryTag.slice(0, entries),
+    entryVal: p.entryVal.slice(0, entries),
+    paths: [...p.paths],
+    ...joined(Array.from({ length: p.texts }, (_, id) => p.text(id))),
+  };
+}
+
+function joined(texts: readonly string[]): { textJoined: string; textEnd: Uint32Array } {
+  const textEnd = new Uint32Array(texts.length);
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) {
+    at += texts[i]!.length;
+    textEnd[i] = at;
+  }
+  return { textJoined: texts.join(""), textEnd };
+}
+
+/** The PreparedData whose parts these are (validation's figures are not sent: zero). */
+export function preparedFromParts(parts: PreparedParts): PreparedData {
+  const n = parts.jsonEnd.length;
+  const { textJoined, textEnd } = parts;
+  return {
+    ...parts,
+    events: n,
+    texts: textEnd.length,
+    text: (id) => textJoined.slice(id > 0 ? textEnd[id - 1] : 0, textEnd[id]),
+    depth: new Uint16Array(n),
+    keys: new Uint32Array(n),
+  };
 }
 
 /** A path below the data: process-wide, as a path's name is a pure function of its parent's and its key. */

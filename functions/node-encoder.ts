@@ -1,0 +1,119 @@
+/**
+ * The Node server's segment encoder: lists of prepared events (RecordEvents decoded from the wire) are
+ * encoded in a worker thread, so that on a machine with a second core, encoding one group overlaps
+ * decoding and checking the next requests. Other lists (events with JS object data: the JSON forms,
+ * in-process callers) and small ones are encoded in the calling thread, as the store does by default.
+ *
+ * The worker runs this module's own code (`serveEncoder`), loaded from this module's URL — the source
+ * under tsx, or whatever bundle it is part of. A worker that dies fails the encodes it held (their
+ * records fail as unavailable, storing nothing) and is replaced at the next one.
+ */
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { useCrc32 } from "../store/crc32.ts";
+import type { StoredEvent } from "../store/json.ts";
+import {
+  INLINE_ENCODER,
+  type PackedEvents,
+  packedBuffers,
+  packPrepared,
+  type SegmentEncoder,
+  unpackPrepared,
+} from "../store/segment-encoder.ts";
+import { encodeSegment } from "../store/segment-format.ts";
+import { nodeCrc32 } from "./node-crc32.ts";
+
+/** Marks a worker started by this module (workerData). */
+const ROLE = "tally-segment-encoder";
+/** Lists shorter than this are encoded in the calling thread: a round trip costs more than they do. */
+const MIN_WORKER_EVENTS = 256;
+
+interface Request {
+  id: number;
+  events: PackedEvents;
+  ingestedAt: number;
+}
+type Reply = { id: number; bytes: Uint8Array } | { id: number; error: string };
+
+export class WorkerEncoder implements SegmentEncoder {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<
+    number,
+    { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
+  >();
+  private next = 0;
+
+  constructor(private readonly moduleUrl: URL = new URL(import.meta.url)) {}
+
+  encode(events: readonly StoredEvent[], ingestedAt: number) {
+    const packed = events.length >= MIN_WORKER_EVENTS ? packPrepared(events) : undefined;
+    if (!packed) return INLINE_ENCODER.encode(events, ingestedAt);
+    const id = this.next++;
+    const worker = this.start();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      const request: Request = { id, events: packed, ingestedAt };
+      worker.postMessage(request, packedBuffers(packed));
+    });
+  }
+
+  /** Stops the worker; encodes still held fail. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.fail(new Error("the segment encoder was closed"));
+    if (worker) await worker.terminate();
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const url = this.moduleUrl.href;
+    // Under tsx the worker must register its loader before it can import TypeScript.
+    const code = url.endsWith(".ts")
+      ? `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); })`
+      : `import(${JSON.stringify(url)})`;
+    const worker = new Worker(code, { eval: true, workerData: { role: ROLE } });
+    // An idle encoder must not keep the process alive; one with work pending does (ref'd while busy).
+    worker.unref();
+    worker.on("message", (reply: Reply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if ("bytes" in reply) waiting.resolve(reply.bytes);
+      else waiting.reject(new Error(`segment encoder: ${reply.error}`));
+    });
+    const lost = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.fail(error);
+    };
+    worker.on("error", lost);
+    worker.on("exit", (code) => lost(new Error(`the segment encoder stopped (exit code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private fail(error: Error): void {
+    for (const { reject } of this.pending.values()) reject(error);
+    this.pending.clear();
+  }
+}
+
+/** The worker's side: encodes what it is sent, with node:zlib's CRC-32 as the server's store uses. */
+function serveEncoder(): void {
+  useCrc32(nodeCrc32);
+  const port = parentPort!;
+  port.on("message", ({ id, events, ingestedAt }: Request) => {
+    let reply: Reply;
+    try {
+      const bytes = encodeSegment(unpackPrepared(events), ingestedAt);
+      reply = { id, bytes };
+      port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+    } catch (error) {
+      reply = { id, error: error instanceof Error ? error.message : String(error) };
+      port.postMessage(reply);
+    }
+  });
+}
+
+if (!isMainThread && (workerData as { role?: string } | undefined)?.role === ROLE) serveEncoder();

@@ -1,0 +1,125 @@
+/**
+ * How `record` encodes the segments it writes: by default here, in the caller's thread; the Node server
+ * hands lists of prepared events (store/prepared-data.ts: RecordEvents decoded from the wire) to a worker
+ * thread instead (functions/node-encoder.ts), so that encoding one group overlaps decoding the next
+ * requests on a machine's other core. Either way the bytes are encodeSegment's.
+ */
+import type { StoredEvent } from "./json.ts";
+import { type PreparedData, type PreparedParts, preparedFromParts, preparedParts } from "./prepared-data.ts";
+import { encodeSegment } from "./segment-format.ts";
+
+export interface SegmentEncoder {
+  /** encodeSegment(events, ingestedAt), wherever it runs. */
+  encode(events: readonly StoredEvent[], ingestedAt: number): Uint8Array | Promise<Uint8Array>;
+}
+
+export const INLINE_ENCODER: SegmentEncoder = {
+  encode: (events, ingestedAt) => encodeSegment(events, ingestedAt),
+};
+
+/** A list of prepared events as arrays and strings, for structured clone (`transfer`: its buffers). */
+export interface PackedEvents {
+  /** The ids back to back (one string clones faster than many); event i's ends at idEnd[i]. */
+  ids: string;
+  idEnd: Uint32Array;
+  /** The distinct types, and each event's. */
+  types: string[];
+  type: Uint32Array;
+  time: Float64Array;
+  lat: Float64Array;
+  lon: Float64Array;
+  /** NaN where an event has no `ingested`. */
+  ingested: Float64Array;
+  /** Per event, its data's PreparedParts (an index into `data`) and row there. */
+  source: Uint32Array;
+  row: Uint32Array;
+  data: PreparedParts[];
+}
+
+/** `events` packed, or undefined when one of them was not prepared (its data is a JS object). */
+export function packPrepared(events: readonly StoredEvent[]): PackedEvents | undefined {
+  const n = events.length;
+  const ids = new Array<string>(n);
+  const types = new Map<string, number>();
+  const packed: PackedEvents = {
+    ids: "",
+    idEnd: new Uint32Array(n),
+    types: [],
+    type: new Uint32Array(n),
+    time: new Float64Array(n),
+    lat: new Float64Array(n),
+    lon: new Float64Array(n),
+    ingested: new Float64Array(n),
+    source: new Uint32Array(n),
+    row: new Uint32Array(n),
+    data: [],
+  };
+  const sources = new Map<PreparedData, number>();
+  let idAt = 0;
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    const prepared = e.prepared;
+    if (prepared === undefined) return undefined;
+    let source = sources.get(prepared);
+    if (source === undefined) {
+      source = sources.size;
+      sources.set(prepared, source);
+    }
+    ids[i] = e.id;
+    idAt += e.id.length;
+    packed.idEnd[i] = idAt;
+    let type = types.get(e.type);
+    if (type === undefined) {
+      type = types.size;
+      types.set(e.type, type);
+    }
+    packed.type[i] = type;
+    packed.time[i] = e.time;
+    packed.lat[i] = e.lat;
+    packed.lon[i] = e.lon;
+    packed.ingested[i] = e.ingested ?? Number.NaN;
+    packed.source[i] = source;
+    packed.row[i] = e.preparedRow!;
+  }
+  packed.ids = ids.join("");
+  packed.types = [...types.keys()];
+  packed.data = [...sources.keys()].map(preparedParts);
+  return packed;
+}
+
+/** The buffers of a packed list, to transfer rather than copy. */
+export function packedBuffers(packed: PackedEvents): ArrayBuffer[] {
+  const views: ArrayBufferView[] = [
+    packed.idEnd,
+    packed.type,
+    packed.time,
+    packed.lat,
+    packed.lon,
+    packed.ingested,
+    packed.source,
+    packed.row,
+  ];
+  for (const d of packed.data)
+    views.push(d.json, d.jsonEnd, d.entryEnd, d.entryPath, d.entryTag, d.entryVal, d.textEnd);
+  return views.map((v) => v.buffer as ArrayBuffer);
+}
+
+/** The events a packed list holds, as encodeSegment reads them (`data` is never read: they are prepared). */
+export function unpackPrepared(packed: PackedEvents): StoredEvent[] {
+  const data = packed.data.map(preparedFromParts);
+  return Array.from(packed.idEnd, (end, i) => {
+    const ingested = packed.ingested[i]!;
+    const event: StoredEvent = {
+      id: packed.ids.slice(i > 0 ? packed.idEnd[i - 1] : 0, end),
+      type: packed.types[packed.type[i]!]!,
+      time: packed.time[i]!,
+      data: {},
+      lat: packed.lat[i]!,
+      lon: packed.lon[i]!,
+      prepared: data[packed.source[i]!]!,
+      preparedRow: packed.row[i]!,
+    };
+    if (!Number.isNaN(ingested)) event.ingested = ingested;
+    return event;
+  });
+}
