@@ -53,6 +53,8 @@ export interface PreparedData {
   readonly texts: number;
   /** A string value, or an object's canonical text (keys sorted at every level). */
   text(id: number): string;
+  /** The texts as parts to send, when they can be had without making every one a string. */
+  textParts?(): TextParts;
   /** What validation checks per event: the deepest object or array (data itself is 1), keys and elements. */
   readonly depth: Uint16Array;
   readonly keys: Uint32Array;
@@ -70,12 +72,21 @@ export interface PreparedParts {
   entryTag: Uint8Array;
   entryVal: Float64Array;
   paths: string[];
-  /** The texts back to back (one string clones faster than many); text i ends at textEnd[i]. */
-  textJoined: string;
-  textEnd: Uint32Array;
+  texts: TextParts;
 }
 
-/** A PreparedData's parts (its texts made strings). */
+/**
+ * Text ids' texts, to send: string values as UTF-8 (`bytes[start, end)`, a copy of the part of the wire
+ * holding them), and objects' canonical texts as strings (`start` -1 - k: objects[k]).
+ */
+export interface TextParts {
+  bytes: Uint8Array;
+  start: Int32Array;
+  end: Int32Array;
+  objects: string[];
+}
+
+/** A PreparedData's parts. */
 export function preparedParts(p: PreparedData): PreparedParts {
   const events = p.events;
   const entries = events > 0 ? p.entryEnd[events - 1]! : 0;
@@ -87,29 +98,27 @@ export function preparedParts(p: PreparedData): PreparedParts {
     entryTag: p.entryTag.slice(0, entries),
     entryVal: p.entryVal.slice(0, entries),
     paths: [...p.paths],
-    ...joined(Array.from({ length: p.texts }, (_, id) => p.text(id))),
+    texts: p.textParts?.() ?? {
+      bytes: new Uint8Array(0),
+      start: Int32Array.from({ length: p.texts }, (_, id) => -1 - id),
+      end: new Int32Array(p.texts),
+      objects: Array.from({ length: p.texts }, (_, id) => p.text(id)),
+    },
   };
-}
-
-function joined(texts: readonly string[]): { textJoined: string; textEnd: Uint32Array } {
-  const textEnd = new Uint32Array(texts.length);
-  let at = 0;
-  for (let i = 0; i < texts.length; i++) {
-    at += texts[i]!.length;
-    textEnd[i] = at;
-  }
-  return { textJoined: texts.join(""), textEnd };
 }
 
 /** The PreparedData whose parts these are (validation's figures are not sent: zero). */
 export function preparedFromParts(parts: PreparedParts): PreparedData {
   const n = parts.jsonEnd.length;
-  const { textJoined, textEnd } = parts;
+  const { bytes, start, end, objects } = parts.texts;
   return {
     ...parts,
     events: n,
-    texts: textEnd.length,
-    text: (id) => textJoined.slice(id > 0 ? textEnd[id - 1] : 0, textEnd[id]),
+    texts: start.length,
+    text: (id) => {
+      const at = start[id]!;
+      return at < 0 ? objects[-1 - at]! : decoder.decode(bytes.subarray(at, end[id]));
+    },
     depth: new Uint16Array(n),
     keys: new Uint32Array(n),
   };
@@ -203,6 +212,30 @@ export class DataBuilder implements PreparedData {
       this.textOf[id] = text;
     }
     return text;
+  }
+
+  textParts(): TextParts {
+    const n = this.texts;
+    let lo = this.wire.length;
+    let hi = 0;
+    for (let id = 0; id < n; id++) {
+      if (this.wireStart[id]! < 0) continue;
+      lo = Math.min(lo, this.wireStart[id]!);
+      hi = Math.max(hi, this.wireEnd[id]!);
+    }
+    const start = new Int32Array(n);
+    const end = new Int32Array(n);
+    const objects: string[] = [];
+    for (let id = 0; id < n; id++) {
+      if (this.wireStart[id]! < 0) {
+        start[id] = -1 - objects.length;
+        objects.push(this.textOf[id]!);
+      } else {
+        start[id] = this.wireStart[id]! - lo;
+        end[id] = this.wireEnd[id]! - lo;
+      }
+    }
+    return { bytes: this.wire.slice(lo, Math.max(lo, hi)), start, end, objects };
   }
 
   /** Ends an event's data: its text, values, depth and key count. */
@@ -417,6 +450,8 @@ export class DataBuilder implements PreparedData {
         canonicalTexts.push(canonicalJson(JSON.parse(raw) as JsonValue));
       }
       this.textOf[id] = canonicalTexts[known]!;
+      // Not a span of the wire: textParts sends it as a string.
+      this.wireStart[id] = -1;
     }
     return id;
   }

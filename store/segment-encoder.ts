@@ -100,7 +100,17 @@ export function packedBuffers(packed: PackedEvents): ArrayBuffer[] {
     packed.row,
   ];
   for (const d of packed.data)
-    views.push(d.json, d.jsonEnd, d.entryEnd, d.entryPath, d.entryTag, d.entryVal, d.textEnd);
+    views.push(
+      d.json,
+      d.jsonEnd,
+      d.entryEnd,
+      d.entryPath,
+      d.entryTag,
+      d.entryVal,
+      d.texts.bytes,
+      d.texts.start,
+      d.texts.end,
+    );
   return views.map((v) => v.buffer as ArrayBuffer);
 }
 
