@@ -144,7 +144,7 @@ export class PathNode {
 }
 
 /** Paths and canonical texts are remembered across requests, within these bounds (then forgotten at once). */
-const MAX_PATHS = 10_000;
+const MAX_PATHS = 2_000;
 const MAX_CANONICAL = 20_000;
 const newRoot = () => new PathNode("", new Uint8Array(0), new Uint8Array(0));
 let root = newRoot();
@@ -334,6 +334,9 @@ export class DataBuilder implements PreparedData {
         if (i === length) return guess;
       }
     }
+    // A request of ever new keys (within the limits, up to millions): left to the object path, which
+    // keeps no tree of them.
+    if (pathCount > 4 * MAX_PATHS) return undefined;
     parent.children ??= new Utf8Map();
     const kids = parent.kids;
     const n = parent.children.intern(bytes, from, to, kids.length);
