@@ -369,26 +369,38 @@ export class EventStore {
     lazyAhead = 32,
     listEach = false,
   ): AsyncGenerator<Partition> {
-    const days = await this.listDays(tenant, module, start, end, listEach);
-    // Read once, after every listed partition's listing: serves all of them (see partitionState).
-    const stones = await this.tombstones.covering(tenant, module);
+    const days = await this.listDays(tenant, module, start, end, listEach, order);
+    // Read once, after every listed partition's listing: serves all of them (see partitionState), and
+    // overlaps their segments' reads. A partition listed only when it is loaded reads its own.
+    const stones = [...days.values()].some((keys) => keys !== undefined)
+      ? this.tombstones.covering(tenant, module)
+      : undefined;
+    stones?.catch(() => {});
     const sorted = [...days.keys()].sort();
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one; lazily read ones (headers only, a few
-    // KiB each) several ahead, so that the many small reads overlap.
-    const ahead = lazy ? lazyAhead : 1;
+    // KiB each) several ahead, so that the many small reads overlap. A caller that will likely stop
+    // within the first partition (listEach: a ListEvents page) gets none read ahead of it, then 1, 2,
+    // 4… more each time it comes back for another.
+    let ahead = listEach ? 0 : lazy ? lazyAhead : 1;
     const load = (day: string) => {
       const loading = this.loadPartition(tenant, module, day, days.get(day), true, cache, stones, lazy);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
       loading.catch(() => {});
       return loading;
     };
-    const queue = sorted.slice(0, ahead).map(load);
+    const queue: Promise<Partition["segments"]>[] = [];
+    let started = 0;
+    const startUpTo = (n: number) => {
+      while (started < Math.min(n, sorted.length)) queue.push(load(sorted[started++]!));
+    };
+    startUpTo(Math.max(1, ahead));
     for (let i = 0; i < sorted.length; i++) {
+      startUpTo(i + 1);
       const segments = await queue.shift()!;
-      const following = sorted[i + ahead];
-      if (following !== undefined) queue.push(load(following));
+      startUpTo(i + 1 + ahead);
       yield { day: sorted[i]!, segments };
+      if (listEach) ahead = Math.min(lazyAhead, Math.max(1, 2 * ahead));
     }
   }
 
@@ -402,7 +414,14 @@ export class EventStore {
    * day or two (ListEvents) gets just the days, from a driver that can list one level (prefixes.ts), and
    * each partition is listed as it is loaded (with the tombstones read after it, see partitionState).
    */
-  private async listDays(tenant: string, module: string, start: number, end: number, listEach = false) {
+  private async listDays(
+    tenant: string,
+    module: string,
+    start: number,
+    end: number,
+    listEach = false,
+    order: "asc" | "desc" = "asc",
+  ) {
     const prefix = eventsPrefix(tenant, module);
     const first = dayStart(dayOf(start));
     const days = new Map<string, string[] | undefined>();
@@ -410,6 +429,11 @@ export class EventStore {
     const oneLevel = driver as RangeDriver;
     if (listEach && oneLevel.getChildPrefixes && (end - first) / DAY_MS > LIST_DAYS_SEPARATELY) {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
+      // The day the listing starts from is listed meanwhile, on the chance that it holds segments (a page
+      // back from now, or from the module's first day): its partition's listing is then at hand.
+      const firstDay = order === "desc" ? to : from;
+      const guess = this.storage.getKeys(`${prefix}:${firstDay}`);
+      guess.catch(() => {});
       let names: string[];
       try {
         names = await oneLevel.getChildPrefixes(prefix.slice(base.length));
@@ -418,6 +442,10 @@ export class EventStore {
       }
       for (const day of names)
         if (DAY_PATTERN.test(day) && day >= from && day <= to) days.set(day, undefined);
+      if (days.has(firstDay)) {
+        const keys = await guess;
+        if (keys.length > 0) days.set(firstDay, keys);
+      }
     } else if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
       const wanted: string[] = [];
       for (let t = first; t < end; t += DAY_MS) wanted.push(dayOf(t));
@@ -458,7 +486,7 @@ export class EventStore {
     listed?: string[],
     masks = true,
     cache = true,
-    stones?: Tombstone[],
+    stones?: Promise<Tombstone[]>,
     lazy = false,
   ): Promise<Partition["segments"]> {
     const state = await this.partitionState(tenant, module, day, listed, cache, stones, lazy);
@@ -493,7 +521,7 @@ export class EventStore {
     day: string,
     listed?: string[],
     cache = true,
-    stones?: Tombstone[],
+    stones?: Promise<Tombstone[]>,
     lazy = false,
   ) {
     const prefix = eventsPrefix(tenant, module);
@@ -503,6 +531,14 @@ export class EventStore {
       const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
       const quarantined = all.filter((key) => isQuarantined(key));
       const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
+      // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
+      // written after its listing, and then every input (so its merge) is older than the tombstone.
+      // Started now, so that it overlaps the segments' reads.
+      const stonesRead =
+        attempt === 0 && listed && stones
+          ? stones.then((found) => found.filter((t) => t.day === undefined || t.day === day))
+          : this.tombstones.covering(tenant, module, day);
+      stonesRead.catch(() => {});
       // At most 16 reads at once: with a cold cache, each concurrent write or query would otherwise hold
       // a file open per segment of the partition (thousands of fds under load).
       const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy));
@@ -520,12 +556,7 @@ export class EventStore {
         if (attempt < 5) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
       }
-      // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
-      // written after its listing, and then every input (so its merge) is older than the tombstone.
-      const stonesHere =
-        attempt === 0 && listed && stones
-          ? stones.filter((t) => t.day === undefined || t.day === day)
-          : await this.tombstones.covering(tenant, module, day);
+      const stonesHere = await stonesRead;
       const segments = keys
         .map((key, i) => ({ key, name: nameOf(key), segment: loaded[i]! }))
         .filter((s) => s.segment !== undefined)
