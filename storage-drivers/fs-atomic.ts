@@ -379,6 +379,21 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
         .map((entry) => entry.name)
         .sort();
     },
+    /** The keys below each child directory of `base` (prefixes.ts): those directories read in parallel. */
+    async getKeysByChild(base: string) {
+      const segments = checkBase(DRIVER_NAME, base);
+      void ready();
+      const dir = pathOf(segments);
+      const children = (await listDir(dir)).filter((entry) => entry.isDirectory() && isSegment(entry.name));
+      const groups = await Promise.all(
+        children.map(async (child): Promise<[string, string[]]> => {
+          const keys: string[] = [];
+          await walk(join(dir, child.name), "", keys);
+          return [child.name, keys.sort()];
+        }),
+      );
+      return groups.filter(([, keys]) => keys.length > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    },
     async getKeys(base: string | undefined) {
       const segments = checkBase(DRIVER_NAME, base);
       void ready();

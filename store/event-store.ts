@@ -72,6 +72,7 @@ interface RangeDriver {
     ranges: readonly (readonly [number, number])[],
   ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
   getChildPrefixes?(base: string): Promise<string[]>;
+  getKeysByChild?(base: string): Promise<[string, string[]][]>;
 }
 /**
  * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
@@ -453,6 +454,24 @@ export class EventStore {
       listed.forEach((keys, i) => {
         if (keys.length) days.set(wanted[i]!, keys);
       });
+    } else if (oneLevel.getKeysByChild) {
+      // The days' keys grouped by the driver (prefixes.ts): one call, each day's keys already together.
+      const [from, to] = [dayOf(start), dayOf(end - 1)];
+      let groups: [string, string[]][];
+      try {
+        groups = await oneLevel.getKeysByChild(prefix.slice(base.length));
+      } catch (cause) {
+        throw storageFailure("list", cause);
+      }
+      for (const [day, names] of groups) {
+        if (!DAY_PATTERN.test(day) || day < from || day > to) continue;
+        const keys: string[] = [];
+        for (const name of names) {
+          const key = `${prefix}:${day}:${name}`;
+          if (parseSegmentKey(prefix, isQuarantined(key) ? quarantinedFrom(key) : key)) keys.push(key);
+        }
+        if (keys.length > 0) days.set(day, keys);
+      }
     } else {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
       for (const key of await this.storage.getKeys(prefix)) {
