@@ -10,12 +10,17 @@ import { cleanupTempFiles, type FsAtomicOptions, fsAtomicDriver, TEMP_PREFIX } f
 // so that the tests can see what the driver touches and simulate a full disk.
 // vi.mock is hoisted above the imports, so the mock gets its own copy of the temp-file prefix.
 const hooks = vi.hoisted(() => ({ listed: [] as string[], failWrites: false, tempPrefix: ".tmp-" }));
+// The driver lists directories with node:fs's callback readdir (fs-atomic.ts, listDir).
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  const readdir = ((path: string, ...rest: never[]) => {
+    hooks.listed.push(String(path));
+    return (real.readdir as (...args: unknown[]) => void)(path, ...rest);
+  }) as typeof real.readdir;
+  return { ...real, readdir };
+});
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
-  const readdir = ((path: string, options: never) => {
-    hooks.listed.push(String(path));
-    return real.readdir(path, options);
-  }) as typeof real.readdir;
   const open = (async (...args: Parameters<typeof real.open>) => {
     const handle = await real.open(...args);
     if (hooks.failWrites && String(args[0]).includes(hooks.tempPrefix)) {
@@ -27,7 +32,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     }
     return handle;
   }) as typeof real.open;
-  return { ...real, readdir, open };
+  return { ...real, open };
 });
 
 const HOUR = 3_600_000;
