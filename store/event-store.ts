@@ -513,15 +513,12 @@ export class EventStore {
     if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
-    if (masks) {
+    // Duplicates are marked only across segments (dedup.ts): a lone segment has none, nothing to look up.
+    if (masks && live.length > 1) {
       const signature = live.map((s) => s.key).join("|");
       // Duplicates can only be among several segments; their check reads times and ids. A segment
       // compacted away since its header was read: list the partition again and read it whole.
-      if (
-        live.length > 1 &&
-        !this.masks.has(signature) &&
-        !(await loadColumns(live, ["time", "id.o", "id.b"]))
-      )
+      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b"])))
         return this.loadPartition(tenant, module, day, undefined, masks, cache);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
@@ -560,7 +557,10 @@ export class EventStore {
       stonesRead.catch(() => {});
       // At most 16 reads at once: with a cold cache, each concurrent write or query would otherwise hold
       // a file open per segment of the partition (thousands of fds under load).
-      const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy));
+      // Segments all in the cache need no read (a warm query over months meets only those): no task each.
+      const loaded =
+        this.cachedSegments(keys, lazy) ??
+        (await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy)));
       // A segment deleted since the listing was compacted away: harmless when a segment we did read
       // supersedes it (its events are there); otherwise list again.
       // (Sets of names built only when needed: a compacted segment names every segment it merged, and a
@@ -588,6 +588,17 @@ export class EventStore {
         quarantined,
       };
     }
+  }
+
+  /** The keys' segments if every one is cached as `loadSegment` would hand it out, else undefined. */
+  private cachedSegments(keys: readonly string[], lazy: boolean): Segment[] | undefined {
+    const out: Segment[] = [];
+    for (const key of keys) {
+      const cached = this.cache.get(key);
+      if (!cached || !(lazy || cached.complete)) return undefined;
+      out.push(cached);
+    }
+    return out;
   }
 
   /**
