@@ -101,6 +101,27 @@ testDriver({
       await driver.dispose?.();
     });
 
+    it("a driver whose first operations are reads sweeps later, and a write sweeps at once", async () => {
+      await mkdir(join(base, "sr"), { recursive: true });
+      await touch(join(base, "sr", `${TEMP_PREFIX}old`), 2 * 60_000);
+      const driver = fsAtomicDriver({ base, tempMaxAgeMs: 60_000, sweepAfterReadMs: 200 });
+      expect(await driver.getItemRaw!("sr:k", {})).toBe(null);
+      expect(await driver.getKeys("sr", {})).toEqual([]);
+      // The reads scheduled the sweep; it has not run yet.
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([`${TEMP_PREFIX}old`]);
+      for (let waited = 0; (await tempFilesUnder(join(base, "sr"))).length > 0 && waited < 5000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([]);
+      await driver.dispose?.();
+      // A write does not wait for a scheduled sweep: it sweeps first.
+      await touch(join(base, "sr", `${TEMP_PREFIX}old2`), 2 * 60_000);
+      const writer = fsAtomicDriver({ base, tempMaxAgeMs: 60_000, sweepAfterReadMs: 60_000 });
+      expect(await writer.getItemRaw!("sr:k", {})).toBe(null);
+      await writer.setItemRaw!("sr:k", new Uint8Array([1]), {});
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([]);
+      await writer.dispose?.();
+    });
+
     it("a write refused because a value is in the way leaves the old value and no temp file", async () => {
       await storage().setItem("fw", "old");
       await expect(storage().setItem("fw:child", "x")).rejects.toThrow(

@@ -44,6 +44,7 @@ function writerOf(name: string): number | undefined {
 }
 
 const DEFAULT_TEMP_MAX_AGE_MS = 10 * 60_000;
+const DEFAULT_SWEEP_AFTER_READ_MS = 5_000;
 
 /** Errors that mean "no value at this key" when reading. */
 const ABSENT = new Set(["ENOENT", "ENOTDIR", "EISDIR"]);
@@ -60,10 +61,18 @@ export interface FsAtomicOptions {
   base: string;
   /**
    * Temp files older than this are a crashed writer's leftovers and are removed once, on the driver's
-   * first operation. Younger ones may belong to another process still writing.
+   * first write (or `sweepAfterReadMs` after its first read). Younger ones may belong to another process
+   * still writing.
    * @default 600000 (10 minutes)
    */
   tempMaxAgeMs?: number;
+  /**
+   * A driver whose first operation is a read or a listing sweeps this much later: reads never see temp
+   * files, and a cold process's first query should not share the event loop and the file-system threads
+   * with a walk of the whole tree. A write sweeps at once (and waits for it).
+   * @default 5000
+   */
+  sweepAfterReadMs?: number;
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -297,8 +306,17 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
   let swept: Promise<void> | undefined;
   // Housekeeping must never fail a caller's read or write: on error the next process start sweeps again.
   const ready = () => {
+    if (pending) clearTimeout(pending);
+    pending = undefined;
     swept ??= cleanupTempFiles(root, maxAge).then(ignore, ignore);
     return swept;
+  };
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const soon = () => {
+    if (swept || pending) return;
+    pending = setTimeout(ready, options.sweepAfterReadMs ?? DEFAULT_SWEEP_AFTER_READ_MS);
+    // Housekeeping alone must not keep a process alive.
+    pending.unref?.();
   };
 
   const prune = async (dir: string) => {
@@ -354,9 +372,9 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getItemRaw(key: string) {
       const file = fileOf(key);
-      // Reads need not wait for the start-up sweep of crashed writers' temp files (listings skip them):
-      // a cold process's first query should not pay for a walk of the whole tree.
-      void ready();
+      // Reads only schedule the start-up sweep of crashed writers' temp files (listings skip them): a
+      // cold process's first query should not pay for a walk of the whole tree.
+      soon();
       return orNull(readWhole(file));
     },
     /** Partial reads (ranges.ts): one open, the ranges read in parallel into buffers of their own. */
@@ -365,7 +383,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
       ranges: readonly (readonly [number, number])[],
     ): Promise<ItemRanges | null> {
       const file = fileOf(key);
-      void ready();
+      soon();
       return orNull(readRanges(file, ranges));
     },
     async setItem(key: string, value: string) {
@@ -382,7 +400,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     /** One level of the key tree (prefixes.ts): the directories directly below `base`. */
     async getChildPrefixes(base: string) {
       const segments = checkBase(DRIVER_NAME, base);
-      void ready();
+      soon();
       const entries = await listDir(pathOf(segments));
       return entries
         .filter((entry) => entry.isDirectory() && isSegment(entry.name))
@@ -392,7 +410,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     /** The keys below each child directory of `base` (prefixes.ts): those directories read in parallel. */
     async getKeysByChild(base: string) {
       const segments = checkBase(DRIVER_NAME, base);
-      void ready();
+      soon();
       const dir = pathOf(segments);
       const children = (await listDir(dir)).filter((entry) => entry.isDirectory() && isSegment(entry.name));
       const groups = await Promise.all(
@@ -406,7 +424,7 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
     },
     async getKeys(base: string | undefined) {
       const segments = checkBase(DRIVER_NAME, base);
-      void ready();
+      soon();
       const keys: string[] = [];
       await walk(pathOf(segments), segments.map((s) => `${s}:`).join(""), keys);
       return keys.sort();
@@ -425,7 +443,9 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
       await Promise.all(entries.map((entry) => rm(join(dir, entry.name), { recursive: true, force: true })));
     },
     async dispose() {
-      // Let a sweep in flight finish rather than outlive the driver.
+      // Let a sweep in flight finish rather than outlive the driver; one not started yet never starts.
+      if (pending) clearTimeout(pending);
+      pending = undefined;
       await swept;
     },
   };

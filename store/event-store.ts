@@ -370,7 +370,9 @@ export class EventStore {
     lazyAhead = 32,
     listEach = false,
   ): AsyncGenerator<Partition> {
-    const days = await this.listDays(tenant, module, start, end, listEach, order);
+    const { days, rest } = await this.listDays(tenant, module, start, end, listEach, order);
+    let later = rest;
+    later?.catch(() => {});
     // Read once, after every listed partition's listing: serves all of them (see partitionState), and
     // overlaps their segments' reads. A partition listed only when it is loaded reads its own.
     const stones = [...days.values()].some((keys) => keys !== undefined)
@@ -396,7 +398,15 @@ export class EventStore {
       while (started < Math.min(n, sorted.length)) queue.push(load(sorted[started++]!));
     };
     startUpTo(Math.max(1, ahead));
-    for (let i = 0; i < sorted.length; i++) {
+    for (let i = 0; ; i++) {
+      if (i === sorted.length && later) {
+        // The first day was listed before the module's other days were named: they follow it.
+        const more = await later;
+        later = undefined;
+        for (const day of more) days.set(day, undefined);
+        sorted.push(...more);
+      }
+      if (i >= sorted.length) break;
       startUpTo(i + 1);
       const segments = await queue.shift()!;
       startUpTo(i + 1 + ahead);
@@ -407,13 +417,15 @@ export class EventStore {
 
   /** The UTC days (yyyymmdd) holding segments of a module within [start, end), sorted. */
   async days(tenant: string, module: string, start = 0, end = END_OF_TIME): Promise<string[]> {
-    return [...(await this.listDays(tenant, module, start, end)).keys()].sort();
+    return [...(await this.listDays(tenant, module, start, end)).days.keys()].sort();
   }
 
   /**
    * The module's days in [start, end) with their keys. `listEach`: a caller that will likely stop after a
    * day or two (ListEvents) gets just the days, from a driver that can list one level (prefixes.ts), and
    * each partition is listed as it is loaded (with the tombstones read after it, see partitionState).
+   * When the day the listing starts from holds segments, it comes at once with its keys, before the other
+   * days are named; `rest` then names those, in the listing's order.
    */
   private async listDays(
     tenant: string,
@@ -422,7 +434,7 @@ export class EventStore {
     end: number,
     listEach = false,
     order: "asc" | "desc" = "asc",
-  ) {
+  ): Promise<{ days: Map<string, string[] | undefined>; rest?: Promise<string[]> }> {
     const prefix = eventsPrefix(tenant, module);
     const first = dayStart(dayOf(start));
     const days = new Map<string, string[] | undefined>();
@@ -432,21 +444,26 @@ export class EventStore {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
       // The day the listing starts from is listed meanwhile, on the chance that it holds segments (a page
       // back from now, or from the module's first day): its partition's listing is then at hand.
+      // Holding segments, it is the first partition whatever the other days are: it is read at once.
       const firstDay = order === "desc" ? to : from;
       const guess = this.storage.getKeys(`${prefix}:${firstDay}`);
-      guess.catch(() => {});
-      let names: string[];
-      try {
-        names = await oneLevel.getChildPrefixes(prefix.slice(base.length));
-      } catch (cause) {
-        throw storageFailure("list", cause);
+      const named = (async () => {
+        let names: string[];
+        try {
+          names = await oneLevel.getChildPrefixes!(prefix.slice(base.length));
+        } catch (cause) {
+          throw storageFailure("list", cause);
+        }
+        const inRange = names.filter((day) => DAY_PATTERN.test(day) && day >= from && day <= to).sort();
+        return order === "desc" ? inRange.reverse() : inRange;
+      })();
+      named.catch(() => {});
+      const keys = await guess;
+      if (keys.some((key) => parseSegmentKey(prefix, key)?.day === firstDay)) {
+        days.set(firstDay, keys);
+        return { days, rest: named.then((names) => names.filter((day) => day !== firstDay)) };
       }
-      for (const day of names)
-        if (DAY_PATTERN.test(day) && day >= from && day <= to) days.set(day, undefined);
-      if (days.has(firstDay)) {
-        const keys = await guess;
-        if (keys.length > 0) days.set(firstDay, keys);
-      }
+      for (const day of await named) days.set(day, undefined);
     } else if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
       const wanted: string[] = [];
       for (let t = first; t < end; t += DAY_MS) wanted.push(dayOf(t));
@@ -482,7 +499,7 @@ export class EventStore {
         else days.set(parsed.day, [key]);
       }
     }
-    return days;
+    return { days };
   }
 
   /**
