@@ -10,12 +10,17 @@ import { cleanupTempFiles, type FsAtomicOptions, fsAtomicDriver, TEMP_PREFIX } f
 // so that the tests can see what the driver touches and simulate a full disk.
 // vi.mock is hoisted above the imports, so the mock gets its own copy of the temp-file prefix.
 const hooks = vi.hoisted(() => ({ listed: [] as string[], failWrites: false, tempPrefix: ".tmp-" }));
+// The driver lists directories with node:fs's callback readdir (fs-atomic.ts, listDir).
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  const readdir = ((path: string, ...rest: never[]) => {
+    hooks.listed.push(String(path));
+    return (real.readdir as (...args: unknown[]) => void)(path, ...rest);
+  }) as typeof real.readdir;
+  return { ...real, readdir };
+});
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
-  const readdir = ((path: string, options: never) => {
-    hooks.listed.push(String(path));
-    return real.readdir(path, options);
-  }) as typeof real.readdir;
   const open = (async (...args: Parameters<typeof real.open>) => {
     const handle = await real.open(...args);
     if (hooks.failWrites && String(args[0]).includes(hooks.tempPrefix)) {
@@ -27,7 +32,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     }
     return handle;
   }) as typeof real.open;
-  return { ...real, readdir, open };
+  return { ...real, open };
 });
 
 const HOUR = 3_600_000;
@@ -94,6 +99,27 @@ testDriver({
       expect(await driver.hasItem("sw:k", {})).toBe(false);
       expect(await tempFilesUnder(join(base, "sw"))).toEqual([`${TEMP_PREFIX}young`]);
       await driver.dispose?.();
+    });
+
+    it("a driver whose first operations are reads sweeps later, and a write sweeps at once", async () => {
+      await mkdir(join(base, "sr"), { recursive: true });
+      await touch(join(base, "sr", `${TEMP_PREFIX}old`), 2 * 60_000);
+      const driver = fsAtomicDriver({ base, tempMaxAgeMs: 60_000, sweepAfterReadMs: 200 });
+      expect(await driver.getItemRaw!("sr:k", {})).toBe(null);
+      expect(await driver.getKeys("sr", {})).toEqual([]);
+      // The reads scheduled the sweep; it has not run yet.
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([`${TEMP_PREFIX}old`]);
+      for (let waited = 0; (await tempFilesUnder(join(base, "sr"))).length > 0 && waited < 5000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([]);
+      await driver.dispose?.();
+      // A write does not wait for a scheduled sweep: it sweeps first.
+      await touch(join(base, "sr", `${TEMP_PREFIX}old2`), 2 * 60_000);
+      const writer = fsAtomicDriver({ base, tempMaxAgeMs: 60_000, sweepAfterReadMs: 60_000 });
+      expect(await writer.getItemRaw!("sr:k", {})).toBe(null);
+      await writer.setItemRaw!("sr:k", new Uint8Array([1]), {});
+      expect(await tempFilesUnder(join(base, "sr"))).toEqual([]);
+      await writer.dispose?.();
     });
 
     it("a write refused because a value is in the way leaves the old value and no temp file", async () => {

@@ -99,6 +99,23 @@ export const memoryDriver = defineDriver<void>(() => {
       }
       return [...children].sort();
     },
+    /** The keys below each child of `base` (prefixes.ts). */
+    async getKeysByChild(base: string) {
+      const prefix = checkBase(DRIVER_NAME, base)
+        .map((segment) => `${segment}:`)
+        .join("");
+      const groups = new Map<string, string[]>();
+      for (const key of keysUnder(base)) {
+        const rest = key.slice(prefix.length);
+        const cut = rest.indexOf(":");
+        if (cut < 0) continue;
+        const child = rest.slice(0, cut);
+        const group = groups.get(child);
+        if (group) group.push(rest.slice(cut + 1));
+        else groups.set(child, [rest.slice(cut + 1)]);
+      }
+      return [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    },
     async getKeys(base: string | undefined) {
       return keysUnder(base);
     },

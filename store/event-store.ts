@@ -75,6 +75,7 @@ interface RangeDriver {
     ranges: readonly (readonly [number, number])[],
   ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
   getChildPrefixes?(base: string): Promise<string[]>;
+  getKeysByChild?(base: string): Promise<[string, string[]][]>;
 }
 /**
  * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
@@ -375,40 +376,71 @@ export class EventStore {
     lazyAhead = 32,
     listEach = false,
   ): AsyncGenerator<Partition> {
-    const days = await this.listDays(tenant, module, start, end, listEach);
-    // Read once, after every listed partition's listing: serves all of them (see partitionState).
-    const stones = await this.tombstones.covering(tenant, module);
+    const { days, rest } = await this.listDays(tenant, module, start, end, listEach, order);
+    let later = rest;
+    later?.catch(() => {});
+    // Read once, after every listed partition's listing: serves all of them (see partitionState), and
+    // overlaps their segments' reads. A partition listed only when it is loaded reads its own.
+    const stones = [...days.values()].some((keys) => keys !== undefined)
+      ? this.tombstones.covering(tenant, module)
+      : undefined;
+    stones?.catch(() => {});
     const sorted = [...days.keys()].sort();
     if (order === "desc") sorted.reverse();
     // Load the next partition while the caller works on this one; lazily read ones (headers only, a few
-    // KiB each) several ahead, so that the many small reads overlap.
-    const ahead = lazy ? lazyAhead : 1;
+    // KiB each) several ahead, so that the many small reads overlap. A caller that will likely stop
+    // within the first partition (listEach: a ListEvents page) gets none read ahead of it, then 1, 2,
+    // 4… more each time it comes back for another.
+    let ahead = listEach ? 0 : lazy ? lazyAhead : 1;
     const load = (day: string) => {
       const loading = this.loadPartition(tenant, module, day, days.get(day), true, cache, stones, lazy);
       // A failed read-ahead must not go unhandled if the caller stops before awaiting it.
       loading.catch(() => {});
       return loading;
     };
-    const queue = sorted.slice(0, ahead).map(load);
-    for (let i = 0; i < sorted.length; i++) {
+    const queue: Promise<Partition["segments"]>[] = [];
+    let started = 0;
+    const startUpTo = (n: number) => {
+      while (started < Math.min(n, sorted.length)) queue.push(load(sorted[started++]!));
+    };
+    startUpTo(Math.max(1, ahead));
+    for (let i = 0; ; i++) {
+      if (i === sorted.length && later) {
+        // The first day was listed before the module's other days were named: they follow it.
+        const more = await later;
+        later = undefined;
+        for (const day of more) days.set(day, undefined);
+        sorted.push(...more);
+      }
+      if (i >= sorted.length) break;
+      startUpTo(i + 1);
       const segments = await queue.shift()!;
-      const following = sorted[i + ahead];
-      if (following !== undefined) queue.push(load(following));
+      startUpTo(i + 1 + ahead);
       yield { day: sorted[i]!, segments };
+      if (listEach) ahead = Math.min(lazyAhead, Math.max(1, 2 * ahead));
     }
   }
 
   /** The UTC days (yyyymmdd) holding segments of a module within [start, end), sorted. */
   async days(tenant: string, module: string, start = 0, end = END_OF_TIME): Promise<string[]> {
-    return [...(await this.listDays(tenant, module, start, end)).keys()].sort();
+    return [...(await this.listDays(tenant, module, start, end)).days.keys()].sort();
   }
 
   /**
    * The module's days in [start, end) with their keys. `listEach`: a caller that will likely stop after a
    * day or two (ListEvents) gets just the days, from a driver that can list one level (prefixes.ts), and
    * each partition is listed as it is loaded (with the tombstones read after it, see partitionState).
+   * When the day the listing starts from holds segments, it comes at once with its keys, before the other
+   * days are named; `rest` then names those, in the listing's order.
    */
-  private async listDays(tenant: string, module: string, start: number, end: number, listEach = false) {
+  private async listDays(
+    tenant: string,
+    module: string,
+    start: number,
+    end: number,
+    listEach = false,
+    order: "asc" | "desc" = "asc",
+  ): Promise<{ days: Map<string, string[] | undefined>; rest?: Promise<string[]> }> {
     const prefix = eventsPrefix(tenant, module);
     const first = dayStart(dayOf(start));
     const days = new Map<string, string[] | undefined>();
@@ -416,14 +448,28 @@ export class EventStore {
     const oneLevel = driver as RangeDriver;
     if (listEach && oneLevel.getChildPrefixes && (end - first) / DAY_MS > LIST_DAYS_SEPARATELY) {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
-      let names: string[];
-      try {
-        names = await oneLevel.getChildPrefixes(prefix.slice(base.length));
-      } catch (cause) {
-        throw storageFailure("list", cause);
+      // The day the listing starts from is listed meanwhile, on the chance that it holds segments (a page
+      // back from now, or from the module's first day): its partition's listing is then at hand.
+      // Holding segments, it is the first partition whatever the other days are: it is read at once.
+      const firstDay = order === "desc" ? to : from;
+      const guess = this.storage.getKeys(`${prefix}:${firstDay}`);
+      const named = (async () => {
+        let names: string[];
+        try {
+          names = await oneLevel.getChildPrefixes!(prefix.slice(base.length));
+        } catch (cause) {
+          throw storageFailure("list", cause);
+        }
+        const inRange = names.filter((day) => DAY_PATTERN.test(day) && day >= from && day <= to).sort();
+        return order === "desc" ? inRange.reverse() : inRange;
+      })();
+      named.catch(() => {});
+      const keys = await guess;
+      if (keys.some((key) => parseSegmentKey(prefix, key)?.day === firstDay)) {
+        days.set(firstDay, keys);
+        return { days, rest: named.then((names) => names.filter((day) => day !== firstDay)) };
       }
-      for (const day of names)
-        if (DAY_PATTERN.test(day) && day >= from && day <= to) days.set(day, undefined);
+      for (const day of await named) days.set(day, undefined);
     } else if ((end - first) / DAY_MS <= LIST_DAYS_SEPARATELY) {
       const wanted: string[] = [];
       for (let t = first; t < end; t += DAY_MS) wanted.push(dayOf(t));
@@ -431,6 +477,24 @@ export class EventStore {
       listed.forEach((keys, i) => {
         if (keys.length) days.set(wanted[i]!, keys);
       });
+    } else if (oneLevel.getKeysByChild) {
+      // The days' keys grouped by the driver (prefixes.ts): one call, each day's keys already together.
+      const [from, to] = [dayOf(start), dayOf(end - 1)];
+      let groups: [string, string[]][];
+      try {
+        groups = await oneLevel.getKeysByChild(prefix.slice(base.length));
+      } catch (cause) {
+        throw storageFailure("list", cause);
+      }
+      for (const [day, names] of groups) {
+        if (!DAY_PATTERN.test(day) || day < from || day > to) continue;
+        const keys: string[] = [];
+        for (const name of names) {
+          const key = `${prefix}:${day}:${name}`;
+          if (parseSegmentKey(prefix, isQuarantined(key) ? quarantinedFrom(key) : key)) keys.push(key);
+        }
+        if (keys.length > 0) days.set(day, keys);
+      }
     } else {
       const [from, to] = [dayOf(start), dayOf(end - 1)];
       for (const key of await this.storage.getKeys(prefix)) {
@@ -441,7 +505,7 @@ export class EventStore {
         else days.set(parsed.day, [key]);
       }
     }
-    return days;
+    return { days };
   }
 
   /**
@@ -464,7 +528,7 @@ export class EventStore {
     listed?: string[],
     masks = true,
     cache = true,
-    stones?: Tombstone[],
+    stones?: Promise<Tombstone[]>,
     lazy = false,
   ): Promise<Partition["segments"]> {
     const state = await this.partitionState(tenant, module, day, listed, cache, stones, lazy);
@@ -472,15 +536,12 @@ export class EventStore {
     if (masks && state.quarantined.length > 0) throw quarantinedError(day, state.quarantined);
     const live = state.live;
     let m: (Uint8Array | null)[] = [];
-    if (masks) {
+    // Duplicates are marked only across segments (dedup.ts): a lone segment has none, nothing to look up.
+    if (masks && live.length > 1) {
       const signature = live.map((s) => s.key).join("|");
       // Duplicates can only be among several segments; their check reads times and ids. A segment
       // compacted away since its header was read: list the partition again and read it whole.
-      if (
-        live.length > 1 &&
-        !this.masks.has(signature) &&
-        !(await loadColumns(live, ["time", "id.o", "id.b"]))
-      )
+      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b"])))
         return this.loadPartition(tenant, module, day, undefined, masks, cache);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
@@ -499,7 +560,7 @@ export class EventStore {
     day: string,
     listed?: string[],
     cache = true,
-    stones?: Tombstone[],
+    stones?: Promise<Tombstone[]>,
     lazy = false,
   ) {
     const prefix = eventsPrefix(tenant, module);
@@ -509,9 +570,20 @@ export class EventStore {
       const all = attempt === 0 && listed ? listed : await this.storage.getKeys(`${prefix}:${day}`);
       const quarantined = all.filter((key) => isQuarantined(key));
       const keys = all.filter((key) => parseSegmentKey(prefix, key)?.day === day).sort();
+      // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
+      // written after its listing, and then every input (so its merge) is older than the tombstone.
+      // Started now, so that it overlaps the segments' reads.
+      const stonesRead =
+        attempt === 0 && listed && stones
+          ? stones.then((found) => found.filter((t) => t.day === undefined || t.day === day))
+          : this.tombstones.covering(tenant, module, day);
+      stonesRead.catch(() => {});
       // At most 16 reads at once: with a cold cache, each concurrent write or query would otherwise hold
       // a file open per segment of the partition (thousands of fds under load).
-      const loaded = await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy));
+      // Segments all in the cache need no read (a warm query over months meets only those): no task each.
+      const loaded =
+        this.cachedSegments(keys, lazy) ??
+        (await mapLimit(keys, 16, (key) => this.loadSegment(key, cache, lazy)));
       // A segment deleted since the listing was compacted away: harmless when a segment we did read
       // supersedes it (its events are there); otherwise list again.
       // (Sets of names built only when needed: a compacted segment names every segment it merged, and a
@@ -526,12 +598,7 @@ export class EventStore {
         if (attempt < 5) continue;
         throw new TallyError("unavailable", `partition ${day} kept changing while it was read; retry`);
       }
-      // Read after the listing: a compaction that lists, then merges, can only have missed a tombstone
-      // written after its listing, and then every input (so its merge) is older than the tombstone.
-      const stonesHere =
-        attempt === 0 && listed && stones
-          ? stones.filter((t) => t.day === undefined || t.day === day)
-          : await this.tombstones.covering(tenant, module, day);
+      const stonesHere = await stonesRead;
       const segments = keys
         .map((key, i) => ({ key, name: nameOf(key), segment: loaded[i]! }))
         .filter((s) => s.segment !== undefined)
@@ -544,6 +611,17 @@ export class EventStore {
         quarantined,
       };
     }
+  }
+
+  /** The keys' segments if every one is cached as `loadSegment` would hand it out, else undefined. */
+  private cachedSegments(keys: readonly string[], lazy: boolean): Segment[] | undefined {
+    const out: Segment[] = [];
+    for (const key of keys) {
+      const cached = this.cache.get(key);
+      if (!cached || !(lazy || cached.complete)) return undefined;
+      out.push(cached);
+    }
+    return out;
   }
 
   /**

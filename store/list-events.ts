@@ -122,9 +122,11 @@ export async function listEvents(
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
     const page: Candidate[] = [];
+    // Each segment's rows are checked only until they yield a page's worth after the cursor.
+    const take = { rows: limit + 1, after: cursor };
     const matched = lazy
-      ? scan(store, sel, { order: spec.order, fields: [IDS], ahead: 1, listEach: true })
-      : scan(store, sel, { order: spec.order });
+      ? scan(store, sel, { order: spec.order, fields: [IDS], ahead: 1, listEach: true, take })
+      : scan(store, sel, { order: spec.order, take });
     for await (const matches of matched) {
       for (const c of orderedCandidates(matches, desc)) {
         if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;

@@ -50,13 +50,38 @@ export interface ScanOptions {
   ahead?: number;
   /** List the days, then each partition as it is read, not every segment of the range up front. */
   listEach?: boolean;
+  /**
+   * Only the first matches of each segment in the scan's order are wanted: a ListEvents page. A segment's
+   * rows are in (time, id) order (segment-format.ts), so a page merged from several segments draws on a
+   * prefix of each one's matches, and the rest of a day's rows need not be checked.
+   */
+  take?: Take;
+}
+
+/** How many matches a segment's rows are checked for (ScanOptions.take). */
+export interface Take {
+  /** Matches wanted of each segment, counted from its first row in the range (its last, descending). */
+  rows: number;
+  /**
+   * A page cursor: rows of its millisecond at or before it in the scan's order (id ≤ its id ascending,
+   * ≥ descending) are still returned but do not count, since the caller skips them.
+   */
+  after?: { time: number; id: string };
 }
 
 /** The matches of `sel`, one partition (UTC day) at a time, in day order or reversed. */
 export async function* scan(
   store: EventStore,
   sel: Selection,
-  { order = "asc", cache = true, claim, fields, ahead = COLUMNS_AHEAD, listEach = false }: ScanOptions = {},
+  {
+    order = "asc",
+    cache = true,
+    claim,
+    fields,
+    ahead = COLUMNS_AHEAD,
+    listEach = false,
+    take,
+  }: ScanOptions = {},
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
   const lazy = fields !== undefined;
@@ -113,7 +138,9 @@ export async function* scan(
       if (claim?.(segment, duplicates)) continue;
       // A claim that declined after all (never expected): the rows it was to spare are needed now.
       if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [])))) return undefined;
-      const rows = matchRows(segment, duplicates, sel, geo);
+      const rows = take
+        ? takeRows(segment, duplicates, sel, geo, take, order === "desc")
+        : matchRows(segment, duplicates, sel, geo);
       if (rows && rows.length > 0) out.push({ day: partition.day, key, segment, rows });
     }
     return out;
@@ -218,6 +245,58 @@ function matchRows(
     rows[n++] = r;
   }
   return rows.subarray(0, n);
+}
+
+/**
+ * matchRows for a page (ScanOptions.take): rows are checked from the range's start (or end, descending)
+ * until `take.rows` of them count; ascending, like every Match's rows.
+ */
+function takeRows(
+  segment: Segment,
+  duplicates: Uint8Array | null,
+  sel: Selection,
+  geo: ((lat: number, lon: number) => boolean) | undefined,
+  take: Take,
+  desc: boolean,
+): Uint32Array | undefined {
+  const predicates: RowPredicate[] = [];
+  for (const filter of sel.filters) {
+    const compiled = compileFilter(segment, filter);
+    if (compiled === false) return undefined;
+    if (compiled !== true) predicates.push(compiled);
+  }
+  const typeOk = sel.types.length > 0 ? segment.types.map((t) => sel.types.includes(t)) : undefined;
+  const { time } = segment;
+  const late = segment.maxIngested > sel.asOf ? segment.ingested : undefined;
+  const from = lowerBound(time, sel.start);
+  const to = lowerBound(time, sel.end);
+  const { after } = take;
+  const rows: number[] = [];
+  let counted = 0;
+  rowLoop: for (let k = 0; k < to - from && counted < take.rows; k++) {
+    const r = desc ? to - 1 - k : from + k;
+    if (duplicates?.[r] || (late && late[r]! > sel.asOf)) continue;
+    if (typeOk && !typeOk[segment.typeCodes[r]!]) continue;
+    if (geo && !geo(segment.lat[r]!, segment.lon[r]!)) continue;
+    for (const p of predicates) if (!p(r)) continue rowLoop;
+    rows.push(r);
+    if (!after || !atOrBefore(segment, r, after, desc)) counted++;
+  }
+  if (desc) rows.reverse();
+  return Uint32Array.from(rows);
+}
+
+/** Whether row `r` lies at or before the cursor `after` in the scan's order. */
+function atOrBefore(
+  segment: Segment,
+  r: number,
+  after: { time: number; id: string },
+  desc: boolean,
+): boolean {
+  const t = segment.time[r]!;
+  if (t !== after.time) return desc ? t > after.time : t < after.time;
+  const id = segment.id(r);
+  return desc ? id >= after.id : id <= after.id;
 }
 
 let numbers = new Uint32Array(0);

@@ -1045,9 +1045,17 @@ export class Segment {
           throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
         return texts.get(lo);
       };
+      // A dashboard's refresh asks every day's table for the same few values: each answer is kept with
+      // the (immutable) table, rather than searched for again, or the whole column indexed after a few.
+      const known = new Map<string, number>();
       table.codeOf = (text) => {
-        const i = texts.indexOf(text);
-        return i < 0 ? -1 : codes[i]!;
+        let code = known.get(text);
+        if (code === undefined) {
+          const i = texts.indexOf(text);
+          code = i < 0 ? -1 : codes[i]!;
+          if (known.size < 64) known.set(text, code);
+        }
+        return code;
       };
     }
     this.rollupCache[k] = table;

@@ -727,3 +727,27 @@ describe("property: random zones, ranges and intervals match the brute-force ref
     );
   });
 });
+
+describe("bucketStarts, asked again", () => {
+  it("answers a repeated query with the same starts, each caller with a copy of its own", () => {
+    const q = {
+      start: Date.UTC(2026, 0, 1),
+      end: Date.UTC(2026, 6, 1),
+      interval: "day" as const,
+      timeZone: "Asia/Kathmandu",
+    };
+    const first = bucketStarts(q);
+    const expected = [...first];
+    first.fill(0);
+    expect([...bucketStarts(q)]).toEqual(expected);
+    const again = bucketStarts(q);
+    again[0] = 1;
+    expect([...bucketStarts(q)]).toEqual(expected);
+    // Another zone, week start or range is another query.
+    expect(bucketStarts({ ...q, timeZone: "UTC" })[0]).toBe(q.start);
+    expect(bucketStarts({ ...q, interval: "week", weekStart: 7 })).not.toEqual(
+      bucketStarts({ ...q, interval: "week", weekStart: 1 }),
+    );
+    expect(bucketStarts({ ...q, end: q.end + DAY }).length).toBe(expected.length + 1);
+  });
+});
