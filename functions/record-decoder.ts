@@ -76,12 +76,12 @@ let hi = 0;
 export function decodeRecordRequest(bytes: Uint8Array, prepare = true): RecordRequestLike {
   if (prepare) {
     try {
-      return withInput(bytes, readPreparedRequest);
+      return withInput(bytes, () => readRequest(new DataBuilder(bytes)));
     } catch {
       // Unusual or invalid input: the object decoder returns what the library would, or throws its error.
     }
   }
-  return withInput(bytes, readRequest);
+  return withInput(bytes, () => readRequest());
 }
 
 function withInput<T>(bytes: Uint8Array, read: () => T): T {
@@ -97,31 +97,37 @@ function withInput<T>(bytes: Uint8Array, read: () => T): T {
   }
 }
 
-function readRequest(): RecordEventsRequest {
+/** The request; each event's data into `b` when given (prepared mode), else as JSON objects. */
+function readRequest(b?: DataBuilder): RecordEventsRequest {
   let module = "";
   const events: Event[] = [];
   while (pos < len) {
     const tag = readTag();
     const no = tag >>> 3;
     if (no === 1) module = readString();
-    else if (no === 2) events.push(readEvent(2));
+    else if (no === 2) events.push(readEvent(2, b));
     else skip(tag & 7, no, RECURSION_LIMIT - 1);
   }
   return { $typeName: "telemetry.v1.RecordEventsRequest", module, events };
 }
 
-function readEvent(depth: number): Event {
+/**
+ * An event; its data into `b` when given (one data field at most: a repeated one merges, left to the
+ * object path), else as a JSON object.
+ */
+function readEvent(depth: number, b?: DataBuilder): Event {
   const end = messageEnd(depth, "telemetry.v1.Event");
   let id = "";
   let type = "";
   let time: Timestamp | undefined;
   let data: JsonObject | undefined;
   let location: Location | undefined;
+  let dataAt = -1;
   while (pos < end) {
     const tag = readTag();
     switch (tag >>> 3) {
       case 1:
-        id = readString();
+        id = readUniqueString();
         break;
       case 2:
         type = readString();
@@ -130,7 +136,12 @@ function readEvent(depth: number): Event {
         time = readTimestamp(depth + 1, time);
         break;
       case 4:
-        data = readStruct(depth + 1, data);
+        if (b === undefined) data = readStruct(depth + 1, data);
+        else {
+          if (dataAt >= 0 || (tag & 7) !== 2) bail();
+          dataAt = pos;
+          readPreparedData(depth + 1, b);
+        }
         break;
       case 5:
         location = readLocation(depth + 1, location);
@@ -139,7 +150,14 @@ function readEvent(depth: number): Event {
         skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
     }
   }
-  return { $typeName: "telemetry.v1.Event", id, type, time, data, location };
+  if (b === undefined) return { $typeName: "telemetry.v1.Event", id, type, time, data, location };
+  if (dataAt < 0) {
+    // No data: validation stores {}.
+    b.byte(0x7b);
+    b.byte(0x7d);
+    b.endEvent(1, 0);
+  }
+  return new WireEvent(id, type, time, location, b, b.events - 1, buf, dataAt, depth + 1);
 }
 
 function readTimestamp(depth: number, into: Timestamp | undefined): Timestamp {
@@ -538,61 +556,6 @@ class WireEvent implements Event {
 /** The prepared data and row of an event `decodeRecordRequest` read in prepared mode. */
 export function preparedOf(event: Event): { prepared: PreparedData; row: number } | undefined {
   return event instanceof WireEvent ? event : undefined;
-}
-
-function readPreparedRequest(): RecordEventsRequest {
-  const builder = new DataBuilder(buf);
-  let module = "";
-  const events: Event[] = [];
-  while (pos < len) {
-    const tag = readTag();
-    const no = tag >>> 3;
-    if (no === 1) module = readString();
-    else if (no === 2) events.push(readPreparedEvent(2, builder));
-    else skip(tag & 7, no, RECURSION_LIMIT - 1);
-  }
-  return { $typeName: "telemetry.v1.RecordEventsRequest", module, events };
-}
-
-/** readEvent, with data into `b` (one data field at most: a repeated one merges, left to the object path). */
-function readPreparedEvent(depth: number, b: DataBuilder): Event {
-  const end = messageEnd(depth, "telemetry.v1.Event");
-  let id = "";
-  let type = "";
-  let time: Timestamp | undefined;
-  let location: Location | undefined;
-  let dataAt = -1;
-  while (pos < end) {
-    const tag = readTag();
-    switch (tag >>> 3) {
-      case 1:
-        id = readUniqueString();
-        break;
-      case 2:
-        type = readString();
-        break;
-      case 3:
-        time = readTimestamp(depth + 1, time);
-        break;
-      case 4:
-        if (dataAt >= 0 || (tag & 7) !== 2) bail();
-        dataAt = pos;
-        readPreparedData(depth + 1, b);
-        break;
-      case 5:
-        location = readLocation(depth + 1, location);
-        break;
-      default:
-        skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
-    }
-  }
-  if (dataAt < 0) {
-    // No data: validation stores {}.
-    b.byte(0x7b);
-    b.byte(0x7d);
-    b.endEvent(1, 0);
-  }
-  return new WireEvent(id, type, time, location, b, b.events - 1, buf, dataAt, depth + 1);
 }
 
 /** What validation counts in the data being read: the deepest object or array, keys and elements. */

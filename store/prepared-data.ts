@@ -11,7 +11,7 @@
  * path (duplicate keys, array-index keys, non-finite numbers, a leading byte order mark, merged fields).
  */
 import { canonicalJson, type JsonValue } from "./json.ts";
-import { Utf8Map } from "./utf8-map.ts";
+import { MIX, rehashSlots, Utf8Map } from "./utf8-map.ts";
 
 /** An entry that only reaches its path (a key whose value is an empty array): no value is pushed. */
 export const TAG_VISIT = 255;
@@ -176,7 +176,7 @@ export class DataBuilder implements PreparedData {
   events = 0;
   private readonly serial = ++batchSerial;
   /** String values' hash table: slot i is [2i, 2i + 2), (utf8Hash, id + 1); 2^(32 - shift) slots. */
-  private slots = new Int32Array(2 * 2048);
+  private slots: Int32Array = new Int32Array(2 * 2048);
   private shift = 32 - 11;
   private strings = 0;
   private readonly objectIds = new Utf8Map();
@@ -393,7 +393,7 @@ export class DataBuilder implements PreparedData {
     const length = to - from;
     const slots = this.slots;
     const mask = (slots.length >>> 1) - 1;
-    let i = Math.imul(h, 0x9e3779b1) >>> this.shift;
+    let i = Math.imul(h, MIX) >>> this.shift;
     for (;;) {
       const held = slots[2 * i + 1]!;
       if (held === 0) break;
@@ -424,18 +424,8 @@ export class DataBuilder implements PreparedData {
   }
 
   private growSlots(): void {
-    const old = this.slots;
-    const slots = new Int32Array(old.length * 2);
-    const mask = (slots.length >>> 1) - 1;
     this.shift--;
-    for (let j = 0; j < old.length; j += 2) {
-      if (old[j + 1] === 0) continue;
-      let i = Math.imul(old[j]!, 0x9e3779b1) >>> this.shift;
-      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
-      slots[2 * i] = old[j]!;
-      slots[2 * i + 1] = old[j + 1]!;
-    }
-    this.slots = slots;
+    this.slots = rehashSlots(this.slots, this.shift);
   }
 
   /**

@@ -25,7 +25,7 @@ export function utf8Hash(bytes: Uint8Array, from: number, to: number): number {
 }
 
 /** 2^32 / golden ratio, odd: Fibonacci hashing spreads the hash's every bit into the slot index. */
-const MIX = 0x9e3779b1;
+export const MIX = 0x9e3779b1;
 /** A record: value (int32), byte length (int32), the bytes, padding to a multiple of 4. */
 const RECORD_HEAD = 8;
 
@@ -39,7 +39,7 @@ export class Utf8Map {
   /** starts[n]: where the record of the n-th text added starts. */
   private starts = new Int32Array(256);
   /** Slot i is [2i, 2i + 2): the text's hash and its record's offset (0 = empty); length a power of two. */
-  private slots = new Int32Array(2 * 512);
+  private slots: Int32Array = new Int32Array(2 * 512);
   private shift = 32 - 9;
 
   /** The value of the text `bytes[from, to)`; when it is new, it is added with value `value`. */
@@ -115,17 +115,24 @@ export class Utf8Map {
   }
 
   private grow(): void {
-    const old = this.slots;
-    const slots = new Int32Array(old.length * 2);
-    const mask = (slots.length >>> 1) - 1;
     this.shift--;
-    for (let j = 0; j < old.length; j += 2) {
-      if (old[j + 1] === 0) continue;
-      let i = Math.imul(old[j]!, MIX) >>> this.shift;
-      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
-      slots[2 * i] = old[j]!;
-      slots[2 * i + 1] = old[j + 1]!;
-    }
-    this.slots = slots;
+    this.slots = rehashSlots(this.slots, this.shift);
   }
+}
+
+/**
+ * An open-addressing table of (hash, entry) int32 pairs, twice as large, for `shift` (32 − log2 of the new
+ * slot count): the entries at the slots their hashes give, probing linearly. Entry 0 marks an empty slot.
+ */
+export function rehashSlots(old: Int32Array, shift: number): Int32Array {
+  const slots = new Int32Array(old.length * 2);
+  const mask = (slots.length >>> 1) - 1;
+  for (let j = 0; j < old.length; j += 2) {
+    if (old[j + 1] === 0) continue;
+    let i = Math.imul(old[j]!, MIX) >>> shift;
+    while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = old[j]!;
+    slots[2 * i + 1] = old[j + 1]!;
+  }
+  return slots;
 }
