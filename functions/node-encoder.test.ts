@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
@@ -42,6 +43,17 @@ describe("WorkerEncoder", () => {
     const e = encoder();
     expect(await e.encode(small, 7)).toEqual(encodeSegment(small, 7));
     expect(await e.encode(objects, 7)).toEqual(encodeSegment(objects, 7));
+  });
+
+  it("starts its worker whatever the working directory (tsx is found from this module)", async () => {
+    const list = preparedEvents(600, 7);
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    try {
+      expect(await encoder().encode(list, 4)).toEqual(encodeSegment(list, 4));
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it("fails the encodes a stopped worker held, then starts a new one", async () => {

@@ -10,6 +10,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { useCrc32 } from "../store/crc32.ts";
+import { TallyError } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
 import {
   INLINE_ENCODER,
@@ -38,7 +39,7 @@ export class WorkerEncoder implements SegmentEncoder {
   private worker: Worker | undefined;
   private readonly pending = new Map<
     number,
-    { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
+    { worker: Worker; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
   >();
   private next = 0;
 
@@ -50,7 +51,7 @@ export class WorkerEncoder implements SegmentEncoder {
     const id = this.next++;
     const worker = this.start();
     return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { worker, resolve, reject });
       worker.ref();
       const request: Request = { id, events: packed, ingestedAt };
       worker.postMessage(request, packedBuffers(packed));
@@ -61,41 +62,51 @@ export class WorkerEncoder implements SegmentEncoder {
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    this.fail(new Error("the segment encoder was closed"));
-    if (worker) await worker.terminate();
+    if (worker) {
+      this.fail(worker, new TallyError("unavailable", "the segment encoder was closed"));
+      await worker.terminate();
+    }
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
     const url = this.moduleUrl.href;
     // Under tsx the worker must register its loader before it can import TypeScript.
+    // (tsx found from here: the worker's eval'd code would look from the working directory.)
     const code = url.endsWith(".ts")
-      ? `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); })`
+      ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); })`
       : `import(${JSON.stringify(url)})`;
     const worker = new Worker(code, { eval: true, workerData: { role: ROLE } });
     // An idle encoder must not keep the process alive; one with work pending does (ref'd while busy).
     worker.unref();
     worker.on("message", (reply: Reply) => {
       const waiting = this.pending.get(reply.id);
-      if (!waiting) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
-      if ("bytes" in reply) waiting.resolve(reply.bytes);
-      else waiting.reject(new Error(`segment encoder: ${reply.error}`));
+      if (waiting) {
+        this.pending.delete(reply.id);
+        if ("bytes" in reply) waiting.resolve(reply.bytes);
+        else waiting.reject(new TallyError("unavailable", `segment encoder: ${reply.error}`));
+      }
+      if (![...this.pending.values()].some((p) => p.worker === worker)) worker.unref();
     });
+    // Only this worker's encodes fail with it: a replacement may already be at work.
     const lost = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
-      this.fail(error);
+      this.fail(worker, error);
     };
-    worker.on("error", lost);
-    worker.on("exit", (code) => lost(new Error(`the segment encoder stopped (exit code ${code})`)));
+    worker.on("error", (error) => lost(new TallyError("unavailable", `segment encoder: ${error.message}`)));
+    worker.on("exit", (code) =>
+      lost(new TallyError("unavailable", `the segment encoder stopped (exit code ${code})`)),
+    );
     this.worker = worker;
     return worker;
   }
 
-  private fail(error: Error): void {
-    for (const { reject } of this.pending.values()) reject(error);
-    this.pending.clear();
+  private fail(worker: Worker, error: Error): void {
+    for (const [id, waiting] of this.pending) {
+      if (waiting.worker !== worker) continue;
+      this.pending.delete(id);
+      waiting.reject(error);
+    }
   }
 }
 

@@ -847,6 +847,25 @@ describe("prepared data (JSON text and values straight from the wire)", () => {
     expect(sameStored(benchBatch(100, 9))).toBe("prepared");
   });
 
+  it("leaves data over validation's limits to the object path, which names the problem", () => {
+    let deep: Record<string, unknown> = { leaf: "x".repeat(100) };
+    for (let i = 0; i < 20; i++) deep = { [`k${i}`]: deep, n: i };
+    const wide = Object.fromEntries(Array.from({ length: 1_200 }, (_, k) => [`w${k}`, k]));
+    const big = { text: "y".repeat(70_000) };
+    for (const data of [deep, wide, big]) {
+      const req = create(RecordEventsRequestSchema, {
+        module: "m",
+        events: [
+          { id: "a", type: "t", data: { ok: 1 } },
+          { id: "b", type: "t", data: data as never },
+        ],
+      });
+      const bytes = toBinary(RecordEventsRequestSchema, req);
+      expect(preparedOf(decodeRecordRequest(bytes).events[0]!)).toBeUndefined();
+      expect(sameStored(bytes)).toBe("refused");
+    }
+  });
+
   it("encodes a segment mixing prepared events and object ones (a group commit's) as the object path", () => {
     const one = benchBatch(200, 3);
     const two = benchBatch(200, 4);

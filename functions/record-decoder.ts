@@ -2,7 +2,7 @@
  * A hand-written decoder of `telemetry.v1.RecordEventsRequest` from the protobuf binary wire format, for the
  * ingest fast path (record-fast-path.ts). @bufbuild/protobuf decodes a `google.protobuf.Struct` through its
  * generic reflection and then converts it to JSON, which caps ingest at ~50 k events/s; this reads the
- * wire straight into the JSON objects the service stores.
+ * wire straight into what the store keeps (see `decodeRecordRequest`'s prepared mode).
  *
  * It returns what `fromBinary(RecordEventsRequestSchema, bytes)` returns — the same messages (with their
  * `$typeName`), minus `$unknown` (unknown fields are skipped, not kept) — and it throws exactly when
@@ -43,6 +43,7 @@ import {
   TAG_STRING,
   TAG_TRUE,
 } from "../store/segment-format.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 
 /**
  * What the decoder returns: the generated message type itself, so `validateRecord(req, …)` takes it as is.
@@ -73,9 +74,14 @@ let hi = 0;
  * asks for it (from the same wire bytes, by the object decoder). Data the prepared form leaves to the
  * object path (see `bail`) makes the whole request decode as objects (`prepare` false does so always).
  */
-export function decodeRecordRequest(bytes: Uint8Array, prepare = true): RecordRequestLike {
+export function decodeRecordRequest(
+  bytes: Uint8Array,
+  prepare = true,
+  limits: DataLimits = DEFAULT_LIMITS,
+): RecordRequestLike {
   if (prepare) {
     try {
+      dataLimits = limits;
       return withInput(bytes, () => readRequest(new DataBuilder(bytes)));
     } catch {
       // Unusual or invalid input: the object decoder returns what the library would, or throws its error.
@@ -561,11 +567,33 @@ export function preparedOf(event: Event): { prepared: PreparedData; row: number 
 /** What validation counts in the data being read: the deepest object or array, keys and elements. */
 let dataDepth = 0;
 let dataKeys = 0;
+/** Where the event's JSON text starts in the builder. */
+let dataStart = 0;
+
+/** The limits validation will apply to each event's data (limits.ts). */
+export type DataLimits = Pick<Limits, "maxDepth" | "maxKeys" | "maxEventBytes">;
+
+/**
+ * Data over validation's limits is left to the object path, which names the problem. Prepared mode must
+ * not get that far: a nested object's canonical text is kept per level (as the object path keeps it
+ * after validation), so unchecked depth times size would cost memory before anything is refused.
+ */
+let dataLimits: DataLimits = DEFAULT_LIMITS;
+
+function checkLimits(vdepth: number, b: DataBuilder): void {
+  if (
+    vdepth > dataLimits.maxDepth ||
+    dataKeys > dataLimits.maxKeys ||
+    b.at - dataStart > dataLimits.maxEventBytes
+  )
+    bail();
+}
 function readPreparedData(depth: number, b: DataBuilder): void {
   const end = messageEnd(depth, "google.protobuf.Struct");
   if (end > len) bail();
   dataDepth = 0;
   dataKeys = 0;
+  dataStart = b.at;
   writeObject(end, depth, b.root, 1, b);
   b.endEvent(dataDepth, dataKeys);
 }
@@ -576,6 +604,7 @@ let objectSerial = 0;
 /** A Struct's fields [pos, end) as a JSON object, its values below `node`; `vdepth`: validation's depth. */
 function writeObject(end: number, depth: number, node: PathNode, vdepth: number, b: DataBuilder): void {
   if (vdepth > dataDepth) dataDepth = vdepth;
+  checkLimits(vdepth, b);
   const serial = ++objectSerial;
   b.byte(0x7b);
   let position = 0;
@@ -604,6 +633,7 @@ function writeObject(end: number, depth: number, node: PathNode, vdepth: number,
     const before = b.entries;
     writeValue(depth + 1, child, vdepth + 1, b);
     if (pos !== entryEnd) bail();
+    checkLimits(vdepth, b);
     // The object path reaches a key's path even when its value holds nothing (an empty array).
     if (b.entries === before) b.entry(child, TAG_VISIT, 0);
   }
@@ -674,6 +704,7 @@ function writeValue(depth: number, node: PathNode, vdepth: number, b: DataBuilde
 
 function writeList(end: number, depth: number, node: PathNode, vdepth: number, b: DataBuilder): void {
   if (vdepth > dataDepth) dataDepth = vdepth;
+  checkLimits(vdepth, b);
   b.byte(0x5b);
   let first = true;
   while (pos < end) {
@@ -688,6 +719,7 @@ function writeList(end: number, depth: number, node: PathNode, vdepth: number, b
     dataKeys++;
     // Arrays reach their elements: the same path.
     writeValue(depth + 1, node, vdepth + 1, b);
+    checkLimits(vdepth, b);
   }
   if (pos !== end) bail();
   b.byte(0x5d);

@@ -44,6 +44,7 @@ import {
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { invalidArgument } from "../store/errors.ts";
 import { toConnectError } from "./errors.ts";
+import type { Limits } from "./limits.ts";
 import { decodeRecordRequest } from "./record-decoder.ts";
 import { routerOptions } from "./routes.ts";
 import { type ServiceDeps, telemetryService } from "./service.ts";
@@ -61,7 +62,7 @@ export function recordFastPath(deps: ServiceDeps): MiddlewareHandler {
   const spec = createMethodImplSpec(method, service.recordEvents.bind(service));
   if (spec.kind !== "unary") throw new Error("RecordEvents must be unary");
   const output = createMethodSerializationLookup(method, opt.binaryOptions, opt.jsonOptions, opt).getO(true);
-  const input = limitSerialization(recordSerialization, opt);
+  const input = limitSerialization(recordSerialization(deps.limits), opt);
 
   return async (c, next) => {
     if (c.req.method !== "POST" || c.req.path !== RECORD_EVENTS_PATH) return next();
@@ -128,19 +129,21 @@ export function recordFastPath(deps: ServiceDeps): MiddlewareHandler {
 }
 
 /** Binary RecordEventsRequest parsing with the fast decoder; input it cannot decode is invalid_argument. */
-const recordSerialization: Serialization<RecordEventsRequest> = {
-  parse(bytes) {
-    try {
-      return decodeRecordRequest(bytes);
-    } catch (e) {
-      const detail = e instanceof Error ? e.message : String(e);
-      throw toConnectError(invalidArgument("events", `cannot decode request: ${detail}`));
-    }
-  },
-  serialize() {
-    throw new Error("the RecordEvents fast path only reads requests");
-  },
-};
+function recordSerialization(limits: Limits): Serialization<RecordEventsRequest> {
+  return {
+    parse(bytes) {
+      try {
+        return decodeRecordRequest(bytes, true, limits);
+      } catch (e) {
+        const detail = e instanceof Error ? e.message : String(e);
+        throw toConnectError(invalidArgument("events", `cannot decode request: ${detail}`));
+      }
+    },
+    serialize() {
+      throw new Error("the RecordEvents fast path only reads requests");
+    },
+  };
+}
 
 /** connect-es's check of the Connect-Protocol-Version header, when the router options require it. */
 function requireProtocolVersion(header: Headers): void {

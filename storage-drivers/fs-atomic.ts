@@ -222,7 +222,13 @@ async function openTemp(dir: string, temp: string) {
     } catch (error) {
       if (codeOf(error) !== "ENOENT" || attempt >= 5) throw error;
     }
-    await mkdir(dir, { recursive: true });
+    const created = await mkdir(dir, { recursive: true });
+    // A new directory's entry must survive a power cut as the file's will: sync each new one's parent.
+    if (created !== undefined)
+      for (let d = dir; ; d = dirname(d)) {
+        await syncDir(dirname(d));
+        if (d === created || dirname(d) === d) break;
+      }
   }
 }
 

@@ -20,6 +20,11 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
+/** The canonical text of the object whose JSON is json[from, to). */
+function canonicalOf(json: Uint8Array, from: number, to: number): string {
+  return canonicalJson(JSON.parse(decoder.decode(json.subarray(from, to))) as JsonValue);
+}
+
 /** bytes[from, to) as a key or value kept as written: valid UTF-8, no leading BOM; else undefined. */
 function keyText(bytes: Uint8Array, from: number, to: number): string | undefined {
   if (to - from >= 3 && bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf)
@@ -254,8 +259,9 @@ export class DataBuilder implements PreparedData {
   }
 
   /**
-   * `"…"` as JSON.stringify writes the string whose UTF-8 is bytes[from, to) (valid: see `stringId`);
-   * returns the bytes' utf8Hash, as the copy reads them once.
+   * `"…"` as JSON.stringify writes the string whose UTF-8 is bytes[from, to) (if they are not valid UTF-8,
+   * `stringId` refuses them and the request goes the object way); returns the bytes' utf8Hash, as the
+   * copy reads them once.
    */
   jsonString(bytes: Uint8Array, from: number, to: number): number {
     // At most 6 bytes out per byte in (\u00XX), plus the quotes.
@@ -343,6 +349,8 @@ export class DataBuilder implements PreparedData {
     if (n === kids.length) {
       const first = to > from ? bytes[from]! : 0;
       const key = first >= 0x30 && first <= 0x39 ? undefined : keyText(bytes, from, to);
+      // Refused keys stay known as refused (counted, so that the tree is still forgotten in time).
+      pathCount++;
       if (key === undefined || key === "__proto__") {
         kids.push(undefined as unknown as PathNode);
         return undefined;
@@ -350,7 +358,6 @@ export class DataBuilder implements PreparedData {
       const bytesOfKey = bytes.slice(from, to);
       const jsonKey = encoder.encode(`${JSON.stringify(key)}:`);
       kids.push(new PathNode(parent === root ? key : `${parent.name}.${key}`, bytesOfKey, jsonKey));
-      pathCount++;
     }
     const kid = kids[n];
     if (kid !== undefined) parent.byPosition[position] = kid;
@@ -437,12 +444,13 @@ export class DataBuilder implements PreparedData {
     const id = this.objectIds.intern(this.json, from, to, this.texts);
     if (id === this.texts) {
       this.newId();
-      const known = canonicalIds.intern(this.json, from, to, canonicalTexts.length);
-      if (known === canonicalTexts.length) {
-        const raw = decoder.decode(this.json.subarray(from, to));
-        canonicalTexts.push(canonicalJson(JSON.parse(raw) as JsonValue));
+      // Only short texts are remembered process-wide (the object path's memo keeps those of ≤ 256 characters).
+      if (to - from > 256) this.textOf[id] = canonicalOf(this.json, from, to);
+      else {
+        const known = canonicalIds.intern(this.json, from, to, canonicalTexts.length);
+        if (known === canonicalTexts.length) canonicalTexts.push(canonicalOf(this.json, from, to));
+        this.textOf[id] = canonicalTexts[known]!;
       }
-      this.textOf[id] = canonicalTexts[known]!;
       // Not a span of the wire: textParts sends it as a string.
       this.wireStart[id] = -1;
     }
