@@ -58,8 +58,8 @@ export interface PreparedData {
   readonly texts: number;
   /** A string value, or an object's canonical text (keys sorted at every level). */
   text(id: number): string;
-  /** The texts as parts to send, when they can be had without making every one a string. */
-  textParts?(): TextParts;
+  /** The texts as parts to send. */
+  textParts(): TextParts;
   /** What validation checks per event: the deepest object or array (data itself is 1), keys and elements. */
   readonly depth: Uint16Array;
   readonly keys: Uint32Array;
@@ -103,12 +103,7 @@ export function preparedParts(p: PreparedData): PreparedParts {
     entryTag: p.entryTag.slice(0, entries),
     entryVal: p.entryVal.slice(0, entries),
     paths: [...p.paths],
-    texts: p.textParts?.() ?? {
-      bytes: new Uint8Array(0),
-      start: Int32Array.from({ length: p.texts }, (_, id) => -1 - id),
-      end: new Int32Array(p.texts),
-      objects: Array.from({ length: p.texts }, (_, id) => p.text(id)),
-    },
+    texts: p.textParts(),
   };
 }
 
@@ -118,6 +113,7 @@ export function preparedFromParts(parts: PreparedParts): PreparedData {
   const { bytes, start, end, objects } = parts.texts;
   return {
     ...parts,
+    textParts: () => parts.texts,
     events: n,
     texts: start.length,
     text: (id) => {
