@@ -155,8 +155,9 @@ let canonicalTexts: string[] = [];
 let batchSerial = 0;
 
 /**
- * Builds a PreparedData, written to by the decoder as it reads: JSON bytes (`byte`, `jsonString`,
- * `number`), values (`entry`, `reserve` … `setObject`), paths (`child`). Not re-entrant, like the decoder.
+ * Builds a PreparedData, written to by the decoder as it reads: JSON bytes (`byte`, `key`, `jsonString`,
+ * `number`), values (`entry`; an object's own entry gets its text id from `objectId` once its JSON is
+ * written), paths (`child`). Not re-entrant, like the decoder.
  */
 export class DataBuilder implements PreparedData {
   json = new Uint8Array(65536);
