@@ -9,7 +9,13 @@ import { cleanupTempFiles, type FsAtomicOptions, fsAtomicDriver, TEMP_PREFIX } f
 // A pass-through fs that records which directories are listed and can fail a temp-file write halfway,
 // so that the tests can see what the driver touches and simulate a full disk.
 // vi.mock is hoisted above the imports, so the mock gets its own copy of the temp-file prefix.
-const hooks = vi.hoisted(() => ({ listed: [] as string[], failWrites: false, tempPrefix: ".tmp-" }));
+const hooks = vi.hoisted(() => ({
+  listed: [] as string[],
+  /** Paths opened read-only: directories the driver fsyncs. */
+  openedToRead: [] as string[],
+  failWrites: false,
+  tempPrefix: ".tmp-",
+}));
 // The driver lists directories with node:fs's callback readdir (fs-atomic.ts, listDir).
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
@@ -23,6 +29,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
   const open = (async (...args: Parameters<typeof real.open>) => {
     const handle = await real.open(...args);
+    if (args[1] === "r") hooks.openedToRead.push(String(args[0]));
     if (hooks.failWrites && String(args[0]).includes(hooks.tempPrefix)) {
       handle.writeFile = async (data) => {
         const bytes = data as Uint8Array;
@@ -167,6 +174,18 @@ testDriver({
       // And a write after the group, into the same directory, still completes.
       await storage().setItemRaw("grp:last", bytesOf(16, 1));
       expectBytes(await storage().getItemRaw("grp:last"), bytesOf(16, 1));
+    });
+
+    it("syncs the parents of the directories a write creates, so their entries survive a power cut", async () => {
+      hooks.openedToRead = [];
+      await storage().setItemRaw("new:day:seg1", bytesOf(16, 1));
+      // new/ and new/day/ were made: base and new/ get their entries synced, new/day/ its file's rename.
+      expect(new Set(hooks.openedToRead)).toEqual(
+        new Set([base, join(base, "new"), join(base, "new", "day")]),
+      );
+      hooks.openedToRead = [];
+      await storage().setItemRaw("new:day:seg2", bytesOf(16, 2));
+      expect(hooks.openedToRead).toEqual([join(base, "new", "day")]);
     });
 
     it("getKeys(base) lists only inside base, without following symlinks", async () => {
