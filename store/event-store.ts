@@ -854,10 +854,13 @@ function nameOf(key: string): string {
  * (The whole part stays Date.now(), which follows the system clock as other processes see it.) Never
  * decreasing: the fraction's millisecond boundary is not Date.now()'s, so the sum alone can step back by
  * up to 1 ms, and a query right after an acknowledged write would then miss it (the fault suite found it).
+ * Strictly increasing, by at least 2 µs (segment names keep microseconds; one more absorbs the rounding of
+ * a double near 2^40): two instants of one process are never equal, or a deletion stamped right after a
+ * write could fail to cover its segment (named at the same instant, not before it), which then stayed.
  */
 let lastNow = 0;
 function preciseNow(): number {
-  lastNow = Math.max(lastNow, Date.now() + (performance.now() % 1));
+  lastNow = Math.max(lastNow + 0.002, Date.now() + (performance.now() % 1));
   return lastNow;
 }
 
