@@ -411,56 +411,56 @@ function readDouble(): number {
 
 /** A length-delimited string, validated UTF-8; ASCII without TextDecoder. */
 function readString(): string {
-  const length = readVarint32();
+  const end = stringEnd();
   const start = pos;
-  const end = start + length;
-  if (end > len) {
-    pos = end;
-    throw eof();
-  }
   pos = end;
-  if (length <= 24) {
-    // Short strings (keys, names, ids): while they are ASCII, hashed and looked up among the short strings
-    // read before — keys and values repeat from event to event, and a string already made costs no
-    // allocation (and later hashes as a string once, in the store's dictionaries).
-    let h = 0x811c9dc5 ^ length;
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    const slot = (h ^ (h >>> 15)) & (SHORT_STRINGS - 1);
-    const known = shortStrings[slot];
-    if (known !== undefined && known.length === length) {
-      let i = 0;
-      while (i < length && known.charCodeAt(i) === buf[start + i]) i++;
-      if (i === length) return known;
-    }
-    const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-    shortStrings[slot] = s;
-    return s;
-  }
+  const length = end - start;
+  if (length > 24) return plainString(start, end);
+  // Short strings (keys, names, types): while they are ASCII, hashed and looked up among the short strings
+  // read before — they repeat from event to event, and a string already made costs no allocation (and
+  // later hashes as a string once, in the store's dictionaries).
+  let h = 0x811c9dc5 ^ length;
   for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
+    const c = buf[i]!;
+    if (c >= 0x80) return utf8.decode(buf.subarray(start, end));
+    h = Math.imul(h ^ c, 0x01000193);
   }
-  return latin1(start, end);
+  const slot = (h ^ (h >>> 15)) & (SHORT_STRINGS - 1);
+  const known = shortStrings[slot];
+  if (known !== undefined && known.length === length) {
+    let i = 0;
+    while (i < length && known.charCodeAt(i) === buf[start + i]) i++;
+    if (i === length) return known;
+  }
+  const s = latin1(start, end);
+  shortStrings[slot] = s;
+  return s;
 }
 
 /** readString for a string that rarely repeats (an event's id): not looked up among those read before. */
 function readUniqueString(): string {
-  const at = pos;
-  const length = readVarint32();
+  const end = stringEnd();
   const start = pos;
-  const end = start + length;
-  if (end > len || length > 64) {
-    pos = at;
-    return readString();
-  }
   pos = end;
+  return plainString(start, end);
+}
+
+/** A length-delimited string's end, after its length; past the input it throws (at the end, as protobuf-es). */
+function stringEnd(): number {
+  const end = readVarint32() + pos;
+  if (end > len) {
+    pos = end;
+    throw eof();
+  }
+  return end;
+}
+
+/** bytes [start, end) as a string: validated UTF-8, ASCII without TextDecoder. */
+function plainString(start: number, end: number): string {
   for (let i = start; i < end; i++) {
     if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
   }
-  return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  return latin1(start, end);
 }
 
 /** Short ASCII strings read before, by a hash of their bytes (a slot keeps the latest). */
@@ -609,12 +609,7 @@ function writeObject(end: number, depth: number, node: PathNode, vdepth: number,
   b.byte(0x7b);
   let position = 0;
   while (pos < end) {
-    const tag = readTag();
-    if (tag !== 0x0a) {
-      if (tag >>> 3 === 1) bail();
-      skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
-      continue;
-    }
+    if (!nextElement(depth)) continue;
     // A map entry: exactly a key (field 1) then a value (field 2).
     const entryEnd = readVarint32() + pos;
     if (entryEnd > end || pos >= entryEnd || readTag() !== 0x0a) bail();
@@ -639,6 +634,19 @@ function writeObject(end: number, depth: number, node: PathNode, vdepth: number,
   }
   if (pos !== end) bail();
   b.byte(0x7d);
+}
+
+/**
+ * The next field of a Struct or ListValue at `depth`: true for an element (field 1, length-delimited: its
+ * length is next), false for an unknown field, skipped. Field 1 of another wire type is left to the object
+ * decoder, which reads it by its declared type.
+ */
+function nextElement(depth: number): boolean {
+  const tag = readTag();
+  if (tag === 0x0a) return true;
+  if (tag >>> 3 === 1) bail();
+  skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
+  return false;
 }
 
 /** A Value of exactly one kind, as JSON and as the path's values. */
@@ -708,12 +716,7 @@ function writeList(end: number, depth: number, node: PathNode, vdepth: number, b
   b.byte(0x5b);
   let first = true;
   while (pos < end) {
-    const tag = readTag();
-    if (tag !== 0x0a) {
-      if (tag >>> 3 === 1) bail();
-      skip(tag & 7, tag >>> 3, RECURSION_LIMIT - depth);
-      continue;
-    }
+    if (!nextElement(depth)) continue;
     if (!first) b.byte(0x2c);
     first = false;
     dataKeys++;

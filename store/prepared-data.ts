@@ -26,7 +26,7 @@ function canonicalOf(json: Uint8Array, from: number, to: number): string {
 }
 
 /** bytes[from, to) as a key or value kept as written: valid UTF-8, no leading BOM; else undefined. */
-function keyText(bytes: Uint8Array, from: number, to: number): string | undefined {
+function keptText(bytes: Uint8Array, from: number, to: number): string | undefined {
   if (to - from >= 3 && bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf)
     return undefined;
   let text: string;
@@ -345,7 +345,7 @@ export class DataBuilder implements PreparedData {
     const n = parent.children.intern(bytes, from, to, kids.length);
     if (n === kids.length) {
       const first = to > from ? bytes[from]! : 0;
-      const key = first >= 0x30 && first <= 0x39 ? undefined : keyText(bytes, from, to);
+      const key = first >= 0x30 && first <= 0x39 ? undefined : keptText(bytes, from, to);
       // Refused keys stay known as refused (counted, so that the tree is still forgotten in time).
       pathCount++;
       if (key === undefined || key === "__proto__") {
@@ -414,7 +414,7 @@ export class DataBuilder implements PreparedData {
     }
     for (let k = from; k < to; k++) {
       if (wire[k]! >= 0x80) {
-        if (keyText(wire, from, to) === undefined) return undefined;
+        if (keptText(wire, from, to) === undefined) return undefined;
         break;
       }
     }

@@ -317,14 +317,18 @@ function childOf(
 ): PathBuilder {
   let column = children.get(key);
   if (!column) {
-    const path = parent === undefined ? key : `${parent}.${key}`;
-    // Top-level "a.b" and a → b are one path, as queries name them.
-    column = state.paths.get(path);
-    if (!column) {
-      column = new PathBuilder(path, Math.min(state.capacity, 64));
-      state.paths.set(path, column);
-    }
+    column = pathColumn(state, parent === undefined ? key : `${parent}.${key}`);
     children.set(key, column);
+  }
+  return column;
+}
+
+/** The column of a dotted path, new if the segment has none yet: top-level "a.b" and a → b are one path. */
+function pathColumn(state: WalkState, path: string): PathBuilder {
+  let column = state.paths.get(path);
+  if (!column) {
+    column = new PathBuilder(path, Math.min(state.capacity, 64));
+    state.paths.set(path, column);
   }
   return column;
 }
@@ -414,12 +418,7 @@ class PreparedRows {
       const p = from.entryPath[k]!;
       let column = paths[p];
       if (column === undefined) {
-        const path = from.paths[p]!;
-        column = state.paths.get(path);
-        if (!column) {
-          column = new PathBuilder(path, Math.min(state.capacity, 64));
-          state.paths.set(path, column);
-        }
+        column = pathColumn(state, from.paths[p]!);
         paths[p] = column;
       }
       const tag = from.entryTag[k]!;
@@ -439,7 +438,7 @@ class PreparedRows {
 
   addText(text: string, row: number): void {
     this.flush();
-    this.room(text.length * 3);
+    this.room(this.at + text.length * 3);
     this.at += encoder.encodeInto(text, this.data.subarray(this.at)).written;
     this.offsets[row + 1] = this.at;
   }
@@ -454,16 +453,8 @@ class PreparedRows {
     const from = this.runFrom;
     if (from === undefined) return;
     this.runFrom = undefined;
-    const length = this.runEnd - this.runStart;
-    const at = this.runAt;
-    // `at` has moved on by the run's length: make room for the run where it belongs.
-    const end = at + length;
-    if (end > this.data.length) {
-      const data = new Uint8Array(Math.max(this.data.length * 2, end));
-      data.set(this.data.subarray(0, at));
-      this.data = data;
-    }
-    this.data.set(from.json.subarray(this.runStart, this.runEnd), at);
+    this.room(this.runAt + this.runEnd - this.runStart);
+    this.data.set(from.json.subarray(this.runStart, this.runEnd), this.runAt);
   }
 
   texts(): string[] {
@@ -484,9 +475,10 @@ class PreparedRows {
     this.codes = maps.codes;
   }
 
-  private room(need: number): void {
-    if (this.at + need <= this.data.length) return;
-    const data = new Uint8Array(Math.max(this.data.length * 2, this.at + need));
+  /** Room for `size` bytes of texts, keeping those written. */
+  private room(size: number): void {
+    if (size <= this.data.length) return;
+    const data = new Uint8Array(Math.max(this.data.length * 2, size));
     data.set(this.data.subarray(0, this.at));
     this.data = data;
   }
