@@ -19,15 +19,17 @@ import { type PathColumn, TAG_STRING } from "./segment-format.ts";
 /**
  * The dimension sets rolled up (the event type is always one): what dashboards filter and group by. Each
  * gets a value-set table (exact for every query on its fields) and, in compacted segments, one exploded by
- * its last dimension when some event has several values of it. The small `compacted` sets (no org) are
- * built at compaction only, and only in their compact form (exploded when there are several values): a
- * filter or group on supply or need names alone then reads ~type × names combinations instead of
- * type × org × names; fresh segments answer such queries from the org tables.
+ * its last dimension when some event has several values of it. The small `compacted` sets are built at
+ * compaction only, and only in their compact form (exploded when there are several values): a filter or
+ * group on org alone (a dashboard's default chart) reads type × org combinations instead of
+ * type × org × project, and one on supply or need names alone ~type × names instead of type × org × names;
+ * fresh segments answer such queries from the larger tables.
  */
 export const ROLLUP_DIMS: readonly { dims: readonly string[]; compacted?: boolean }[] = [
   { dims: ["org", "project"] },
   { dims: ["org", "supplies.name"] },
   { dims: ["org", "needs"] },
+  { dims: ["org"], compacted: true },
   { dims: ["supplies.name"], compacted: true },
   { dims: ["needs"], compacted: true },
 ];
