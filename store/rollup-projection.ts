@@ -9,7 +9,7 @@
  * projection (the combinations with the same kept values, merged). An exploded dimension is never summed
  * away — a query that may use an exploded table always uses its dimension (rollup-query.ts).
  */
-import type { RollupTable } from "./rollup.ts";
+import { type RollupTable, slotNumberArray } from "./rollup.ts";
 
 /**
  * `table` with only the dimensions `dims` (in the table's order) and, unless `keepType`, every event type
@@ -31,10 +31,9 @@ export function projectRollup(table: RollupTable, keepType: boolean, dims: reado
     return table;
   }
   // Slots far apart (not a day's quarter-hours) would need a large count array: visit the table as it is.
-  if (slotNumbers(table).span > MAX_SPAN) return table;
-  const projection = project(table, keepType, dims);
-  // A projection is made to be read again: its cut searches use slot numbers from the start.
-  slotNumbers(projection);
+  const top = topSlot(table);
+  if (top > MAX_SPAN) return table;
+  const projection = project(table, keepType, dims, top);
   projections.set(signature, projection);
   return projection;
 }
@@ -44,48 +43,14 @@ const MAX_SPAN = 65_535;
 /** Per table and query shape: the projection, or 1 when the shape has been asked for once. */
 const cache = new WeakMap<RollupTable, Map<string, RollupTable | 1>>();
 
-/** The table's slot numbers if something has made them (a projection, or its source), else undefined. */
-export function madeSlotNumbers(table: RollupTable): ReturnType<typeof slotNumbers> | undefined {
-  return slotNumberCache.get(table);
+/** The table's largest slot number. */
+function topSlot(table: RollupTable): number {
+  let top = 0;
+  for (let i = 0; i < table.slot.length; i++) if (table.slot[i]! > top) top = table.slot[i]!;
+  return top;
 }
 
-/**
- * A table's slot starts as slot numbers from its first slot, in the narrowest typed array that holds them
- * (a day's 96 quarter-hours fit in bytes; built once per table): the cut searches of a query over many
- * tables touch an eighth of the memory that searching the 8-byte starts would.
- */
-export function slotNumbers(table: RollupTable): {
-  numbers: Uint8Array | Uint16Array | Float64Array;
-  base: number;
-  span: number;
-} {
-  let found = slotNumberCache.get(table);
-  if (!found) {
-    const { slot, slotMs } = table;
-    let base = Number.POSITIVE_INFINITY;
-    let top = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < slot.length; i++) {
-      if (slot[i]! < base) base = slot[i]!;
-      if (slot[i]! > top) top = slot[i]!;
-    }
-    if (slot.length === 0) [base, top] = [0, 0];
-    const span = (top - base) / slotMs;
-    const numbers =
-      span < 256
-        ? new Uint8Array(slot.length)
-        : span < 65536
-          ? new Uint16Array(slot.length)
-          : new Float64Array(slot.length);
-    for (let i = 0; i < slot.length; i++) numbers[i] = (slot[i]! - base) / slotMs;
-    found = { numbers, base, span };
-    slotNumberCache.set(table, found);
-  }
-  return found;
-}
-
-const slotNumberCache = new WeakMap<RollupTable, ReturnType<typeof slotNumbers>>();
-
-function project(table: RollupTable, keepType: boolean, dims: readonly string[]): RollupTable {
+function project(table: RollupTable, keepType: boolean, dims: readonly string[], top: number): RollupTable {
   const kept = dims.map((d) => table.dims.indexOf(d));
   if (kept.some((j) => j < 0)) throw new Error(`rollup projection: ${dims.join(", ")} not all in the table`);
   if (table.explode !== undefined && !dims.includes(table.explode)) {
@@ -110,7 +75,7 @@ function project(table: RollupTable, keepType: boolean, dims: readonly string[])
   const total = new Uint32Array(count);
   const first = new Uint32Array(count + 1);
   // At most as many entries and values as the table has: filled, then cut to length.
-  const slots = new Float64Array(table.slot.length);
+  const slots = slotNumberArray(table.slot.length, top);
   const cums = new Uint32Array(table.slot.length);
   let entries = 0;
   const columns = kept.map(() => ({
@@ -118,10 +83,10 @@ function project(table: RollupTable, keepType: boolean, dims: readonly string[])
     tags: [] as number[],
     vals: [] as number[],
   }));
-  const { numbers, base, span } = slotNumbers(table);
+  const numbers = table.slot;
   // Events per slot number, summed over a group's combinations (a day of slots: a small dense array).
-  const perSlot = new Float64Array(span + 1);
-  const seen = new Uint8Array(span + 1);
+  const perSlot = new Float64Array(top + 1);
+  const seen = new Uint8Array(top + 1);
   const touched: number[] = [];
   members.forEach((group, g) => {
     const c0 = group[0]!;
@@ -157,7 +122,7 @@ function project(table: RollupTable, keepType: boolean, dims: readonly string[])
       running += perSlot[n]!;
       perSlot[n] = 0;
       seen[n] = 0;
-      slots[entries] = base + n * table.slotMs;
+      slots[entries] = n;
       cums[entries++] = running;
     }
     first[g + 1] = entries;
@@ -175,6 +140,7 @@ function project(table: RollupTable, keepType: boolean, dims: readonly string[])
     })),
     total,
     first,
+    slotBase: table.slotBase,
     slot: slots.slice(0, entries),
     cum: cums.slice(0, entries),
     ...(table.text ? { text: table.text } : {}),

@@ -14,7 +14,7 @@ import type { FieldColumn } from "./fields.ts";
 import { compileColumnFilter, type RowPredicate } from "./filter.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import type { RollupTable } from "./rollup.ts";
-import { madeSlotNumbers, projectRollup } from "./rollup-projection.ts";
+import { projectRollup } from "./rollup-projection.ts";
 import { type Segment, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf } from "./time-buckets.ts";
 
@@ -144,13 +144,10 @@ export function countPieces(
   const { cuts, bucket } = pieces;
   const list = only?.list;
   const n = list ? list.length : table.count;
-  // Searched as slot numbers when a projection made them; a table read once (a cold query) is searched
-  // as it is stored rather than converted first.
-  const made = cuts.length > 0 ? madeSlotNumbers(table) : undefined;
-  const numbers = made ? made.numbers : table.slot;
+  const { slot: numbers, slotBase, slotMs } = table;
   /** Events of combination c in slots before `t` (a multiple of the slot length). */
   const before = (c: number, t: number) => {
-    const wanted = made ? (t - made.base) / table.slotMs : t;
+    const wanted = (t - slotBase) / slotMs;
     let lo = first[c]!;
     let hi = first[c + 1]!;
     const from = lo;

@@ -7,11 +7,14 @@ import fc from "fast-check";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { referenceEncodeSegment } from "../test/segment-encode-reference.ts";
 import { compactModule } from "./compaction.ts";
 import { deleteData } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
+import { dayOf, segmentKey } from "./keys.ts";
 import type { FilterSpec, SeriesSpec } from "./query-spec.ts";
+import { Segment } from "./segment-format.ts";
 import { querySeries, type SeriesResult } from "./series.ts";
 
 const HOUR = 3_600_000;
@@ -463,5 +466,40 @@ describe("rollups", () => {
     );
     expect([r.value(0, 0), r.value(1, 0)]).toEqual([2, 1]);
     expect(stats).toEqual({ rollup: 1, rows: 0 });
+  });
+
+  it("written with slot starts (the first format, header `rollups`) answer as the rows do", async () => {
+    const stats = { rollup: 0, rows: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(eventArb, { minLength: 1, maxLength: 120 }), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(queryArb, { minLength: 1, maxLength: 4 }),
+        async (batches, compacted, queries) => {
+          const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+          let named = T0;
+          for (const batch of batches) {
+            const byDay = new Map<string, StoredEvent[]>();
+            for (const e of batch) byDay.set(dayOf(e.time), [...(byDay.get(dayOf(e.time)) ?? []), e]);
+            for (const [day, events] of byDay) {
+              const unique = [...new Map(events.map((e) => [`${e.time}:${e.id}`, e])).values()];
+              const name = `${Math.floor(++named * 1000)
+                .toString(36)
+                .padStart(11, "0")}${"0".repeat(12)}`;
+              const bytes = referenceEncodeSegment(unique, named, [], compacted, "starts");
+              expect(new Segment(bytes).rollups.length).toBeGreaterThan(0);
+              await store.writeSegmentBytes(segmentKey("t", "m", day, name), bytes);
+            }
+          }
+          for (const q of queries) {
+            const answers = await both(store, specOf(q, Number.MAX_VALUE), stats, q.pick);
+            expect(answers.rollups).toEqual(answers.rows);
+            expect(answers.again).toEqual(answers.rows);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(stats.rollup).toBeGreaterThan(30);
   });
 });

@@ -59,8 +59,13 @@ export interface RollupTable {
   total: Uint32Array;
   /** Combination c's slot entries are [first[c], first[c+1]). */
   first: Uint32Array;
-  /** Per slot entry, ascending within a combination: the slot's start (ms, a multiple of slotMs)… */
-  slot: Float64Array;
+  /** Where slot number 0 starts (ms, a multiple of slotMs): the segment's first slot. */
+  slotBase: number;
+  /**
+   * Per slot entry, ascending within a combination: its slot number, counted from `slotBase` (the slot
+   * starts at slotBase + number × slotMs) — one byte per entry for a day's 96 quarter-hours…
+   */
+  slot: SlotNumbers;
   /** …and the combination's events up to the end of that slot. */
   cum: Uint32Array;
   /**
@@ -70,6 +75,15 @@ export interface RollupTable {
   text?: (code: number) => string;
   /** With `text`: the code of a text among the table's own texts, or -1. */
   codeOf?: (text: string) => number;
+}
+
+/** Slot numbers in the narrowest array that holds them (stored as u8 or u32, projected also as u16). */
+export type SlotNumbers = Uint8Array | Uint16Array | Uint32Array;
+
+/** An array for `length` slot numbers up to `max`, as narrow as they allow (`u16`: may it be 16-bit). */
+export function slotNumberArray(length: number, max: number, u16 = true): SlotNumbers {
+  if (max < 256) return new Uint8Array(length);
+  return u16 && max < 65536 ? new Uint16Array(length) : new Uint32Array(length);
 }
 
 /** Value sets of one dimension: a small id per row (0 = no value), and each id's (tag, val) pairs. */
@@ -341,14 +355,17 @@ function table(
   const first = new Uint32Array(count + 1);
   for (let c = 0; c < count; c++) first[c + 1] = first[c]! + entries[c + 1]!;
   const next = first.slice(0, count);
-  const slot = new Float64Array(m);
+  let top = 0;
+  for (let e = 0; e < m; e++) top = Math.max(top, entrySlot[e]!);
+  // Stored as bytes (a day's quarter-hours) or 32-bit words.
+  const slot = slotNumberArray(m, top, false);
   const cum = new Uint32Array(m);
   const running = new Uint32Array(count);
   for (let e = 0; e < m; e++) {
     const c = entryCombo[e]!;
     const at = next[c]!++;
     running[c]! += entryCount[e]!;
-    slot[at] = (firstSlot + entrySlot[e]!) * ROLLUP_SLOT_MS;
+    slot[at] = entrySlot[e]!;
     cum[at] = running[c]!;
   }
   const columns = sets.map((set) => {
@@ -377,6 +394,7 @@ function table(
     columns,
     total,
     first,
+    slotBase: firstSlot * ROLLUP_SLOT_MS,
     slot,
     cum,
   };

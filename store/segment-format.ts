@@ -16,7 +16,7 @@ import { lowerBound } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { type PreparedData, TAG_VISIT } from "./prepared-data.ts";
-import { buildRollups, type RollupTable } from "./rollup.ts";
+import { buildRollups, type RollupTable, type SlotNumbers, slotNumberArray } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
 export const SEGMENT_VERSION = 2;
@@ -61,7 +61,16 @@ interface Header {
    * header without reading the data; absent on segments written by RecordEvents.
    */
   shapes?: string[][];
-  /** The rollup tables (rollup.ts); table k's columns are `r<k>.*`. Absent in segments written before them. */
+  /**
+   * The rollup tables (rollup.ts); table k's columns are `r<k>.*`, its slots stored as slot numbers
+   * (`r<k>.q`, from the table's `slotBase`). Absent in segments written before them.
+   */
+  rollupTables?: RollupInfo[];
+  /**
+   * The same tables as first written, with each slot entry's start in ms (`r<k>.s`, f64): still read.
+   * Writers now write `rollupTables` instead, which a reader that knows only this field ignores (it scans
+   * the rows: slower, never wrong) rather than failing on a column it does not find.
+   */
   rollups?: RollupInfo[];
   /** The latest `ingested` instant, so that snapshot checks need not read the column. Optional. */
   maxIngested?: number;
@@ -78,6 +87,8 @@ export interface RollupInfo {
   explode?: string;
   textUnique?: boolean;
   slotMs: number;
+  /** In `rollupTables`: where slot number 0 starts (ms). */
+  slotBase?: number;
   count: number;
 }
 
@@ -218,7 +229,7 @@ export function encodeSegment(
     writer.add(`r${k}.y`, "u32", table.type);
     writer.add(`r${k}.n`, "u32", table.total);
     writer.add(`r${k}.f`, "u32", table.first);
-    writer.add(`r${k}.s`, "f64", table.slot);
+    writer.add(`r${k}.q`, slotKind(table.slot), table.slot);
     writer.add(`r${k}.c`, "u32", table.cum);
     table.columns.forEach((column, j) => {
       writer.add(`r${k}.${j}.o`, "u32", column.offsets);
@@ -254,9 +265,10 @@ export function encodeSegment(
     ...(shapes ? { shapes: shapes.shapes } : {}),
     ...(rollups.length > 0
       ? {
-          rollups: rollups.map((t) => ({
+          rollupTables: rollups.map((t) => ({
             dims: t.dims,
             slotMs: t.slotMs,
+            slotBase: t.slotBase,
             count: t.count,
             ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
           })),
@@ -264,6 +276,13 @@ export function encodeSegment(
       : {}),
   };
   return writer.finish(header);
+}
+
+/** How a table's slot numbers are stored: bytes for a day's quarter-hours, else 32-bit words. */
+export function slotKind(slot: SlotNumbers): "u8" | "u32" {
+  if (slot instanceof Uint8Array) return "u8";
+  if (slot instanceof Uint32Array) return "u32";
+  throw new Error("segment: slot numbers are stored as bytes or 32-bit words");
 }
 
 function csvShapes(texts: readonly string[]): { shapes: string[][]; codes: Uint32Array } {
@@ -646,6 +665,8 @@ function checkHeader(h: unknown): Header {
     ) &&
     (header.supersedes === undefined ||
       (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
+    (header.rollupTables === undefined || rollupInfosOk(header.rollupTables, true)) &&
+    (header.rollups === undefined || rollupInfosOk(header.rollups, false)) &&
     (header.maxIngested === undefined || typeof header.maxIngested === "number") &&
     (header.sums === undefined ||
       (typeof header.sums === "object" &&
@@ -655,6 +676,25 @@ function checkHeader(h: unknown): Header {
         )));
   if (!ok) throw new Error("header fields have the wrong shape");
   return header;
+}
+
+function rollupInfosOk(infos: unknown, numbered: boolean): boolean {
+  return (
+    Array.isArray(infos) &&
+    infos.every(
+      (info: RollupInfo) =>
+        typeof info === "object" &&
+        info !== null &&
+        Array.isArray(info.dims) &&
+        info.dims.every((d) => typeof d === "string") &&
+        (info.explode === undefined || info.dims.includes(info.explode)) &&
+        Number.isSafeInteger(info.slotMs) &&
+        info.slotMs > 0 &&
+        Number.isSafeInteger(info.count) &&
+        info.count >= 0 &&
+        (numbered ? Number.isSafeInteger(info.slotBase) : info.slotBase === undefined),
+    )
+  );
 }
 
 function align8(n: number): number {
@@ -811,7 +851,7 @@ export class Segment {
     this.bbox = this.header.bbox;
     this.types = this.header.types;
     this.supersedes = this.header.supersedes ?? [];
-    this.rollups = this.header.rollups ?? [];
+    this.rollups = this.header.rollupTables ?? this.header.rollups ?? [];
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     if (!lazy) for (const name of Object.keys(ROW_COLUMNS)) this.rowColumn(name);
   }
@@ -1023,7 +1063,7 @@ export class Segment {
       })),
       total: this.column(`r${k}.n`, Uint32Array),
       first: this.column(`r${k}.f`, Uint32Array),
-      slot: this.column(`r${k}.s`, Float64Array),
+      ...this.slotsOf(k, info),
       cum: this.column(`r${k}.c`, Uint32Array),
     };
     if (this.header.cols[`r${k}.x.c`]) {
@@ -1052,6 +1092,27 @@ export class Segment {
     }
     this.rollupCache[k] = table;
     return table;
+  }
+
+  /** Table k's slot numbers: as stored, or (tables of `rollups`) from its slot starts, once. */
+  private slotsOf(k: number, info: RollupInfo): Pick<RollupTable, "slotBase" | "slot"> {
+    if (info.slotBase !== undefined) {
+      const name = `r${k}.q`;
+      const slot =
+        this.header.cols[name]?.[0] === "u8" ? this.column(name, Uint8Array) : this.column(name, Uint32Array);
+      return { slotBase: info.slotBase, slot };
+    }
+    const starts = this.column(`r${k}.s`, Float64Array);
+    let base = Number.POSITIVE_INFINITY;
+    let top = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < starts.length; i++) {
+      base = Math.min(base, starts[i]!);
+      top = Math.max(top, starts[i]!);
+    }
+    if (starts.length === 0) [base, top] = [0, 0];
+    const slot = slotNumberArray(starts.length, (top - base) / info.slotMs);
+    for (let i = 0; i < starts.length; i++) slot[i] = (starts[i]! - base) / info.slotMs;
+    return { slotBase: base, slot };
   }
 
   /** The segment's string dictionary (string values and object JSON texts). */

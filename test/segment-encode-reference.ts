@@ -12,6 +12,7 @@ import {
   type PathColumn,
   type RollupInfo,
   SEGMENT_VERSION,
+  slotKind,
   TAG_FALSE,
   TAG_NULL,
   TAG_NUMBER,
@@ -34,6 +35,7 @@ interface Header {
   cols: Record<string, [ColumnKind, number, number]>;
   supersedes?: string[];
   shapes?: string[][];
+  rollupTables?: RollupInfo[];
   rollups?: RollupInfo[];
   maxIngested?: number;
 }
@@ -54,6 +56,11 @@ export function referenceEncodeSegment(
   ingestedAt: number,
   supersedes: string[] = [],
   compress = false,
+  /**
+   * "starts": rollup tables as first written (header `rollups`, each slot entry's start as f64 `r<k>.s`),
+   * so that tests can make segments of that format, which readers still read.
+   */
+  rollupSlots: "numbers" | "starts" = "numbers",
 ): Uint8Array {
   const events = [...input].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = events.length;
@@ -197,7 +204,13 @@ export function referenceEncodeSegment(
     writer.add(`r${k}.y`, "u32", table.type);
     writer.add(`r${k}.n`, "u32", table.total);
     writer.add(`r${k}.f`, "u32", table.first);
-    writer.add(`r${k}.s`, "f64", table.slot);
+    if (rollupSlots === "starts")
+      writer.add(
+        `r${k}.s`,
+        "f64",
+        Float64Array.from(table.slot, (q) => table.slotBase + q * table.slotMs),
+      );
+    else writer.add(`r${k}.q`, slotKind(table.slot), table.slot);
     writer.add(`r${k}.c`, "u32", table.cum);
     table.columns.forEach((column, j) => {
       writer.add(`r${k}.${j}.o`, "u32", column.offsets);
@@ -231,11 +244,22 @@ export function referenceEncodeSegment(
     ...(n > 0 ? { maxIngested } : {}),
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
-    ...(rollups.length > 0
+    ...(rollups.length > 0 && rollupSlots === "starts"
       ? {
           rollups: rollups.map((t) => ({
             dims: t.dims,
             slotMs: t.slotMs,
+            count: t.count,
+            ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
+          })),
+        }
+      : {}),
+    ...(rollups.length > 0 && rollupSlots === "numbers"
+      ? {
+          rollupTables: rollups.map((t) => ({
+            dims: t.dims,
+            slotMs: t.slotMs,
+            slotBase: t.slotBase,
             count: t.count,
             ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
           })),
