@@ -9,7 +9,8 @@
  * projection (the combinations with the same kept values, merged). An exploded dimension is never summed
  * away — a query that may use an exploded table always uses its dimension (rollup-query.ts).
  */
-import { type RollupTable, slotNumberArray } from "./rollup.ts";
+import { type RollupTable, rollupTable, slotNumberArray } from "./rollup.ts";
+import { TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 
 /**
  * `table` with only the dimensions `dims` (in the table's order) and, unless `keepType`, every event type
@@ -30,7 +31,8 @@ export function projectRollup(table: RollupTable, keepType: boolean, dims: reado
     projections.set(signature, 1);
     return table;
   }
-  // Slots far apart (not a day's quarter-hours) would need a large count array: visit the table as it is.
+  // Slots far apart (not a day's quarter-hours) would need a large count array, scanned per combination:
+  // visit the table as it is.
   const top = topSlot(table);
   if (top > MAX_SPAN) return table;
   const projection = project(table, keepType, dims, top);
@@ -38,7 +40,8 @@ export function projectRollup(table: RollupTable, keepType: boolean, dims: reado
   return projection;
 }
 
-const MAX_SPAN = 65_535;
+/** A week of quarter-hours; a daily partition's segments span at most 96. */
+const MAX_SPAN = 7 * 96;
 
 /** Per table and query shape: the projection, or 1 when the shape has been asked for once. */
 const cache = new WeakMap<RollupTable, Map<string, RollupTable | 1>>();
@@ -57,93 +60,155 @@ function project(table: RollupTable, keepType: boolean, dims: readonly string[],
     throw new Error("rollup projection: an exploded dimension cannot be summed away");
   }
   // Merge the combinations with equal kept values (and type): each group becomes one combination.
-  const groups = new Map<string, number[]>();
-  for (let c = 0; c < table.count; c++) {
+  const { groupOf, count } = groupCombinations(table, keepType, kept);
+  // Each group's members, ascending (a counting sort by group).
+  const start = new Uint32Array(count + 1);
+  for (let c = 0; c < table.count; c++) start[groupOf[c]! + 1]!++;
+  for (let g = 0; g < count; g++) start[g + 1]! += start[g]!;
+  const members = new Uint32Array(table.count);
+  const fill = start.slice(0, count);
+  for (let c = 0; c < table.count; c++) members[fill[groupOf[c]!]!++] = c;
+
+  const type = new Uint32Array(count);
+  const total = new Uint32Array(count);
+  const first = new Uint32Array(count + 1);
+  // At most as many entries as the table has: filled, then cut to length.
+  const slots = slotNumberArray(table.slot.length, top);
+  const cums = new Uint32Array(table.slot.length);
+  let entries = 0;
+  const { slot: numbers, cum, first: from } = table;
+  // Events per slot number, summed over a group's combinations: a small dense array (a day's 96 slots;
+  // tables wider than MAX_SPAN are not projected), read back in order.
+  const perSlot = new Float64Array(top + 1);
+  for (let g = 0; g < count; g++) {
+    const c0 = members[start[g]!]!;
+    type[g] = keepType ? table.type[c0]! : 0;
+    let sum = 0;
+    if (start[g + 1]! - start[g]! === 1) {
+      // Nothing merged: the combination's entries as they are.
+      for (let e = from[c0]!, end = from[c0 + 1]!; e < end; e++) {
+        slots[entries] = numbers[e]!;
+        cums[entries++] = cum[e]!;
+      }
+      total[g] = table.total[c0]!;
+      first[g + 1] = entries;
+      continue;
+    }
+    for (let m = start[g]!; m < start[g + 1]!; m++) {
+      const c = members[m]!;
+      let before = 0;
+      for (let e = from[c]!, end = from[c + 1]!; e < end; e++) {
+        perSlot[numbers[e]!]! += cum[e]! - before;
+        before = cum[e]!;
+      }
+      sum += table.total[c]!;
+    }
+    total[g] = sum;
+    let running = 0;
+    for (let n = 0; n <= top; n++) {
+      if (perSlot[n] === 0) continue;
+      running += perSlot[n]!;
+      perSlot[n] = 0;
+      slots[entries] = n;
+      cums[entries++] = running;
+    }
+    first[g + 1] = entries;
+  }
+  const columns = kept.map((j) => {
+    const { offsets, tags, vals } = table.columns[j]!;
+    const out = { offsets: new Uint32Array(count + 1), tags: new Uint8Array(0), vals: new Float64Array(0) };
+    for (let g = 0; g < count; g++) {
+      const c0 = members[start[g]!]!;
+      out.offsets[g + 1] = out.offsets[g]! + offsets[c0 + 1]! - offsets[c0]!;
+    }
+    out.tags = new Uint8Array(out.offsets[count]!);
+    out.vals = new Float64Array(out.offsets[count]!);
+    for (let g = 0; g < count; g++) {
+      const c0 = members[start[g]!]!;
+      out.tags.set(tags.subarray(offsets[c0]!, offsets[c0 + 1]!), out.offsets[g]!);
+      out.vals.set(vals.subarray(offsets[c0]!, offsets[c0 + 1]!), out.offsets[g]!);
+    }
+    return out;
+  });
+  return rollupTable({
+    dims,
+    explode: table.explode,
+    textUnique: table.textUnique,
+    slotMs: table.slotMs,
+    count,
+    type,
+    columns,
+    total,
+    first,
+    slotBase: table.slotBase,
+    slot: slots.slice(0, entries),
+    cum: cums.slice(0, entries),
+    text: table.text,
+    codeOf: table.codeOf,
+  });
+}
+
+/**
+ * Each combination's group (numbered by first member) when combinations with equal kept values (and
+ * type, with `keepType`) merge. Value sets of one string or object each — what dashboards' dimensions
+ * hold — are numbered by their codes; any other table is keyed by the sets' texts.
+ */
+function groupCombinations(
+  table: RollupTable,
+  keepType: boolean,
+  kept: readonly number[],
+): { groupOf: Uint32Array; count: number } {
+  const n = table.count;
+  const groupOf = new Uint32Array(n);
+  const single = kept.every((j) => {
+    const { offsets, tags } = table.columns[j]!;
+    for (let c = 0; c < n; c++) {
+      if (offsets[c + 1]! - offsets[c]! !== 1) return false;
+      const tag = tags[offsets[c]!]!;
+      if (tag !== TAG_STRING && tag !== TAG_OBJECT) return false;
+    }
+    return true;
+  });
+  if (single) {
+    // Dense ids, one dimension at a time: (id so far, this dimension's code and tag) → next id.
+    if (keepType) {
+      const ids = new Map<number, number>();
+      for (let c = 0; c < n; c++) groupOf[c] = denseId(ids, table.type[c]!);
+    }
+    for (const j of kept) {
+      const { offsets, tags, vals } = table.columns[j]!;
+      const codes = new Map<number, number>();
+      const ids = new Map<number, number>();
+      for (let c = 0; c < n; c++) {
+        const k = offsets[c]!;
+        const code = denseId(codes, vals[k]! * 8 + tags[k]!);
+        groupOf[c] = denseId(ids, groupOf[c]! * n + code);
+      }
+    }
+    // Numbered again by first member, as the general path numbers them.
+    const order = new Map<number, number>();
+    for (let c = 0; c < n; c++) groupOf[c] = denseId(order, groupOf[c]!);
+    return { groupOf, count: order.size };
+  }
+  const groups = new Map<string, number>();
+  for (let c = 0; c < n; c++) {
     let key = keepType ? `${table.type[c]}` : "";
     for (const j of kept) {
       const { offsets, tags, vals } = table.columns[j]!;
       key += "|";
       for (let k = offsets[c]!; k < offsets[c + 1]!; k++) key += `${tags[k]}:${vals[k]},`;
     }
-    const group = groups.get(key);
-    if (group) group.push(c);
-    else groups.set(key, [c]);
+    groupOf[c] = denseId(groups, key);
   }
-  const members = [...groups.values()];
-  const count = members.length;
-  const type = new Uint32Array(count);
-  const total = new Uint32Array(count);
-  const first = new Uint32Array(count + 1);
-  // At most as many entries and values as the table has: filled, then cut to length.
-  const slots = slotNumberArray(table.slot.length, top);
-  const cums = new Uint32Array(table.slot.length);
-  let entries = 0;
-  const columns = kept.map(() => ({
-    offsets: new Uint32Array(count + 1),
-    tags: [] as number[],
-    vals: [] as number[],
-  }));
-  const numbers = table.slot;
-  // Events per slot number, summed over a group's combinations (a day of slots: a small dense array).
-  const perSlot = new Float64Array(top + 1);
-  const seen = new Uint8Array(top + 1);
-  const touched: number[] = [];
-  members.forEach((group, g) => {
-    const c0 = group[0]!;
-    type[g] = keepType ? table.type[c0]! : 0;
-    kept.forEach((j, i) => {
-      const { offsets, tags, vals } = table.columns[j]!;
-      const out = columns[i]!;
-      for (let k = offsets[c0]!; k < offsets[c0 + 1]!; k++) {
-        out.tags.push(tags[k]!);
-        out.vals.push(vals[k]!);
-      }
-      out.offsets[g + 1] = out.tags.length;
-    });
-    touched.length = 0;
-    let sum = 0;
-    for (const c of group) {
-      let before = 0;
-      for (let e = table.first[c]!, end = table.first[c + 1]!; e < end; e++) {
-        const n = numbers[e]!;
-        if (!seen[n]) {
-          seen[n] = 1;
-          touched.push(n);
-        }
-        perSlot[n]! += table.cum[e]! - before;
-        before = table.cum[e]!;
-      }
-      sum += table.total[c]!;
-    }
-    total[g] = sum;
-    if (group.length > 1) touched.sort((a, b) => a - b);
-    let running = 0;
-    for (const n of touched) {
-      running += perSlot[n]!;
-      perSlot[n] = 0;
-      seen[n] = 0;
-      slots[entries] = n;
-      cums[entries++] = running;
-    }
-    first[g + 1] = entries;
-  });
-  return {
-    dims,
-    ...(table.explode !== undefined ? { explode: table.explode, textUnique: table.textUnique } : {}),
-    slotMs: table.slotMs,
-    count,
-    type,
-    columns: columns.map((c) => ({
-      offsets: c.offsets,
-      tags: Uint8Array.from(c.tags),
-      vals: Float64Array.from(c.vals),
-    })),
-    total,
-    first,
-    slotBase: table.slotBase,
-    slot: slots.slice(0, entries),
-    cum: cums.slice(0, entries),
-    ...(table.text ? { text: table.text } : {}),
-    ...(table.codeOf ? { codeOf: table.codeOf } : {}),
-  };
+  return { groupOf, count: groups.size };
+}
+
+/** The id `key` has in `ids`, given the next one if it has none yet. */
+function denseId<K>(ids: Map<K, number>, key: K): number {
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = ids.size;
+    ids.set(key, id);
+  }
+  return id;
 }

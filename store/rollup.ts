@@ -77,6 +77,29 @@ export interface RollupTable {
   codeOf?: (text: string) => number;
 }
 
+/**
+ * A table object with every field, in one order: tables come from three places (built here, read from a
+ * segment, projected), and the query loops that read them stay monomorphic only if all share one shape.
+ */
+export function rollupTable(t: RollupTable): RollupTable {
+  return {
+    dims: t.dims,
+    explode: t.explode,
+    textUnique: t.textUnique,
+    slotMs: t.slotMs,
+    count: t.count,
+    type: t.type,
+    columns: t.columns,
+    total: t.total,
+    first: t.first,
+    slotBase: t.slotBase,
+    slot: t.slot,
+    cum: t.cum,
+    text: t.text,
+    codeOf: t.codeOf,
+  };
+}
+
 /** Slot numbers in the narrowest array that holds them (stored as u8 or u32, projected also as u16). */
 export type SlotNumbers = Uint8Array | Uint16Array | Uint32Array;
 
@@ -307,11 +330,13 @@ export function buildRollups(
     const virtualSets = dims.map((dim) =>
       dim === last ? single : { ...setsOf(dim), ofRow: gather(setsOf(dim).ofRow) },
     );
-    out.push({
-      ...table(dims, gather(typeCodes), combos.ids, combos.size, virtualSets, gather(slotIndex), firstSlot),
-      explode: last,
-      textUnique,
-    });
+    out.push(
+      rollupTable({
+        ...table(dims, gather(typeCodes), combos.ids, combos.size, virtualSets, gather(slotIndex), firstSlot),
+        explode: last,
+        textUnique,
+      }),
+    );
   }
   return out;
 }
@@ -386,7 +411,7 @@ function table(
   });
   const type = new Uint32Array(count);
   for (let c = 0; c < count; c++) type[c] = typeCodes[rep[c]!]!;
-  return {
+  return rollupTable({
     dims,
     slotMs: ROLLUP_SLOT_MS,
     count,
@@ -397,5 +422,5 @@ function table(
     slotBase: firstSlot * ROLLUP_SLOT_MS,
     slot,
     cum,
-  };
+  });
 }

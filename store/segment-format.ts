@@ -16,7 +16,7 @@ import { lowerBound } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { type PreparedData, TAG_VISIT } from "./prepared-data.ts";
-import { buildRollups, type RollupTable, type SlotNumbers, slotNumberArray } from "./rollup.ts";
+import { buildRollups, type RollupTable, rollupTable, type SlotNumbers, slotNumberArray } from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
 export const SEGMENT_VERSION = 2;
@@ -1050,9 +1050,36 @@ export class Segment {
     if (table) return table;
     const info = this.rollups[k];
     if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
-    table = {
+    let text: RollupTable["text"];
+    let codeOf: RollupTable["codeOf"];
+    if (this.header.cols[`r${k}.x.c`]) {
+      const codes = this.column(`r${k}.x.c`, Uint32Array);
+      const texts = this.strings(`r${k}.x`);
+      if (texts.length !== codes.length)
+        throw new TallyError("data_loss", `${this.what}: corrupt column r${k}.x`);
+      text = (code) => {
+        const lo = lowerBound(codes, code);
+        if (codes[lo] !== code)
+          throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
+        return texts.get(lo);
+      };
+      // A dashboard's refresh asks every day's table for the same few values: each answer is kept with
+      // the (immutable) table, rather than searched for again, or the whole column indexed after a few.
+      const known = new Map<string, number>();
+      codeOf = (text) => {
+        let code = known.get(text);
+        if (code === undefined) {
+          const i = texts.indexOf(text);
+          code = i < 0 ? -1 : codes[i]!;
+          if (known.size < 64) known.set(text, code);
+        }
+        return code;
+      };
+    }
+    table = rollupTable({
       dims: info.dims,
-      ...(info.explode ? { explode: info.explode, textUnique: info.textUnique } : {}),
+      explode: info.explode || undefined,
+      textUnique: info.explode ? info.textUnique : undefined,
       slotMs: info.slotMs,
       count: info.count,
       type: this.column(`r${k}.y`, Uint32Array),
@@ -1065,31 +1092,9 @@ export class Segment {
       first: this.column(`r${k}.f`, Uint32Array),
       ...this.slotsOf(k, info),
       cum: this.column(`r${k}.c`, Uint32Array),
-    };
-    if (this.header.cols[`r${k}.x.c`]) {
-      const codes = this.column(`r${k}.x.c`, Uint32Array);
-      const texts = this.strings(`r${k}.x`);
-      if (texts.length !== codes.length)
-        throw new TallyError("data_loss", `${this.what}: corrupt column r${k}.x`);
-      table.text = (code) => {
-        const lo = lowerBound(codes, code);
-        if (codes[lo] !== code)
-          throw new TallyError("data_loss", `${this.what}: rollup ${k} lacks text ${code}`);
-        return texts.get(lo);
-      };
-      // A dashboard's refresh asks every day's table for the same few values: each answer is kept with
-      // the (immutable) table, rather than searched for again, or the whole column indexed after a few.
-      const known = new Map<string, number>();
-      table.codeOf = (text) => {
-        let code = known.get(text);
-        if (code === undefined) {
-          const i = texts.indexOf(text);
-          code = i < 0 ? -1 : codes[i]!;
-          if (known.size < 64) known.set(text, code);
-        }
-        return code;
-      };
-    }
+      text,
+      codeOf,
+    });
     this.rollupCache[k] = table;
     return table;
   }
