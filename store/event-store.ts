@@ -118,6 +118,11 @@ export class EventStore {
   private readonly commits: GroupCommit<PendingBatch, number> | undefined;
   private readonly encoder: SegmentEncoder;
 
+  /** Bytes the segment cache holds: segments, and what queries derived from them and keep with them. */
+  get cachedBytes(): number {
+    return this.cache.size;
+  }
+
   constructor(options: EventStoreOptions) {
     // Every storage error reaches callers as unavailable or resource_exhausted (storage-errors.ts).
     this.storage = guardStorage(options.storage);

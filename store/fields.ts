@@ -38,6 +38,7 @@ export function fieldColumn(segment: Segment, field: string): FieldColumn | unde
         codeOf: (text) => types.indexOf(text),
       };
       typeColumns.set(segment, column);
+      segment.hold(column.offsets.byteLength + column.tags.byteLength + column.vals.byteLength);
     }
     return column;
   }

@@ -32,7 +32,13 @@ const seen = new WeakMap<Float64Array, number[]>();
  * infinite or NaN coordinate beside a located latitude, which validation keeps out of stored events):
  * the caller then takes the rows one by one.
  */
-export function cellIndex(lat: Float64Array, lon: Float64Array, cellDegrees: number): CellIndex | undefined {
+export function cellIndex(
+  lat: Float64Array,
+  lon: Float64Array,
+  cellDegrees: number,
+  /** Told the bytes of an index when it is built (kept with `lat`: the caller counts them). */
+  built?: (bytes: number) => void,
+): CellIndex | undefined {
   const kept = indexes.get(lat) ?? [];
   const found = kept.find((index) => index.cellDegrees === cellDegrees);
   if (found) return found;
@@ -44,9 +50,17 @@ export function cellIndex(lat: Float64Array, lon: Float64Array, cellDegrees: num
     seen.set(lat, sizes);
     return undefined;
   }
-  const built = buildCellIndex(lat, lon, cellDegrees);
-  if (built) indexes.set(lat, [built, ...kept].slice(0, KEEP_SIZES));
-  return built;
+  const index = buildCellIndex(lat, lon, cellDegrees);
+  if (index) {
+    indexes.set(lat, [index, ...kept].slice(0, KEEP_SIZES));
+    built?.(
+      index.cellOf.byteLength +
+        index.located.byteLength +
+        index.cellLat.byteLength +
+        index.cellLon.byteLength,
+    );
+  }
+  return index;
 }
 
 /** 2^32 / golden ratio and another odd constant, to mix the two cell indexes. */

@@ -78,8 +78,15 @@ export class GeoCells {
    * located add into the scratch cell instead of taking a branch: located and unlocated rows alternate at
    * random, and a mispredicted branch per row costs about what the row's cell does.
    */
-  addRows(lat: Float64Array, lon: Float64Array, rows: Uint32Array, cellDegrees: number): void {
-    const index = cellIndex(lat, lon, cellDegrees);
+  addRows(
+    lat: Float64Array,
+    lon: Float64Array,
+    rows: Uint32Array,
+    cellDegrees: number,
+    /** Told the bytes of a cell index built for these columns (the caller's segment holds it). */
+    built?: (bytes: number) => void,
+  ): void {
+    const index = cellIndex(lat, lon, cellDegrees, built);
     if (!index) {
       this.addEach(lat, lon, rows, cellDegrees);
       return;
@@ -282,7 +289,8 @@ function cellKey(cellLat: number, cellLon: number): number {
 
 /** Adds one partition's located matches to `cells` (stepped-query.ts calls this per step). */
 export function accumulateGeo(cells: GeoCells, spec: GeoQuerySpec, partition: readonly Match[]): void {
-  for (const { segment, rows } of partition) cells.addRows(segment.lat, segment.lon, rows, spec.cellDegrees);
+  for (const { segment, rows } of partition)
+    cells.addRows(segment.lat, segment.lon, rows, spec.cellDegrees, (bytes) => segment.hold(bytes));
 }
 
 /** The answer: bins at or above the privacy floor, at their mean positions, in result order. */

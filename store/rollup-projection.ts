@@ -16,7 +16,13 @@ import { TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
  * `table` with only the dimensions `dims` (in the table's order) and, unless `keepType`, every event type
  * counted as one (type code 0: the query neither filters nor groups by type).
  */
-export function projectRollup(table: RollupTable, keepType: boolean, dims: readonly string[]): RollupTable {
+export function projectRollup(
+  table: RollupTable,
+  keepType: boolean,
+  dims: readonly string[],
+  /** Told the bytes of a projection when it is made (kept with `table`: the caller counts them). */
+  made?: (bytes: number) => void,
+): RollupTable {
   const signature = `${keepType ? "t" : "-"}\u0000${dims.join("\u0000")}`;
   let projections = cache.get(table);
   if (!projections) {
@@ -37,6 +43,7 @@ export function projectRollup(table: RollupTable, keepType: boolean, dims: reado
   if (top > MAX_SPAN) return table;
   const projection = project(table, keepType, dims, top);
   projections.set(signature, projection);
+  made?.(tableBytes(projection));
   return projection;
 }
 
@@ -45,6 +52,14 @@ const MAX_SPAN = 7 * 96;
 
 /** Per table and query shape: the projection, or 1 when the shape has been asked for once. */
 const cache = new WeakMap<RollupTable, Map<string, RollupTable | 1>>();
+
+/** The bytes of a table's arrays. */
+function tableBytes(t: RollupTable): number {
+  let bytes =
+    t.type.byteLength + t.total.byteLength + t.first.byteLength + t.slot.byteLength + t.cum.byteLength;
+  for (const c of t.columns) bytes += c.offsets.byteLength + c.tags.byteLength + c.vals.byteLength;
+  return bytes;
+}
 
 /** The table's largest slot number. */
 function topSlot(table: RollupTable): number {

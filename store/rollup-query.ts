@@ -103,7 +103,9 @@ export function planRollups(
       // What the query does not read is summed away (rollup-projection.ts): fewer combinations to visit.
       const dims = stored.dims.filter((d) => fields.includes(d));
       const table =
-        dims.length < stored.dims.length || !usesType ? projectRollup(stored, usesType, dims) : stored;
+        dims.length < stored.dims.length || !usesType
+          ? projectRollup(stored, usesType, dims, (bytes) => segment.hold(bytes))
+          : stored;
       const { minTime } = segment;
       const cuts = cutsOf(minTime, segment.maxTime, table.slotMs)!;
       // Every row of a piece is on the same side of every boundary as the piece's first instant.
@@ -193,7 +195,7 @@ function candidates(
     const j = table.dims.indexOf(filter.field);
     if (j < 0) continue;
     const column = rollupColumn(segment, table, filter.field)!;
-    const index = valueIndex(table, j);
+    const index = valueIndex(segment, table, j);
     const lists = filter.values.map((v) => index.get(column.codeOf(v as string)) ?? EMPTY);
     const union = lists.length === 1 ? lists[0]! : unionOf(lists, table.count);
     if (!best || union.length < best.list.length) best = { list: union, by: filter };
@@ -204,7 +206,7 @@ function candidates(
 const EMPTY = new Uint32Array(0);
 
 /** Per dimension of a table: each string code its combinations hold → those combinations, ascending. */
-function valueIndex(table: RollupTable, j: number): Map<number, Uint32Array> {
+function valueIndex(segment: Segment, table: RollupTable, j: number): Map<number, Uint32Array> {
   const indexes = perTable(valueIndexes, table);
   let index = indexes[j];
   if (!index) {
@@ -221,9 +223,15 @@ function valueIndex(table: RollupTable, j: number): Map<number, Uint32Array> {
     }
     index = new Map([...lists].map(([code, list]) => [code, Uint32Array.from(list)]));
     indexes[j] = index;
+    let bytes = 0;
+    for (const list of index.values()) bytes += list.byteLength + MAP_ENTRY_BYTES;
+    segment.hold(bytes);
   }
   return index;
 }
+
+/** What a Map entry (key, value, and the typed array's own object) costs besides the array's bytes. */
+const MAP_ENTRY_BYTES = 96;
 
 const valueIndexes = new WeakMap<RollupTable, Map<number, Uint32Array>[]>();
 
@@ -262,6 +270,7 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
         codeOf: (text) => types.indexOf(text),
       };
       typeColumns.set(table, column);
+      segment.hold(column.offsets.byteLength + column.tags.byteLength + column.vals.byteLength);
     }
     return column;
   }

@@ -973,9 +973,12 @@ export class Segment {
     return [...this.rollupColumnNames[k]];
   }
 
-  /** Bytes held in memory: the whole file, or what a lazy segment has loaded. */
+  /**
+   * Bytes held in memory: the whole file, or what a lazy segment has loaded, and what was derived from it
+   * and is kept with it (`hold`).
+   */
   get heldBytes(): number {
-    const kept = this.dataKept?.byteLength ?? 0;
+    const kept = (this.dataKept?.byteLength ?? 0) + this.derivedBytes;
     if (this.body) return this.byteLength + kept;
     let n = this.bodyStart + kept;
     for (const bytes of this.loadedColumns.values()) n += bytes.byteLength;
@@ -984,6 +987,18 @@ export class Segment {
 
   /** Told when `heldBytes` grows other than by a column load (the store's cache re-counts the segment). */
   onGrow: (() => void) | undefined;
+
+  private derivedBytes = 0;
+
+  /**
+   * Counts memory derived from this segment and kept as long as it is (an index, a rollup projection, a
+   * type column: held weakly by the segment or its columns) in `heldBytes`: the store's cache, which drops
+   * them with the segment, then bounds them too.
+   */
+  hold(bytes: number): void {
+    this.derivedBytes += bytes;
+    this.onGrow?.();
+  }
 
   get time(): Float64Array {
     return this.rowColumn("time") as Float64Array;
@@ -1117,6 +1132,7 @@ export class Segment {
     if (starts.length === 0) [base, top] = [0, 0];
     const slot = slotNumberArray(starts.length, (top - base) / info.slotMs);
     for (let i = 0; i < starts.length; i++) slot[i] = (starts[i]! - base) / info.slotMs;
+    this.hold(slot.byteLength);
     return { slotBase: base, slot };
   }
 
