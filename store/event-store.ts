@@ -426,6 +426,29 @@ export class EventStore {
     }
   }
 
+  /**
+   * The names directly below `prefix` (keys `prefix:<name>:…`), sorted: one level of listing where the
+   * driver has it (prefixes.ts: a directory read, R2's delimited prefixes) and no other mount lies below
+   * `prefix`, so that housekeeping finds tenants and modules without listing every segment of the store;
+   * else from every key below.
+   */
+  async childNames(prefix: string): Promise<string[]> {
+    const { driver, base } = this.storage.getMount(prefix);
+    const oneLevel = driver as RangeDriver;
+    try {
+      if (oneLevel.getChildPrefixes && this.storage.getMounts(`${prefix}:`).length === 0)
+        return await oneLevel.getChildPrefixes(prefix.slice(base.length));
+    } catch (cause) {
+      throw storageFailure("list", cause);
+    }
+    const names = new Set<string>();
+    for (const key of await this.storage.getKeys(prefix)) {
+      const rest = key.slice(prefix.length + 1).split(":");
+      if (rest.length > 1) names.add(rest[0]!);
+    }
+    return [...names].sort();
+  }
+
   /** The UTC days (yyyymmdd) holding segments of a module within [start, end), sorted. */
   async days(tenant: string, module: string, start = 0, end = END_OF_TIME): Promise<string[]> {
     return [...(await this.listDays(tenant, module, start, end)).days.keys()].sort();

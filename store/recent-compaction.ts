@@ -5,12 +5,13 @@
  * few UTC days — where new per-batch segments land. Older partitions were compacted when they were
  * recent; the `Compact` RPC handles late backfills.
  *
- * Finding the modules costs one listing of the tenant's keys (1,000 keys per R2 list call), which stays
- * small once partitions are compacted.
+ * Finding them costs one-level listings (the tenant's modules, then each wanted day of each module: R2's
+ * delimited prefixes, a directory read on a filesystem), never a listing of every segment of the store.
  */
 import { compactPartition } from "./compaction.ts";
 import type { EventStore } from "./event-store.ts";
-import { dayOf, eventsPrefix, isValidModule, parseSegmentKey, tenantPrefix } from "./keys.ts";
+import { dayOf, eventsPrefix, parseSegmentKey } from "./keys.ts";
+import { listModules } from "./retention.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -32,15 +33,18 @@ export async function compactRecent(
   const wanted = new Set(Array.from({ length: days }, (_, i) => dayOf(now - i * DAY_MS)));
   const result: RecentCompactionResult = { partitions: 0, segmentsBefore: 0, segmentsAfter: 0, failed: [] };
   for (const tenant of tenants) {
-    const partitions = new Set<string>();
-    for (const key of await store.storage.getKeys(tenantPrefix(tenant))) {
-      const module = key.split(":")[2] ?? "";
-      if (!isValidModule(module)) continue;
-      const day = parseSegmentKey(eventsPrefix(tenant, module), key)?.day;
-      if (day && wanted.has(day)) partitions.add(`${module}:${day}`);
+    const partitions: [string, string][] = [];
+    for (const module of await listModules(store, tenant)) {
+      const prefix = eventsPrefix(tenant, module);
+      const days = new Set(await store.childNames(prefix));
+      for (const day of [...wanted].sort()) {
+        if (!days.has(day)) continue;
+        const keys = await store.storage.getKeys(`${prefix}:${day}`);
+        if (keys.some((key) => parseSegmentKey(prefix, key)?.day === day)) partitions.push([module, day]);
+      }
     }
-    for (const partition of [...partitions].sort()) {
-      const [module, day] = partition.split(":") as [string, string];
+    for (const [module, day] of partitions) {
+      const partition = `${module}:${day}`;
       try {
         const done = await compactPartition(store, tenant, module, day);
         result.partitions++;

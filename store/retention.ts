@@ -6,7 +6,14 @@
  */
 import { deleteData, resumeDeletions } from "./deletion.ts";
 import type { EventStore } from "./event-store.ts";
-import { EVENTS_ROOT, isValidModule, isValidTenant, tenantPrefix } from "./keys.ts";
+import {
+  DAY_PATTERN,
+  EVENTS_ROOT,
+  eventsPrefix,
+  isValidModule,
+  isValidTenant,
+  tenantPrefix,
+} from "./keys.ts";
 
 /** Deletes the expired partitions of every tenant's modules that have a retention; returns segments removed. */
 export async function applyRetention(store: EventStore, modules: readonly string[]): Promise<number> {
@@ -16,7 +23,9 @@ export async function applyRetention(store: EventStore, modules: readonly string
     const from = store.retainedFrom(module);
     if (!from) continue;
     for (const tenant of tenants) {
-      for (const day of await store.days(tenant, module)) {
+      // The module's days one level down: an expired day is deleted whole, none of its keys are needed.
+      for (const day of await store.childNames(eventsPrefix(tenant, module))) {
+        if (!DAY_PATTERN.test(day)) continue;
         if (day >= from) break;
         removed += (await deleteData(store, { tenant, module, day })).segments;
       }
@@ -25,24 +34,14 @@ export async function applyRetention(store: EventStore, modules: readonly string
   return removed;
 }
 
-/** The tenants that have events, from one listing of the store. */
+/** The tenants that have events: the store's names one level down (not a listing of every key). */
 export async function listTenants(store: EventStore): Promise<string[]> {
-  const tenants = new Set<string>();
-  for (const key of await store.storage.getKeys(EVENTS_ROOT)) {
-    const tenant = key.split(":")[1];
-    if (tenant && isValidTenant(tenant)) tenants.add(tenant);
-  }
-  return [...tenants].sort();
+  return (await store.childNames(EVENTS_ROOT)).filter(isValidTenant);
 }
 
 /** The modules of a tenant that have events. */
 export async function listModules(store: EventStore, tenant: string): Promise<string[]> {
-  const modules = new Set<string>();
-  for (const key of await store.storage.getKeys(tenantPrefix(tenant))) {
-    const parts = key.split(":");
-    if (parts[1] === tenant && parts[2] && isValidModule(parts[2])) modules.add(parts[2]);
-  }
-  return [...modules].sort();
+  return (await store.childNames(tenantPrefix(tenant))).filter(isValidModule);
 }
 
 /**
