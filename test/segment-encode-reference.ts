@@ -244,22 +244,12 @@ export function referenceEncodeSegment(
     ...(n > 0 ? { maxIngested } : {}),
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
-    ...(rollups.length > 0 && rollupSlots === "starts"
+    ...(rollups.length > 0
       ? {
-          rollups: rollups.map((t) => ({
+          [rollupSlots === "starts" ? "rollups" : "rollupTables"]: rollups.map((t) => ({
             dims: t.dims,
             slotMs: t.slotMs,
-            count: t.count,
-            ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
-          })),
-        }
-      : {}),
-    ...(rollups.length > 0 && rollupSlots === "numbers"
-      ? {
-          rollupTables: rollups.map((t) => ({
-            dims: t.dims,
-            slotMs: t.slotMs,
-            slotBase: t.slotBase,
+            ...(rollupSlots === "numbers" ? { slotBase: t.slotBase } : {}),
             count: t.count,
             ...(t.explode ? { explode: t.explode, textUnique: t.textUnique } : {}),
           })),
