@@ -2,14 +2,19 @@
  * What queries derive from a cached segment and keep with it — rollup projections and value indexes, type
  * columns, geo cell indexes — is counted in the segment's bytes, so the cache's byte bound covers it.
  */
+
+import { readFileSync } from "node:fs";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { FIXTURE_T0 } from "../test/fixtures/make-segments.ts";
 import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import { queryGeo } from "./geo-query.ts";
 import type { StoredEvent } from "./json.ts";
+import { dayOf, segmentKey } from "./keys.ts";
 import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
+import { Segment } from "./segment-format.ts";
 import { querySeries } from "./series.ts";
 
 const DAY = 86_400_000;
@@ -51,41 +56,106 @@ const byTypeUnique: SeriesSpec = {
 };
 const geo: GeoQuerySpec = { ...selection, filters: [], cellDegrees: 0.5, minCount: 1 };
 
-async function compactedStore(cacheBytes: number) {
+async function filledStore(cacheBytes: number, compact: boolean) {
   const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }), cacheBytes });
   const all = events(9_000);
   for (let i = 0; i < all.length; i += 1_000) await store.record("t", "m", all.slice(i, i + 1_000));
-  await compactModule(store, "t", "m");
+  if (compact) await compactModule(store, "t", "m");
   return store;
 }
+const compactedStore = (cacheBytes: number) => filledStore(cacheBytes, true);
+
+/**
+ * A store of per-batch segments (read whole: nothing grows by lazy column loads) with every segment
+ * already cached by a query that derives nothing, and the segments themselves.
+ */
+async function warmFreshStore() {
+  const store = await filledStore(1024 ** 3, false);
+  await querySeries(store, { ...byTypeUnique, groupBy: [] }, { maxGroups: 10 });
+  const segments: Segment[] = [];
+  for (const key of await store.storage.getKeys("v1:t:m:ev"))
+    segments.push(new Segment((await store.storage.getItemRaw(key)) as Uint8Array));
+  return { store, segments };
+}
+
+/** How much `run` adds to the cache's bytes. */
+async function growth(store: EventStore, run: () => Promise<unknown>) {
+  const before = store.cachedBytes;
+  await run();
+  return store.cachedBytes - before;
+}
+
+const typeColumnBytes = (n: number) => 4 * (n + 1) + n + 8 * n;
 
 describe("the segment cache", () => {
-  it("counts the projections, indexes and columns that queries keep with its segments", async () => {
-    const store = await compactedStore(1024 ** 3);
-    /** The cache's bytes after each of three runs. */
-    const bytesAfterRuns = async (run: () => Promise<unknown>) => {
-      const bytes: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        await run();
-        bytes.push(store.cachedBytes);
-      }
-      return bytes;
-    };
+  it("counts a row scan's type column, once", async () => {
+    const { store, segments } = await warmFreshStore();
+    const scan = () => querySeries(store, byTypeUnique, { maxGroups: 100 });
+    const expected = segments.reduce((n, s) => n + typeColumnBytes(s.count), 0);
+    expect(await growth(store, scan)).toBe(expected);
+    expect(await growth(store, scan)).toBe(0);
+  });
+
+  it("counts a rollup table's type column and value index, once", async () => {
+    const { store, segments } = await warmFreshStore();
     const stats = { rollup: 0, rows: 0 };
-    // A shape's second query of a table projects it: kept and counted then, and only then.
-    const [first = 0, second = 0, third] = await bytesAfterRuns(() =>
-      querySeries(store, byProject, { maxGroups: 100 }, { stats }),
+    // Grouped by type alone: the table with fewest combinations answers, its type column kept.
+    const byType = () =>
+      querySeries(store, { ...byProject, filters: [], groupBy: ["type"] }, { maxGroups: 100 }, { stats });
+    const expected = segments.reduce(
+      (n, s) => n + typeColumnBytes(Math.min(...s.rollups.map((info) => info.count))),
+      0,
     );
-    expect(stats.rollup).toBeGreaterThan(0);
-    expect(second).toBeGreaterThan(first);
-    expect(third).toBe(second);
-    // A row scan grouped by type keeps each segment's type column.
-    await querySeries(store, byTypeUnique, { maxGroups: 100 });
-    expect(store.cachedBytes).toBeGreaterThan(second);
-    // QueryGeo's second run builds each segment's cell index.
-    const [geo1 = 0, geo2 = 0, geo3] = await bytesAfterRuns(() => queryGeo(store, geo));
-    expect(geo2).toBeGreaterThan(geo1);
-    expect(geo3).toBe(geo2);
+    expect(await growth(store, byType)).toBe(expected);
+    expect(stats.rollup).toBe(segments.length);
+    // An org filter: each table's index of org codes (the first use of a shape projects nothing).
+    const byOrg = () => querySeries(store, { ...byProject, groupBy: [] }, { maxGroups: 100 }, { stats });
+    expect(await growth(store, byOrg)).toBeGreaterThan(0);
+    expect(await growth(store, byOrg)).toBeGreaterThan(0); // its projections, and their indexes
+    expect(await growth(store, byOrg)).toBe(0);
+  });
+
+  it("counts a rollup projection, made on a shape's second use, once", async () => {
+    const { store } = await warmFreshStore();
+    // Grouped by project, no filter: nothing is indexed, and the type is summed away on the second use.
+    const run = () => querySeries(store, { ...byProject, filters: [] }, { maxGroups: 100 });
+    expect(await growth(store, run)).toBe(0);
+    expect(await growth(store, run)).toBeGreaterThan(0);
+    expect(await growth(store, run)).toBe(0);
+  });
+
+  it("counts the slot numbers of a table of the first format, converted once", async () => {
+    const bytes = new Uint8Array(
+      readFileSync(new URL("../test/fixtures/segment-f97ff00-fresh.seg", import.meta.url)),
+    );
+    const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+    const key = segmentKey("t", "m", dayOf(FIXTURE_T0), `${"1".padStart(11, "0")}${"0".repeat(12)}`);
+    await store.writeSegmentBytes(key, bytes);
+    const spec: SeriesSpec = { ...byProject, start: FIXTURE_T0, end: FIXTURE_T0 + DAY, filters: [] };
+    await querySeries(
+      store,
+      { ...spec, groupBy: [], aggregation: { fn: "count_unique", field: "org" } },
+      { maxGroups: 10 },
+    );
+    const stats = { rollup: 0, rows: 0 };
+    const run = () => querySeries(store, spec, { maxGroups: 10 }, { stats });
+    // Grouped by project: table 0 (type × org × project) answers; its 8-byte starts become bytes.
+    expect(await growth(store, run)).toBe(new Segment(bytes).rollup(0).slot.byteLength);
+    expect(stats.rollup).toBe(1);
+  });
+
+  it("counts QueryGeo's cell indexes, and lets go of those it no longer keeps", async () => {
+    const store = await compactedStore(1024 ** 3);
+    const at = (cellDegrees: number) => () => queryGeo(store, { ...geo, cellDegrees });
+    await at(0.5)();
+    // The second visit at a size builds each segment's index; the third reuses it.
+    expect(await growth(store, at(0.5))).toBeGreaterThan(0);
+    expect(await growth(store, at(0.5))).toBe(0);
+    // Three sizes in turn: two indexes are kept per segment, the third replaces the oldest.
+    for (const size of [1, 1, 2, 2]) await at(size)();
+    const settled = store.cachedBytes;
+    for (let round = 0; round < 3; round++) for (const size of [0.5, 0.5, 1, 1, 2, 2]) await at(size)();
+    expect(Math.abs(store.cachedBytes - settled)).toBeLessThan(settled * 0.01);
   });
 
   it("drops what was derived with the segments it evicts, within its bound, and answers the same", async () => {

@@ -36,7 +36,10 @@ export function cellIndex(
   lat: Float64Array,
   lon: Float64Array,
   cellDegrees: number,
-  /** Told the bytes of an index when it is built (kept with `lat`: the caller counts them). */
+  /**
+   * Told how the bytes kept with `lat` change when an index is built: its own, less those of an index it
+   * pushes out (the caller counts them).
+   */
   built?: (bytes: number) => void,
 ): CellIndex | undefined {
   const kept = indexes.get(lat) ?? [];
@@ -52,15 +55,17 @@ export function cellIndex(
   }
   const index = buildCellIndex(lat, lon, cellDegrees);
   if (index) {
-    indexes.set(lat, [index, ...kept].slice(0, KEEP_SIZES));
-    built?.(
-      index.cellOf.byteLength +
-        index.located.byteLength +
-        index.cellLat.byteLength +
-        index.cellLon.byteLength,
-    );
+    const all = [index, ...kept];
+    indexes.set(lat, all.slice(0, KEEP_SIZES));
+    built?.(indexBytes(index) - all.slice(KEEP_SIZES).reduce((n, old) => n + indexBytes(old), 0));
   }
   return index;
+}
+
+function indexBytes(index: CellIndex): number {
+  return (
+    index.cellOf.byteLength + index.located.byteLength + index.cellLat.byteLength + index.cellLon.byteLength
+  );
 }
 
 /** 2^32 / golden ratio and another odd constant, to mix the two cell indexes. */

@@ -83,7 +83,7 @@ export class GeoCells {
     lon: Float64Array,
     rows: Uint32Array,
     cellDegrees: number,
-    /** Told the bytes of a cell index built for these columns (the caller's segment holds it). */
+    /** Told how the bytes of cell indexes kept for these columns change (the caller's segment holds them). */
     built?: (bytes: number) => void,
   ): void {
     const index = cellIndex(lat, lon, cellDegrees, built);

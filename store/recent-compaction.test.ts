@@ -3,8 +3,12 @@
  * costs listings in proportion to tenants × modules × recent days, not to every segment the store holds —
  * on R2, 1,000 keys per list call and a cap on subrequests per invocation.
  */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createStorage, type Driver } from "unstorage";
 import { describe, expect, it } from "vitest";
+import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
@@ -78,4 +82,21 @@ describe("housekeeping listings", () => {
       else expect(wide.length).toBeGreaterThan(0);
     });
   }
+
+  it("leave an expired day's empty directory alone (no tombstone for nothing)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tally-retention-"));
+    try {
+      const store = new EventStore({
+        storage: createStorage({ driver: fsAtomicDriver({ base: dir }) }),
+        retentionDays: () => 30,
+      });
+      await store.record("acme", "mod-disco", batch(0, 3, "now"));
+      // What a crash between removing a day's last segment and its directory leaves.
+      mkdirSync(join(dir, "v1", "acme", "mod-disco", "ev", "20200101"), { recursive: true });
+      for (let run = 0; run < 2; run++) expect(await applyRetention(store, ["mod-disco"])).toBe(0);
+      expect(await store.storage.getKeys("sys:tombstones")).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -27,6 +27,8 @@ export async function applyRetention(store: EventStore, modules: readonly string
       for (const day of await store.childNames(eventsPrefix(tenant, module))) {
         if (!DAY_PATTERN.test(day)) continue;
         if (day >= from) break;
+        // A directory left empty (a crash between removing its last file and itself) has nothing to delete.
+        if ((await store.storage.getKeys(`${eventsPrefix(tenant, module)}:${day}`)).length === 0) continue;
         removed += (await deleteData(store, { tenant, module, day })).segments;
       }
     }

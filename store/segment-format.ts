@@ -16,7 +16,14 @@ import { lowerBound } from "./dedup.ts";
 import { TallyError } from "./errors.ts";
 import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
 import { type PreparedData, TAG_VISIT } from "./prepared-data.ts";
-import { buildRollups, type RollupTable, rollupTable, type SlotNumbers, slotNumberArray } from "./rollup.ts";
+import {
+  buildRollups,
+  ROLLUP_SLOT_MS,
+  type RollupTable,
+  rollupTable,
+  type SlotNumbers,
+  slotNumberArray,
+} from "./rollup.ts";
 
 /** The version written. Version 1 (no checksum) is still read. */
 export const SEGMENT_VERSION = 2;
@@ -665,8 +672,6 @@ function checkHeader(h: unknown): Header {
     ) &&
     (header.supersedes === undefined ||
       (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
-    (header.rollupTables === undefined || rollupInfosOk(header.rollupTables, true)) &&
-    (header.rollups === undefined || rollupInfosOk(header.rollups, false)) &&
     (header.maxIngested === undefined || typeof header.maxIngested === "number") &&
     (header.sums === undefined ||
       (typeof header.sums === "object" &&
@@ -678,23 +683,33 @@ function checkHeader(h: unknown): Header {
   return header;
 }
 
-function rollupInfosOk(infos: unknown, numbered: boolean): boolean {
-  return (
-    Array.isArray(infos) &&
-    infos.every(
-      (info: RollupInfo) =>
-        typeof info === "object" &&
-        info !== null &&
-        Array.isArray(info.dims) &&
-        info.dims.every((d) => typeof d === "string") &&
-        (info.explode === undefined || info.dims.includes(info.explode)) &&
-        Number.isSafeInteger(info.slotMs) &&
-        info.slotMs > 0 &&
-        Number.isSafeInteger(info.count) &&
-        info.count >= 0 &&
-        (numbered ? Number.isSafeInteger(info.slotBase) : info.slotBase === undefined),
-    )
+/**
+ * The header's rollup tables, or none when any is not one this reader knows (a table of another shape
+ * or a column it would need is missing): rollups only repeat what the rows hold, so a segment whose
+ * tables cannot be read is answered from its rows — never rejected, which would quarantine good data.
+ * (The first writer of rollups, for a few minutes on 2026-11-29, wrote `rollups` of other slot lengths
+ * and columns; `rollupTables` may one day hold tables a later Tally adds.)
+ */
+function usableRollups(header: Header): readonly RollupInfo[] {
+  const numbered = header.rollupTables !== undefined;
+  const infos: unknown = header.rollupTables ?? header.rollups ?? [];
+  if (!Array.isArray(infos)) return [];
+  const has = (name: string) => Object.hasOwn(header.cols, name);
+  const ok = infos.every(
+    (info: RollupInfo, k) =>
+      typeof info === "object" &&
+      info !== null &&
+      Array.isArray(info.dims) &&
+      info.dims.every((d) => typeof d === "string") &&
+      (info.explode === undefined || info.dims.includes(info.explode)) &&
+      info.slotMs === ROLLUP_SLOT_MS &&
+      Number.isSafeInteger(info.count) &&
+      info.count >= 0 &&
+      (numbered ? Number.isSafeInteger(info.slotBase) : info.slotBase === undefined) &&
+      [`r${k}.y`, `r${k}.n`, `r${k}.f`, `r${k}.c`, numbered ? `r${k}.q` : `r${k}.s`].every(has) &&
+      info.dims.every((_, j) => [`r${k}.${j}.o`, `r${k}.${j}.t`, `r${k}.${j}.v`].every(has)),
   );
+  return ok ? (infos as RollupInfo[]) : [];
 }
 
 function align8(n: number): number {
@@ -851,7 +866,7 @@ export class Segment {
     this.bbox = this.header.bbox;
     this.types = this.header.types;
     this.supersedes = this.header.supersedes ?? [];
-    this.rollups = this.header.rollupTables ?? this.header.rollups ?? [];
+    this.rollups = usableRollups(this.header);
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     if (!lazy) for (const name of Object.keys(ROW_COLUMNS)) this.rowColumn(name);
   }
@@ -993,7 +1008,7 @@ export class Segment {
   /**
    * Counts memory derived from this segment and kept as long as it is (an index, a rollup projection, a
    * type column: held weakly by the segment or its columns) in `heldBytes`: the store's cache, which drops
-   * them with the segment, then bounds them too.
+   * them with the segment, then bounds them too. Negative when such data is let go before the segment.
    */
   hold(bytes: number): void {
     this.derivedBytes += bytes;
