@@ -5,6 +5,7 @@
 import { canonicalJson, type JsonValue } from "./json.ts";
 import {
   type PathColumn,
+  pathColumnBytes,
   type Segment,
   TAG_FALSE,
   TAG_NULL,
@@ -23,22 +24,31 @@ export interface FieldColumn extends PathColumn {
 
 const typeColumns = new WeakMap<Segment, FieldColumn>();
 
+/**
+ * Event types as a field column over `codes` (codes into the segment's types), one string per entry: of a
+ * segment's rows, or of a rollup table's combinations. Kept by the caller with the segment, so counted.
+ */
+export function typeColumn(segment: Segment, codes: Uint32Array): FieldColumn {
+  const n = codes.length;
+  const types = segment.types;
+  const column: FieldColumn = {
+    offsets: Uint32Array.from({ length: n + 1 }, (_, i) => i),
+    tags: new Uint8Array(n).fill(TAG_STRING),
+    vals: Float64Array.from(codes),
+    text: (code) => types[code]!,
+    codeOf: (text) => types.indexOf(text),
+  };
+  segment.hold(pathColumnBytes(column));
+  return column;
+}
+
 /** The values `field` reaches in `segment`, or undefined when no event of the segment reaches any. */
 export function fieldColumn(segment: Segment, field: string): FieldColumn | undefined {
   if (field === "type") {
     let column = typeColumns.get(segment);
     if (!column) {
-      const n = segment.count;
-      const types = segment.types;
-      column = {
-        offsets: Uint32Array.from({ length: n + 1 }, (_, i) => i),
-        tags: new Uint8Array(n).fill(TAG_STRING),
-        vals: Float64Array.from(segment.typeCodes),
-        text: (code) => types[code]!,
-        codeOf: (text) => types.indexOf(text),
-      };
+      column = typeColumn(segment, segment.typeCodes);
       typeColumns.set(segment, column);
-      segment.hold(column.offsets.byteLength + column.tags.byteLength + column.vals.byteLength);
     }
     return column;
   }

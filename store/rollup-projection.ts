@@ -10,7 +10,7 @@
  * away — a query that may use an exploded table always uses its dimension (rollup-query.ts).
  */
 import { type RollupTable, rollupTable, slotNumberArray } from "./rollup.ts";
-import { TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
+import { pathColumnBytes, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 
 /**
  * `table` with only the dimensions `dims` (in the table's order) and, unless `keepType`, every event type
@@ -57,7 +57,7 @@ const cache = new WeakMap<RollupTable, Map<string, RollupTable | 1>>();
 function tableBytes(t: RollupTable): number {
   let bytes =
     t.type.byteLength + t.total.byteLength + t.first.byteLength + t.slot.byteLength + t.cum.byteLength;
-  for (const c of t.columns) bytes += c.offsets.byteLength + c.tags.byteLength + c.vals.byteLength;
+  for (const c of t.columns) bytes += pathColumnBytes(c);
   return bytes;
 }
 

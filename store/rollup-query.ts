@@ -10,7 +10,7 @@
  *     the range, and its count per combination is a difference of running counts.
  * Filters and groups run on combinations with the same code as on rows (filter.ts, series.ts).
  */
-import type { FieldColumn } from "./fields.ts";
+import { type FieldColumn, typeColumn } from "./fields.ts";
 import { compileColumnFilter, type RowPredicate } from "./filter.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import type { RollupTable } from "./rollup.ts";
@@ -261,16 +261,8 @@ export function rollupColumn(segment: Segment, table: RollupTable, field: string
   if (field === "type") {
     let column = typeColumns.get(table);
     if (!column) {
-      const types = segment.types;
-      column = {
-        offsets: Uint32Array.from({ length: table.count + 1 }, (_, i) => i),
-        tags: new Uint8Array(table.count).fill(TAG_STRING),
-        vals: Float64Array.from(table.type),
-        text: (code) => types[code]!,
-        codeOf: (text) => types.indexOf(text),
-      };
+      column = typeColumn(segment, table.type);
       typeColumns.set(table, column);
-      segment.hold(column.offsets.byteLength + column.tags.byteLength + column.vals.byteLength);
     }
     return column;
   }

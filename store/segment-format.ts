@@ -50,6 +50,11 @@ export interface PathColumn {
   vals: Float64Array;
 }
 
+/** The bytes of a path-shaped column's arrays (what a cache of one counts). */
+export function pathColumnBytes(column: PathColumn): number {
+  return column.offsets.byteLength + column.tags.byteLength + column.vals.byteLength;
+}
+
 type ColumnKind = "f64" | "u32" | "u8" | "bytes" | "deflate";
 interface Header {
   count: number;
