@@ -1,6 +1,7 @@
 /**
  * What queries derive from a cached segment and keep with it — rollup projections and value indexes, type
- * columns, geo cell indexes — is counted in the segment's bytes, so the cache's byte bound covers it.
+ * columns, geo cell indexes, what rollups counted for a query's shape — is counted in the segment's bytes,
+ * so the cache's byte bound covers it.
  */
 
 import { readFileSync } from "node:fs";
@@ -101,7 +102,12 @@ describe("the segment cache", () => {
     const stats = { rollup: 0, rows: 0 };
     // Grouped by type alone: the table with fewest combinations answers, its type column kept.
     const byType = () =>
-      querySeries(store, { ...byProject, filters: [], groupBy: ["type"] }, { maxGroups: 100 }, { stats });
+      querySeries(
+        store,
+        { ...byProject, filters: [], groupBy: ["type"] },
+        { maxGroups: 100 },
+        { stats, reuse: false },
+      );
     const expected = segments.reduce(
       (n, s) => n + typeColumnBytes(Math.min(...s.rollups.map((info) => info.count))),
       0,
@@ -109,7 +115,8 @@ describe("the segment cache", () => {
     expect(await growth(store, byType)).toBe(expected);
     expect(stats.rollup).toBe(segments.length);
     // An org filter: each table's index of org codes (the first use of a shape projects nothing).
-    const byOrg = () => querySeries(store, { ...byProject, groupBy: [] }, { maxGroups: 100 }, { stats });
+    const byOrg = () =>
+      querySeries(store, { ...byProject, groupBy: [] }, { maxGroups: 100 }, { stats, reuse: false });
     expect(await growth(store, byOrg)).toBeGreaterThan(0);
     expect(await growth(store, byOrg)).toBeGreaterThan(0); // its projections, and their indexes
     expect(await growth(store, byOrg)).toBe(0);
@@ -118,7 +125,7 @@ describe("the segment cache", () => {
   it("counts a rollup projection, made on a shape's second use, once", async () => {
     const { store } = await warmFreshStore();
     // Grouped by project, no filter: nothing is indexed, and the type is summed away on the second use.
-    const run = () => querySeries(store, { ...byProject, filters: [] }, { maxGroups: 100 });
+    const run = () => querySeries(store, { ...byProject, filters: [] }, { maxGroups: 100 }, { reuse: false });
     expect(await growth(store, run)).toBe(0);
     expect(await growth(store, run)).toBeGreaterThan(0);
     expect(await growth(store, run)).toBe(0);
@@ -138,10 +145,47 @@ describe("the segment cache", () => {
       { maxGroups: 10 },
     );
     const stats = { rollup: 0, rows: 0 };
-    const run = () => querySeries(store, spec, { maxGroups: 10 }, { stats });
+    const run = () => querySeries(store, spec, { maxGroups: 10 }, { stats, reuse: false });
     // Grouped by project: table 0 (type × org × project) answers; its 8-byte starts become bytes.
     expect(await growth(store, run)).toBe(new Segment(bytes).rollup(0).slot.byteLength);
     expect(stats.rollup).toBe(1);
+  });
+
+  it("counts what rollups counted for a query's shape, once, and lets go of the shapes it no longer keeps", async () => {
+    const { store, segments } = await warmFreshStore();
+    // An org filter but for equality (which indexes a table's orgs): the first use of a shape projects
+    // and indexes nothing.
+    const stats = { rollup: 0, rows: 0, kept: 0 };
+    const shape = (org: number, groupBy: string[]) => () =>
+      querySeries(
+        store,
+        { ...byProject, filters: [{ field: "org", op: "neq", values: [`org-${org}`] }], groupBy },
+        { maxGroups: 100 },
+        { stats },
+      );
+    const project = () =>
+      querySeries(
+        store,
+        { ...byProject, filters: [{ field: "org", op: "neq", values: ["org-9"] }] },
+        { maxGroups: 100 },
+        { stats },
+      );
+    expect(await growth(store, project)).toBeGreaterThan(0);
+    expect(await growth(store, project)).toBe(0);
+    expect(stats.kept).toBe(segments.length);
+    // More shapes than a segment keeps (16), in turn: each makes way before it comes back, the bytes
+    // stay level.
+    const shapes = [0, 1, 2, 3, 4, 5, 6].flatMap((org) => [
+      shape(org, ["project"]),
+      shape(org, ["type"]),
+      shape(org, []),
+    ]);
+    for (const run of shapes) await run();
+    const settled = store.cachedBytes;
+    stats.kept = 0;
+    for (let round = 0; round < 3; round++) for (const run of shapes) await run();
+    expect(Math.abs(store.cachedBytes - settled)).toBeLessThan(settled * 0.01);
+    expect(stats.kept).toBe(0);
   });
 
   it("counts QueryGeo's cell indexes, and lets go of those it no longer keeps", async () => {

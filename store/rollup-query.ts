@@ -28,15 +28,15 @@ export interface Pieces {
 
 export interface RollupPlan {
   /**
-   * Which rollup table `tableFor` would use, from the segment's header alone (so that a lazily read
-   * segment fetches that table's columns and none of its rows), or undefined when none answers.
+   * Which rollup table answers for `segment`'s rows exactly (the smallest, or `pick`'s), from its header
+   * alone (so that a lazily read segment fetches that table's columns and none of its rows), or undefined
+   * when none does.
    */
   indexFor(segment: Segment, duplicates: Uint8Array | null): number | undefined;
-  /** The smallest rollup table of `segment` that answers for its rows exactly, or undefined. */
-  tableFor(
-    segment: Segment,
-    duplicates: Uint8Array | null,
-  ): { table: RollupTable; pieces: Pieces } | undefined;
+  /** The query's pieces of `segment`'s time span; only for a segment `indexFor` found a table for. */
+  piecesFor(segment: Segment): Pieces;
+  /** Table `index` of `segment` as `countPieces` reads it: summed down to what the query uses. */
+  tableOf(segment: Segment, index: number): RollupTable;
 }
 
 /**
@@ -69,13 +69,11 @@ export function planRollups(
   const usesType =
     spec.types.length > 0 || spec.groupBy.includes("type") || spec.filters.some((f) => f.field === "type");
   const bucketAt = (t: number) => (t >= spec.start && t < spec.end ? bucketIndexOf(starts, t) : -1);
-  /** The inner cuts of a segment's time span, or undefined when one is not a multiple of `slotMs`. */
-  const cutsOf = (minTime: number, maxTime: number, slotMs: number) => {
+  /** The inner cuts of a segment's time span: the bounds after its first instant up to its last. */
+  const cutsOf = (minTime: number, maxTime: number) => {
     const cuts: number[] = [];
-    for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++) {
-      if (bounds[i]! % slotMs !== 0) return undefined;
+    for (let i = bucketIndexOf(bounds, minTime) + 1; i < bounds.length && bounds[i]! <= maxTime; i++)
       cuts.push(bounds[i]!);
-    }
     return cuts;
   };
   const indexFor = (segment: Segment, duplicates: Uint8Array | null) => {
@@ -92,39 +90,38 @@ export function planRollups(
     const best = pick
       ? pick(exact)
       : exact.reduce((a, k) => (segment.rollups[k]!.count < segment.rollups[a]!.count ? k : a));
-    return cutsOf(minTime, maxTime, segment.rollups[best]!.slotMs) ? best : undefined;
+    const { slotMs } = segment.rollups[best]!;
+    return cutsOf(minTime, maxTime).every((cut) => cut % slotMs === 0) ? best : undefined;
   };
   return {
     indexFor,
-    tableFor(segment, duplicates) {
-      const best = indexFor(segment, duplicates);
-      if (best === undefined) return undefined;
-      const stored = segment.rollup(best);
+    piecesFor(segment) {
+      // Every row of a piece is on the same side of every boundary as the piece's first instant.
+      const cuts = cutsOf(segment.minTime, segment.maxTime);
+      return { cuts, bucket: [bucketAt(segment.minTime), ...cuts.map(bucketAt)] };
+    },
+    tableOf(segment, index) {
+      const stored = segment.rollup(index);
       // What the query does not read is summed away (rollup-projection.ts): fewer combinations to visit.
       const dims = stored.dims.filter((d) => fields.includes(d));
-      const table =
-        dims.length < stored.dims.length || !usesType
-          ? projectRollup(stored, usesType, dims, (bytes) => segment.hold(bytes))
-          : stored;
-      const { minTime } = segment;
-      const cuts = cutsOf(minTime, segment.maxTime, table.slotMs)!;
-      // Every row of a piece is on the same side of every boundary as the piece's first instant.
-      const bucket = [bucketAt(minTime), ...cuts.map(bucketAt)];
-      return { table, pieces: { cuts, bucket } };
+      return dims.length < stored.dims.length || !usesType
+        ? projectRollup(stored, usesType, dims, (bytes) => segment.hold(bytes))
+        : stored;
     },
   };
 }
 
 /**
- * Calls `visit(combination, bucket, events)` for the events of each combination of `table` that the
- * query's types and filters keep, per piece inside the range. Only valid for what `tableFor` returned.
+ * Calls `visit(combination, piece, events)` for the events of each combination of `table` that the
+ * query's types and filters keep, per piece inside the range. Only valid for a table and pieces the plan
+ * gave for `segment`.
  */
 export function countPieces(
   segment: Segment,
   table: RollupTable,
   pieces: Pieces,
   spec: SeriesSpec,
-  visit: (combination: number, bucket: number, events: number) => void,
+  visit: (combination: number, piece: number, events: number) => void,
 ): void {
   let typeOk: Uint8Array | undefined;
   if (spec.types.length > 0) {
@@ -165,13 +162,13 @@ export function countPieces(
     if (typeOk && !typeOk[type[c]!]) continue;
     for (const p of predicates) if (!p(c)) continue combinations;
     if (cuts.length === 0) {
-      if (bucket[0]! >= 0) visit(c, bucket[0]!, total[c]!);
+      if (bucket[0]! >= 0) visit(c, 0, total[c]!);
       continue;
     }
     let done = 0;
     for (let i = 0; i <= cuts.length; i++) {
       const upTo = i < cuts.length ? before(c, cuts[i]!) : total[c]!;
-      if (upTo > done && bucket[i]! >= 0) visit(c, bucket[i]!, upTo - done);
+      if (upTo > done && bucket[i]! >= 0) visit(c, i, upTo - done);
       done = upTo;
     }
   }

@@ -78,6 +78,8 @@ const stepArb = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("compact" as const) }) },
 );
 
+type Step = typeof stepArb extends fc.Arbitrary<infer S> ? S : never;
+
 const filterArb: fc.Arbitrary<FilterSpec> = fc.oneof(
   // On the multi-valued fields, by the values events have most.
   fc.record({
@@ -170,19 +172,55 @@ async function both(
   pick: number | null,
 ) {
   const pickRollup = pick === null ? undefined : (exact: readonly number[]) => exact[pick % exact.length]!;
-  const run = (rollups: boolean) =>
+  const run = (rollups: boolean, reuse = true) =>
     querySeries(
       store,
       spec,
       { maxGroups: 50 },
-      { rollups, stats: rollups ? stats : undefined, pickRollup },
+      { rollups, reuse, stats: rollups ? stats : undefined, pickRollup },
     ).then(
       (r) => table(r),
       (e: Error) => ({ error: e.message }),
     );
-  // Twice from rollups: a query shape's second use of a table sums it over what the query does not read
-  // (rollup-projection.ts), so both must equal the rows' answer.
-  return { rollups: await run(true), again: await run(true), rows: await run(false) };
+  // From rollups three times: counting the tables; again, with what each segment counted the first time
+  // (rollup-results.ts); and afresh, a shape's second use of a table, which sums it over what the query
+  // does not read (rollup-projection.ts). Each must equal the rows' answer.
+  return {
+    rollups: await run(true),
+    again: await run(true),
+    projected: await run(true, false),
+    rows: await run(false),
+  };
+}
+
+/** A store after `steps`, and an instant after each step (with "now" first) to query as of. */
+async function storeAfter(steps: readonly Step[]) {
+  let clock = T0 + 10 * DAY;
+  const storage = createStorage({ driver: memoryDriver() });
+  const store = new EventStore({ storage, now: () => (clock += 1.25) });
+  const recorded: StoredEvent[][] = [];
+  const snapshots: number[] = [Number.MAX_VALUE];
+  for (const step of steps) {
+    if (step.kind === "record") {
+      await store.record("t", "m", step.events);
+      recorded.push(step.events);
+    } else if (step.kind === "race" && recorded.length > 0) {
+      // A retry that raced its first attempt: stored again, as a second process would.
+      const batch = recorded[step.of % recorded.length]!;
+      const racer = new EventStore({ storage, now: () => (clock += 1.25) });
+      const byDay = new Map<string, StoredEvent[]>();
+      for (const e of batch) {
+        const day = new Date(e.time).toISOString().slice(0, 10).replaceAll("-", "");
+        byDay.set(day, [...(byDay.get(day) ?? []), e]);
+      }
+      for (const [day, events] of byDay) {
+        const unique = [...new Map(events.map((e) => [`${e.time}:${e.id}`, e])).values()];
+        await racer.writeSegment("t", "m", day, unique, []);
+      }
+    } else if (step.kind === "compact") await compactModule(store, "t", "m");
+    snapshots.push(clock + 0.5);
+  }
+  return { store, snapshots };
 }
 
 describe("rollups", () => {
@@ -193,36 +231,13 @@ describe("rollups", () => {
         fc.array(stepArb, { minLength: 1, maxLength: 8 }),
         fc.array(queryArb, { minLength: 1, maxLength: 6 }),
         async (steps, queries) => {
-          let clock = T0 + 10 * DAY;
-          const storage = createStorage({ driver: memoryDriver() });
-          const store = new EventStore({ storage, now: () => (clock += 1.25) });
-          const recorded: StoredEvent[][] = [];
-          const snapshots: number[] = [Number.MAX_VALUE];
-          for (const step of steps) {
-            if (step.kind === "record") {
-              await store.record("t", "m", step.events);
-              recorded.push(step.events);
-            } else if (step.kind === "race" && recorded.length > 0) {
-              // A retry that raced its first attempt: stored again, as a second process would.
-              const batch = recorded[step.of % recorded.length]!;
-              const racer = new EventStore({ storage, now: () => (clock += 1.25) });
-              const byDay = new Map<string, StoredEvent[]>();
-              for (const e of batch) {
-                const day = new Date(e.time).toISOString().slice(0, 10).replaceAll("-", "");
-                byDay.set(day, [...(byDay.get(day) ?? []), e]);
-              }
-              for (const [day, events] of byDay) {
-                const unique = [...new Map(events.map((e) => [`${e.time}:${e.id}`, e])).values()];
-                await racer.writeSegment("t", "m", day, unique, []);
-              }
-            } else if (step.kind === "compact") await compactModule(store, "t", "m");
-            snapshots.push(clock + 0.5);
-          }
+          const { store, snapshots } = await storeAfter(steps);
           for (const q of queries) {
             const spec = specOf(q, snapshots[q.snapshot % snapshots.length]!);
             const answers = await both(store, spec, stats, q.pick);
             expect(answers.rollups).toEqual(answers.rows);
             expect(answers.again).toEqual(answers.rows);
+            expect(answers.projected).toEqual(answers.rows);
           }
         },
       ),
@@ -230,6 +245,93 @@ describe("rollups", () => {
     );
     // The comparison means something only if rollups did answer.
     expect(stats.rollup).toBeGreaterThan(100);
+  });
+
+  it("reuse what a segment counted for an earlier query only where the same counts are asked", async () => {
+    // Two shapes (types, filters, group-by) viewed through ranges, intervals and zones drawn from a few
+    // each, so that segments are asked the same often: reused counts go to this view's buckets, and
+    // another shape, or a view cutting a segment elsewhere or leaving one of its pieces out of range,
+    // counts afresh.
+    const viewArb = fc.record({
+      interval: fc.constantFrom("hour" as const, "day", "week", "total"),
+      timeZone: fc.constantFrom("UTC", "Asia/Kathmandu", "Australia/Lord_Howe"),
+      bounds: fc
+        .tuple(fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 3 }), fc.constantFrom(0, 6, 15.75))
+        .filter(([a, b]) => a !== b)
+        .map(([a, b, hours]) => [T0 + a * DAY, T0 + b * DAY + hours * HOUR] as [number, number]),
+      snapshot: fc.nat(),
+      shape: fc.boolean(),
+    });
+    const stats = { rollup: 0, rows: 0, kept: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(stepArb, { minLength: 1, maxLength: 6 }),
+        fc.tuple(queryArb, queryArb),
+        fc.array(viewArb, { minLength: 4, maxLength: 12 }),
+        async (steps, shapes, views) => {
+          const { store, snapshots } = await storeAfter(steps);
+          for (const view of views) {
+            const shape = shapes[view.shape ? 1 : 0];
+            const spec = specOf({ ...shape, ...view }, snapshots[view.snapshot % snapshots.length]!);
+            const answer = (rollups: boolean) =>
+              querySeries(
+                store,
+                spec,
+                { maxGroups: 50 },
+                { rollups, stats: rollups ? stats : undefined },
+              ).then(
+                (r) => table(r),
+                (e: Error) => ({ error: e.message }),
+              );
+            expect(await answer(true)).toEqual(await answer(false));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+    // Meaningful only if counts were reused, and computed afresh too.
+    expect(stats.kept).toBeGreaterThan(100);
+    expect(stats.rollup - stats.kept).toBeGreaterThan(100);
+  });
+
+  it("give each answer group values of its own, whatever a caller does with an earlier answer's", async () => {
+    const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+    await store.record("t", "m", [
+      {
+        id: "a",
+        type: "joined",
+        time: T0,
+        data: { org: "o1", project: "p1" },
+        lat: Number.NaN,
+        lon: Number.NaN,
+      },
+    ]);
+    const spec: SeriesSpec = {
+      tenant: "t",
+      module: "m",
+      start: T0,
+      end: T0 + DAY,
+      types: [],
+      filters: [],
+      asOf: Number.MAX_VALUE,
+      interval: "day",
+      timeZone: "UTC",
+      weekStart: 1,
+      groupBy: [],
+      aggregation: { fn: "count", field: "" },
+    };
+    const stats = { rollup: 0, rows: 0, kept: 0 };
+    for (const groupBy of [["org"], ["org", "project"]]) {
+      const groups = async () =>
+        (await querySeries(store, { ...spec, groupBy }, { maxGroups: 5 }, { stats })).groups;
+      const expected = await groups();
+      expect(expected).toEqual([groupBy.length === 1 ? ["o1"] : ["o1", "p1"]]);
+      (await groups())[0]![0] = "changed"; // the first answer with reused counts
+      expect(await groups()).toEqual(expected);
+      (expected[0]![0] as string) = "changed";
+      expect((await groups())[0]![0]).toBe("o1");
+    }
+    expect(stats.kept).toBe(6);
   });
 
   it("are used for whole-hour and quarter-hour zones, and never serve a stale answer", async () => {
@@ -495,6 +597,7 @@ describe("rollups", () => {
             const answers = await both(store, specOf(q, Number.MAX_VALUE), stats, q.pick);
             expect(answers.rollups).toEqual(answers.rows);
             expect(answers.again).toEqual(answers.rows);
+            expect(answers.projected).toEqual(answers.rows);
           }
         },
       ),

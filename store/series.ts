@@ -7,7 +7,9 @@ import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import { IdSet } from "./id-set.ts";
 import type { SeriesSpec } from "./query-spec.ts";
+import type { RollupTable } from "./rollup.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
+import { keepCounts, keptCounts, type SegmentCounts } from "./rollup-results.ts";
 import { type Claim, type Match, scan } from "./scan.ts";
 import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
@@ -29,8 +31,16 @@ export interface SeriesLimits {
 export interface SeriesOptions {
   /** Answer from rollups where they are exact (default true); false scans every row (tests compare). */
   rollups?: boolean;
-  /** Counts of segments answered from rollups and by their rows, added to when given. */
-  stats?: { rollup: number; rows: number };
+  /**
+   * Reuse what a segment's rollup counted for an earlier query of the same shape, and keep what it counts
+   * now (rollup-results.ts; default true). False counts every segment afresh: tests of what else is derived.
+   */
+  reuse?: boolean;
+  /**
+   * Counts of segments answered from rollups and by their rows, added to when given; `kept`, when given,
+   * of those of the rollup segments answered with what they counted for an earlier query.
+   */
+  stats?: { rollup: number; rows: number; kept?: number };
   /** Which of a segment's exact rollup tables to use (default: the smallest); tests try each. */
   pickRollup?: (exact: readonly number[]) => number;
 }
@@ -56,38 +66,96 @@ export function seriesFields(spec: SeriesSpec): readonly string[] {
 
 /**
  * The scan's `claim` for a query that rollups can answer: a segment whose rollup answers exactly is
- * counted entry by entry (rollup-query.ts) into `acc`, not row by row. Undefined when no rollup can serve.
+ * counted entry by entry (rollup-query.ts) into `acc`, not row by row, and what it added is kept with the
+ * segment for the next query of the same shape (rollup-results.ts). Undefined when no rollup can serve.
  */
 export function rollupClaim(
   acc: Accumulator,
   starts: Float64Array,
   spec: SeriesSpec,
-  options: Pick<SeriesOptions, "stats" | "pickRollup"> = {},
+  options: Pick<SeriesOptions, "stats" | "pickRollup" | "reuse"> = {},
 ): Claim | undefined {
   const plan = planRollups(spec, starts, options.pickRollup);
   if (!plan) return undefined;
   const { stats } = options;
-  const single = spec.groupBy.length === 1;
-  const ungrouped = spec.groupBy.length === 0 ? acc.groupOf([]) : -1;
-  const pairGroups = new Map<string, number[]>();
+  // A forced table choice (tests comparing tables) is computed each time, and not kept for others.
+  const query =
+    options.pickRollup || options.reuse === false
+      ? undefined
+      : JSON.stringify([spec.types, spec.filters, spec.groupBy]);
+  const groupsOf = rollupGroups(acc, spec);
   const claim = (segment: Segment, duplicates: Uint8Array | null): boolean => {
-    const found = plan.tableFor(segment, duplicates);
-    if (!found) return false;
+    const index = plan.indexFor(segment, duplicates);
+    if (index === undefined) return false;
     if (stats) stats.rollup++;
-    const { table, pieces } = found;
-    if (ungrouped >= 0) {
-      const counts = acc.count[ungrouped]!;
-      countPieces(segment, table, pieces, spec, (_, b, n) => {
-        counts[b]! += n;
-      });
+    const pieces = plan.piecesFor(segment);
+    const { bucket } = pieces;
+    const shape =
+      query === undefined
+        ? undefined
+        : `${query}\u0000${index}\u0000${pieces.cuts.join()}\u0000${bucket.map((b) => (b < 0 ? 0 : 1)).join("")}`;
+    const known = shape === undefined ? undefined : keptCounts(segment, shape);
+    if (known) {
+      if (stats?.kept !== undefined) stats.kept++;
+      addCounts(acc, known, bucket);
       return true;
     }
+    const table = plan.tableOf(segment, index);
+    // Per group that the segment adds to, its events per piece.
+    const perGroup = new Map<number, Float64Array>();
+    const groupCounts = (g: number) => {
+      let counts = perGroup.get(g);
+      if (!counts) {
+        counts = new Float64Array(bucket.length);
+        perGroup.set(g, counts);
+      }
+      return counts;
+    };
+    const groupsOfCombination = groupsOf(segment, table);
+    let last = -1;
+    let lastCounts: Float64Array[] = [];
+    countPieces(segment, table, pieces, spec, (c, p, n) => {
+      // A combination's groups are the same in every piece.
+      if (last !== c) {
+        last = c;
+        lastCounts = groupsOfCombination(c).map(groupCounts);
+      }
+      for (const counts of lastCounts) counts[p]! += n;
+    });
+    const counts = acc.segmentCounts(perGroup, bucket.length);
+    addCounts(acc, counts, bucket);
+    if (shape !== undefined) keepCounts(segment, shape, counts);
+    return true;
+  };
+  return Object.assign(claim, { rollupIndex: plan.indexFor });
+}
+
+/** Adds what a segment counted per piece to the buckets the pieces fall in (-1: outside the range). */
+function addCounts(acc: Accumulator, segmentCounts: SegmentCounts, bucket: readonly number[]): void {
+  const { keys, values, counts, pieces } = segmentCounts;
+  for (let i = 0; i < keys.length; i++) {
+    const total = acc.count[acc.groupOfKey(keys[i]!, values[i]!)]!;
+    for (let p = 0; p < pieces; p++) {
+      const n = counts[i * pieces + p]!;
+      if (n !== 0) total[bucket[p]!]! += n;
+    }
+  }
+}
+
+/**
+ * For a segment's rollup table, the groups each combination joins (`acc`'s group numbers), remembered per
+ * text across the query's segments: the group values of one org or project are worked out once.
+ */
+function rollupGroups(acc: Accumulator, spec: SeriesSpec) {
+  const ungrouped = spec.groupBy.length === 0 ? [acc.groupOf([])] : undefined;
+  const single = spec.groupBy.length === 1;
+  const pairGroups = new Map<string, number[]>();
+  return (segment: Segment, table: RollupTable) => {
+    if (ungrouped) return (_: number) => ungrouped;
     const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
     const byCode = new Map<number, number>();
-    let groupsOf = -1;
-    let groups: number[] = [];
-    // Two group fields each with one string value (type × org, say): the groups by the two texts.
     const [first, second] = groupColumns;
+    // Two group fields each with one string value (type × org, say): the groups by the two texts.
     const pairKey = (c: number) => {
       if (groupColumns.length !== 2 || !first || !second) return undefined;
       const i = first.offsets[c]!;
@@ -96,26 +164,17 @@ export function rollupClaim(
       if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return undefined;
       return `${first.text(first.vals[i]!)}\u0000${second.text(second.vals[j]!)}`;
     };
-    countPieces(segment, table, pieces, spec, (c, b, n) => {
-      // A combination's groups are the same in every piece.
-      if (groupsOf !== c) {
-        // A fresh array: emptying one (length = 0) costs more than allocating.
-        groupsOf = c;
-        const key = single ? undefined : pairKey(c);
-        const known = key === undefined ? undefined : pairGroups.get(key);
-        if (known) groups = known;
-        else {
-          groups = [];
-          if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
-          else acc.crossGroups(groupColumns, c, groups);
-          if (key !== undefined) pairGroups.set(key, groups);
-        }
-      }
-      for (const g of groups) acc.count[g]![b]! += n;
-    });
-    return true;
+    return (c: number) => {
+      const key = single ? undefined : pairKey(c);
+      const known = key === undefined ? undefined : pairGroups.get(key);
+      if (known) return known;
+      const groups: number[] = [];
+      if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
+      else acc.crossGroups(groupColumns, c, groups);
+      if (key !== undefined) pairGroups.set(key, groups);
+      return groups;
+    };
   };
-  return Object.assign(claim, { rollupIndex: plan.indexFor });
 }
 
 /** The bucket start instants of a query. */
@@ -381,13 +440,32 @@ export class Accumulator {
     for (const c of combos) out.push(this.groupOf(c));
   }
 
+  /** The group known by `key` (groupOf's key of `values`), without building the key again. */
+  groupOfKey(key: string, values: readonly string[]): number {
+    // A copy: a result's group values are its own, not shared with what segments keep.
+    return this.keys.get(key) ?? this.groupOf([...values]);
+  }
+
+  /** Counts per group number and piece as a segment's counts, which other queries' groups can use. */
+  segmentCounts(perGroup: Map<number, Float64Array>, pieces: number): SegmentCounts {
+    const keys: string[] = [];
+    const values: string[][] = [];
+    const counts = new Float64Array(perGroup.size * pieces);
+    for (const [g, groupCounts] of perGroup) {
+      counts.set(groupCounts, keys.length * pieces);
+      values.push([...this.values[g]!]);
+      keys.push(groupKey(this.values[g]!));
+    }
+    return { keys, values, counts, pieces };
+  }
+
   /** The group of one group-by value: groupOf([text]) without allocating when the group exists. */
   groupOfText(text: string): number {
     return this.keys.get(text) ?? this.groupOf([text]);
   }
 
   groupOf(values: string[]): number {
-    const key = values.length === 1 ? values[0]! : JSON.stringify(values);
+    const key = groupKey(values);
     let g = this.keys.get(key);
     if (g === undefined) {
       g = this.values.length;
@@ -607,6 +685,11 @@ export class Accumulator {
       },
     };
   }
+}
+
+/** How an accumulator knows a group: its one value, or all of them as JSON. */
+function groupKey(values: readonly string[]): string {
+  return values.length === 1 ? values[0]! : JSON.stringify(values);
 }
 
 /** Group order: element by element, by UTF-16 code units (as JavaScript compares strings). */
