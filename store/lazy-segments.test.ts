@@ -32,14 +32,18 @@ async function compactedStore() {
   return driver;
 }
 
-/** The same driver counting the bytes its partial reads return, or without partial reads at all. */
+/**
+ * The same driver counting the bytes its partial reads return and recording each call's ranges, or
+ * without partial reads at all.
+ */
 function reading(driver: Driver, ranges = true) {
-  const counter = { bytes: 0 };
+  const counter = { bytes: 0, calls: [] as (readonly (readonly [number, number])[])[] };
   const { getItemRanges } = driver as Driver & RangeReadable;
   const wrapped: Driver & Partial<RangeReadable> = {
     ...driver,
     getItemRanges: ranges
       ? async (key: string, r: [number, number][]) => {
+          counter.calls.push(r);
           const out = await getItemRanges(key, r);
           for (const part of out?.parts ?? []) counter.bytes += part.byteLength;
           return out;
@@ -117,6 +121,27 @@ describe("lazily read segments", () => {
     expect((await runTally(store, list, AS_OF)).answer()).toEqual(
       (await runTally(fresh, list, AS_OF)).answer(),
     );
+  });
+
+  it("a ListEvents page from a day's segment of megabytes: its header, then every column in one call, in parts", async () => {
+    const driver = memoryDriver();
+    const writer = new EventStore({ storage: createStorage({ driver }) });
+    const events = generateEvents(40_000, { start: START + 60 * DAY, end: START + 61 * DAY });
+    for (let i = 0; i < events.length; i += 1000)
+      await writer.record(TENANT, MODULE, events.slice(i, i + 1000));
+    await compactModule(writer, TENANT, MODULE);
+    const [file] = await segmentFiles(driver);
+    expect(file!.bytes.byteLength).toBeGreaterThan(6 * 1024 ** 2);
+    const list = QUERIES.find((q) => q.tally.kind === "list")!;
+    const lazy = reading(driver);
+    const answer = (await runTally(lazy.store, list, AS_OF)).answer();
+    expect(answer).toEqual((await runTally(reading(driver, false).store, list, AS_OF)).answer());
+    // The header, then what matching and the page read, together; a run of adjacent columns over 1 MiB
+    // comes in several ranges, read side by side.
+    expect(lazy.counter.calls.length).toBe(2);
+    const columns = lazy.counter.calls[1]!;
+    expect(columns.length).toBeGreaterThan(3);
+    for (const [, length] of columns) expect(length).toBeLessThan(2 * 1024 ** 2);
   });
 
   it("a segment compacted away between its header and its columns being read: the partition is read again", async () => {

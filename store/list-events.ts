@@ -117,7 +117,7 @@ export async function listEvents(
   const sel = narrowed(spec, cursor);
   if (sel.start >= sel.end) return { events: [], more: false };
   // Segments are read lazily: matching needs the times, ids and filtered fields of a day's rows, and only
-  // the page's rows need the rest. A segment compacted away before its other columns were read has its
+  // the page's rows need the rest (fetched with the first day's, which usually fills the page). A segment compacted away before its other columns were read has its
   // events in the merged one: the page is made again from a new listing (whole reads the last time).
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
@@ -125,7 +125,14 @@ export async function listEvents(
     // Each segment's rows are checked only until they yield a page's worth after the cursor.
     const take = { rows: limit + 1, after: cursor };
     const matched = lazy
-      ? scan(store, sel, { order: spec.order, fields: [IDS], ahead: 1, listEach: true, take })
+      ? scan(store, sel, {
+          order: spec.order,
+          fields: [IDS],
+          ahead: 1,
+          listEach: true,
+          take,
+          firstColumns: EVENT_COLUMNS,
+        })
       : scan(store, sel, { order: spec.order, take });
     for await (const matches of matched) {
       for (const c of orderedCandidates(matches, desc)) {

@@ -51,6 +51,12 @@ export interface ScanOptions {
   /** List the days, then each partition as it is read, not every segment of the range up front. */
   listEach?: boolean;
   /**
+   * Columns fetched with the first partition's, beyond what matching reads: what a caller that usually
+   * stops there reads of the rows it takes (a ListEvents page's types, locations and data), in the same
+   * round trip. Later partitions' are the caller's to fetch, for the few rows it takes of them.
+   */
+  firstColumns?: readonly string[];
+  /**
    * Only the first matches of each segment in the scan's order are wanted: a ListEvents page. A segment's
    * rows are in (time, id) order (segment-format.ts), so a page merged from several segments draws on a
    * prefix of each one's matches, and the rest of a day's rows need not be checked.
@@ -81,6 +87,7 @@ export async function* scan(
     ahead = COLUMNS_AHEAD,
     listEach = false,
     take,
+    firstColumns = [],
   }: ScanOptions = {},
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
@@ -100,13 +107,17 @@ export async function* scan(
   const pending: { partition: Partition; ready: Promise<boolean> }[] = [];
   const iterator = partitions[Symbol.asyncIterator]();
   let listed = false;
+  let extra = firstColumns;
   try {
     for (;;) {
       while (!listed && pending.length < (lazy ? ahead : 1)) {
         const next = await iterator.next();
         if (next.done) listed = true;
         else {
-          const ready = lazy ? loadColumns(next.value.segments, sel, fields, claim) : Promise.resolve(true);
+          const ready = lazy
+            ? loadColumns(next.value.segments, sel, fields, claim, extra)
+            : Promise.resolve(true);
+          extra = [];
           ready.catch(() => {});
           pending.push({ partition: next.value, ready });
         }
@@ -152,20 +163,21 @@ const COLUMNS_AHEAD = 8;
 
 /**
  * Fetches what the scan and its caller will read of a partition's lazily read segments, all at once: the
- * rollup table the claim will use, or the row columns of segments whose rows may match. False when a
- * segment has gone since its header was read (compacted away).
+ * rollup table the claim will use, or the row columns of segments whose rows may match (and `extra`).
+ * False when a segment has gone since its header was read (compacted away).
  */
 async function loadColumns(
   segments: readonly { segment: Segment; duplicates: Uint8Array | null }[],
   sel: Selection,
   fields: readonly string[],
   claim: Claim | undefined,
+  extra: readonly string[],
 ): Promise<boolean> {
   const loads: Promise<boolean>[] = [];
   for (const { segment, duplicates } of segments) {
     if (segment.complete || !mayMatch(segment, sel)) continue;
     const k = claim?.rollupIndex?.(segment, duplicates);
-    if (k === undefined) loads.push(segment.ensure(rowColumns(segment, sel, fields)));
+    if (k === undefined) loads.push(segment.ensure([...rowColumns(segment, sel, fields), ...extra]));
     else {
       // Texts are looked up only for the fields filtered or grouped on (the type's are in the header).
       const columns = segment.rollupColumns(k);
