@@ -120,6 +120,48 @@ describe("segment format", () => {
     );
   });
 
+  it("a header of the wrong shape under an intact checksum is data_loss: column kinds, offsets, lengths, sums", () => {
+    /** `bytes` with its header changed by `edit` (padded to the same length) and its checksum made to hold. */
+    type Header = {
+      cols: Record<string, [string, number, number]>;
+      sums: Record<string, number>;
+      maxIngested?: number;
+    };
+    const withHeader = (bytes: Uint8Array, edit: (header: Header) => void) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset);
+      const length = view.getUint32(8, true);
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length)));
+      edit(header);
+      const json = new TextEncoder().encode(JSON.stringify(header));
+      expect(json.length).toBeLessThanOrEqual(length);
+      const out = bytes.slice();
+      out.fill(0x20, 12, 12 + length);
+      out.set(json, 12);
+      const end = out.length - 4;
+      new DataView(out.buffer).setUint32(end, crc32(out.subarray(0, end)), true);
+      return out;
+    };
+    expect(readAll(withHeader(compacted, () => {}))).toEqual(readAll(compacted));
+    const edits: [string, (h: Header) => void][] = [
+      ["a kind", (h) => (h.cols.time![0] = "f32")],
+      ["an offset off 8", (h) => (h.cols.lat![1] += 4)],
+      ["a negative length", (h) => (h.cols.type![2] = -1)],
+      ["two entries", (h) => (h.cols.lon = h.cols.lon!.slice(0, 2) as [string, number, number])],
+      ["a sum missing", (h) => delete h.sums.lon],
+    ];
+    for (const [what, edit] of edits) {
+      expect(() => readAll(withHeader(compacted, edit)), what).toThrow("seg: corrupt header");
+      expectDataLoss(withHeader(compacted, edit));
+    }
+    // A column past the end of the file: named. (The optional maxIngested makes room for the digits.)
+    const past = withHeader(compacted, (h) => {
+      h.cols["id.b"]![2] = 1e6;
+      delete h.maxIngested;
+    });
+    expect(() => readAll(past)).toThrow("seg: truncated column id.b");
+    expectDataLoss(past);
+  });
+
   it("random bytes, and a version-1 header of the wrong shape, are data_loss", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => expectDataLoss(bytes)),

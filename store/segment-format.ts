@@ -650,7 +650,14 @@ class ColumnWriter {
 }
 
 /** The header's shape, so that a corrupt one fails here, as data_loss, not later as a TypeError. */
-function checkHeader(h: unknown): Header {
+/** Kinds a column may have (header `cols`). */
+const COLUMN_KINDS = new Set(["f64", "u32", "u8", "bytes", "deflate"]);
+
+/**
+ * The header, checked for the shape readers rely on, with its column count (the header sum aside) and
+ * where its last column ends. One pass over the columns: a cold query checks a header per segment.
+ */
+function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd: number } {
   const header = h as Header;
   const ok =
     typeof header === "object" &&
@@ -666,28 +673,34 @@ function checkHeader(h: unknown): Header {
     header.paths.every((p) => typeof p === "string") &&
     typeof header.cols === "object" &&
     header.cols !== null &&
-    Object.values(header.cols).every(
-      (c) =>
-        Array.isArray(c) &&
-        c.length === 3 &&
-        ["f64", "u32", "u8", "bytes", "deflate"].includes(c[0]) &&
-        Number.isSafeInteger(c[1]) &&
-        c[1] >= 0 &&
-        c[1] % 8 === 0 &&
-        Number.isSafeInteger(c[2]) &&
-        c[2] >= 0,
-    ) &&
     (header.supersedes === undefined ||
       (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
     (header.maxIngested === undefined || typeof header.maxIngested === "number") &&
-    (header.sums === undefined ||
-      (typeof header.sums === "object" &&
-        header.sums !== null &&
-        Object.keys(header.cols).every(
-          (name) => name === HEADER_SUM || Number.isInteger(header.sums?.[name]),
-        )));
+    (header.sums === undefined || (typeof header.sums === "object" && header.sums !== null));
   if (!ok) throw new Error("header fields have the wrong shape");
-  return header;
+  const { cols, sums } = header;
+  let columnCount = 0;
+  let bodyEnd = 0;
+  for (const name in cols) {
+    if (!Object.hasOwn(cols, name)) continue;
+    const c = cols[name];
+    if (
+      !Array.isArray(c) ||
+      c.length !== 3 ||
+      !COLUMN_KINDS.has(c[0]) ||
+      !Number.isSafeInteger(c[1]) ||
+      c[1] < 0 ||
+      c[1] % 8 !== 0 ||
+      !Number.isSafeInteger(c[2]) ||
+      c[2] < 0
+    )
+      throw new Error("header fields have the wrong shape");
+    bodyEnd = Math.max(bodyEnd, c[1] + c[2]);
+    if (name === HEADER_SUM) continue;
+    columnCount++;
+    if (sums && !Number.isInteger(sums[name])) throw new Error("header fields have the wrong shape");
+  }
+  return { header, columnCount, bodyEnd };
 }
 
 /**
@@ -829,14 +842,18 @@ export class Segment {
       if (bodyStart + 4 > aligned.byteLength) throw new NotLazy();
     } else if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
     const json = aligned.subarray(12, 12 + headerLength);
+    let bodyEnd: number;
     try {
-      this.header = checkHeader(JSON.parse(decoder.decode(json)));
+      ({
+        header: this.header,
+        columnCount: this.columnCount,
+        bodyEnd,
+      } = checkHeader(JSON.parse(decoder.decode(json))));
     } catch (cause) {
       if (lazy) throw new NotLazy();
       throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
     }
     this.bodyStart = bodyStart;
-    this.columnCount = Object.keys(this.header.cols).filter((name) => name !== HEADER_SUM).length;
     if (lazy) {
       // Only the header sum proves this header: without sums (or with a wrong one) the whole file is read
       // and its trailer checked, which also reports damage the way a whole read always has.
@@ -852,19 +869,17 @@ export class Segment {
       this.source = lazy.source;
       // The length the header implies (columns, padded, then the trailer); a file of another length, or
       // one shorter than a column needs, is read whole and its trailer check reports it.
-      let bodyEnd = 0;
-      for (const [, offset, length] of Object.values(this.header.cols))
-        bodyEnd = Math.max(bodyEnd, offset + length);
       this.byteLength = bodyStart + align8(bodyEnd) + TRAILER;
       if (lazy.size !== undefined && lazy.size !== this.byteLength) throw new NotLazy();
     } else {
       this.body = aligned.subarray(bodyStart);
       this.source = undefined;
       this.byteLength = bytes.byteLength;
-      for (const [name, [, offset, length]] of Object.entries(this.header.cols)) {
-        if (offset + length > this.body.byteLength) {
-          throw new TallyError("data_loss", `${what}: truncated column ${name}`);
-        }
+      if (bodyEnd > this.body.byteLength) {
+        const [name] = Object.entries(this.header.cols).find(
+          ([, [, o, l]]) => o + l > this.body!.byteLength,
+        )!;
+        throw new TallyError("data_loss", `${what}: truncated column ${name}`);
       }
     }
     this.count = this.header.count;
