@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --events 1000000] [--runs 5] [--cold-runs 3] [--http-events N] [--no-compact] [--json]`: a benchmark,
+ * `npm run bench [-- --events 1000000] [--runs 5] [--cold-runs 5] [--http-events N] [--no-compact] [--json]`: a benchmark,
  * not a test. docs/performance.md describes the method and keeps results.
  *
  * 1. Generates N seeded events (scripts/bench-data.ts, streamed in chunks so 10 M fit in memory) and
@@ -58,7 +58,7 @@ const flag = (name: string) => {
 };
 const N = Number(flag("--events") ?? 1_000_000);
 const RUNS = Number(flag("--runs") ?? 5);
-const COLD_RUNS = Number(flag("--cold-runs") ?? 3);
+const COLD_RUNS = Number(flag("--cold-runs") ?? 5);
 const HTTP_EVENTS = Math.min(N, Number(flag("--http-events") ?? 1_000_000));
 /** Concurrent `record` callers in-process, as the HTTP phase has concurrent senders (a server's requests). */
 const CALLERS = Math.max(1, Number(flag("--callers") ?? 4));
