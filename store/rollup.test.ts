@@ -306,20 +306,19 @@ describe("rollups", () => {
         lon: Number.NaN,
       },
     ]);
-    const spec: SeriesSpec = {
-      tenant: "t",
-      module: "m",
-      start: T0,
-      end: T0 + DAY,
-      types: [],
-      filters: [],
-      asOf: Number.MAX_VALUE,
-      interval: "day",
-      timeZone: "UTC",
-      weekStart: 1,
-      groupBy: [],
-      aggregation: { fn: "count", field: "" },
-    };
+    const spec = specOf(
+      {
+        interval: "day",
+        timeZone: "UTC",
+        bounds: [T0, T0 + DAY],
+        types: [],
+        filters: [],
+        groupBy: [],
+        snapshot: 0,
+        pick: null,
+      },
+      Number.MAX_VALUE,
+    );
     const stats = { rollup: 0, rows: 0, kept: 0 };
     for (const groupBy of [["org"], ["org", "project"]]) {
       const groups = async () =>
