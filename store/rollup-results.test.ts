@@ -1,7 +1,8 @@
 /**
  * What a segment's rollup counted for a query shape is reused only by queries that would count the same:
  * shapes that differ in one part only (types, a filter, the group-by) and views that cut segments alike,
- * under group limits either side of the answer's size, stepped and not, equal a scan of the rows.
+ * under group limits either side of the answer's size, stepped and not, equal a scan of the rows. A
+ * segment keeps the shapes it was asked last, the least recently used going first.
  */
 import fc from "fast-check";
 import { createStorage } from "unstorage";
@@ -137,5 +138,49 @@ describe("counts kept per query shape", () => {
     // Meaningful only if counts were reused, and counted afresh too.
     expect(stats.kept).toBeGreaterThan(100);
     expect(stats.rollup - stats.kept).toBeGreaterThan(100);
+  });
+
+  it("are kept for the 16 shapes a segment was asked last, the least recently used let go first", async () => {
+    const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+    await store.record(
+      "t",
+      "m",
+      Array.from({ length: 50 }, (_, i) => ({
+        id: `e${i}`,
+        type: "joined",
+        time: T0 + i * 60_000,
+        data: { org: `o${i % 20}` },
+        lat: Number.NaN,
+        lon: Number.NaN,
+      })),
+    );
+    const stats = { rollup: 0, rows: 0, kept: 0 };
+    /** Shape k (all orgs but o<k>, by org): whether its counts were kept, checked against the rows. */
+    const ask = async (k: number) => {
+      const spec: SeriesSpec = {
+        tenant: "t",
+        module: "m",
+        start: T0,
+        end: T0 + DAY,
+        types: [],
+        filters: [{ field: "org", op: "neq", values: [`o${k}`] }],
+        asOf: Number.MAX_VALUE,
+        interval: "hour",
+        timeZone: "UTC",
+        weekStart: 1,
+        groupBy: ["org"],
+        aggregation: { fn: "count", field: "" },
+      };
+      const kept = stats.kept;
+      const answer = table(await querySeries(store, spec, { maxGroups: 50 }, { stats }));
+      expect(answer).toEqual(table(await querySeries(store, spec, { maxGroups: 50 }, { rollups: false })));
+      return stats.kept > kept;
+    };
+    for (let k = 0; k < 16; k++) expect(await ask(k)).toBe(false);
+    expect(await ask(0)).toBe(true); // shape 0 is now the most recently used, shape 1 the least
+    expect(await ask(16)).toBe(false); // a 17th shape: shape 1 makes way
+    expect(await ask(0)).toBe(true);
+    expect(await ask(1)).toBe(false);
+    expect(stats.rollup).toBe(20);
   });
 });
