@@ -188,6 +188,28 @@ describe("the segment cache", () => {
     expect(stats.kept).toBe(0);
   });
 
+  it("counts what rollups counted per group and piece: 8 bytes each", async () => {
+    // One segment of 20 orgs over ten hours: by org, the day is one piece and the hours ten.
+    const kept = async (interval: SeriesSpec["interval"]) => {
+      const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+      await store.record(
+        "t",
+        "m",
+        events(9_000)
+          .slice(0, 50)
+          .map((e, i) => ({ ...e, time: T0 + i * 12 * 60_000, data: { org: `org-${i % 20}` } })),
+      );
+      await querySeries(store, { ...byTypeUnique, groupBy: [] }, { maxGroups: 10 });
+      const stats = { rollup: 0, rows: 0 };
+      const spec = { ...byProject, filters: [], groupBy: ["org"], interval, timeZone: "UTC" };
+      const bytes = await growth(store, () => querySeries(store, spec, { maxGroups: 100 }, { stats }));
+      expect(stats).toEqual({ rollup: 1, rows: 0 });
+      return bytes;
+    };
+    // Beyond the longer shape (its cuts), 9 more pieces for each of 20 groups.
+    expect((await kept("hour")) - (await kept("day"))).toBeGreaterThanOrEqual(20 * 9 * 8);
+  });
+
   it("counts QueryGeo's cell indexes, and lets go of those it no longer keeps", async () => {
     const store = await compactedStore(1024 ** 3);
     const at = (cellDegrees: number) => () => queryGeo(store, { ...geo, cellDegrees });
