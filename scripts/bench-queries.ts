@@ -221,6 +221,8 @@ export async function runTally(
   store: EventStore,
   q: BenchQuery,
   asOf: number,
+  /** False: series count every segment afresh, reusing no rollup counts kept for the shape. */
+  reuse = true,
 ): Promise<{ raw: unknown; answer: () => Answer; rollupStats?: { rollup: number; rows: number } }> {
   const call = q.tally;
   const sel = { ...call.sel, tenant: TENANT, module: MODULE, asOf };
@@ -230,7 +232,7 @@ export async function runTally(
       store,
       { ...sel, ...call.series } as SeriesSpec,
       { maxGroups: MAX_GROUPS },
-      { stats },
+      { stats, reuse },
     );
     return {
       raw: r,
