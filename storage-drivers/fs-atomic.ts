@@ -384,6 +384,8 @@ export const fsAtomicDriver = defineDriver((options: FsAtomicOptions) => {
       soon();
       return orNull(readWhole(file));
     },
+    /** A call's ranges are read on the thread pool side by side: a megabyte run goes faster in parts. */
+    splitRangesAt: 1 << 20,
     /** Partial reads (ranges.ts): one open, the ranges read in parallel into buffers of their own. */
     async getItemRanges(
       key: string,

@@ -17,6 +17,12 @@ export interface ItemRanges {
 export interface RangeReadable {
   /** Reads byte ranges [offset, offset + length) of the value at `key`; null when there is none. */
   getItemRanges(key: string, ranges: readonly (readonly [number, number])[]): Promise<ItemRanges | null>;
+  /**
+   * Bytes past which adjacent ranges are better asked as several than as one: the driver reads a call's
+   * ranges side by side (fs-atomic: on the thread pool). Absent where each range costs a request (R2) or
+   * nothing (memory): then a run of adjacent columns is one range however long.
+   */
+  readonly splitRangesAt?: number;
 }
 
 /** Clips `ranges` to a value of `size` bytes and copies them out of `bytes` (for drivers holding values). */

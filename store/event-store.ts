@@ -74,6 +74,7 @@ interface RangeDriver {
     key: string,
     ranges: readonly (readonly [number, number])[],
   ): Promise<{ size?: number; parts: Uint8Array[] } | null>;
+  readonly splitRangesAt?: number;
   getChildPrefixes?(base: string): Promise<string[]>;
   getKeysByChild?(base: string): Promise<[string, string[]][]>;
 }
@@ -742,6 +743,7 @@ export class EventStore {
       head.size,
       {
         read: async (ranges) => (await read(ranges))?.parts,
+        splitAt: ranged.splitRangesAt,
         // The cache counts what a segment holds: grow its entry as columns arrive.
         loaded: () => segment?.onGrow?.(),
         damaged: async (error) => {

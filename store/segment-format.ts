@@ -32,8 +32,6 @@ const TRAILER = 4;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
 /** The column holding the CRC-32 of the header JSON, in segments with per-column sums. */
 const HEADER_SUM = "hsum";
-/** Bytes past which a run of adjacent columns is read as more than one range (ranges are read side by side). */
-const RUN_BYTES = 1 << 20;
 
 /** Value tags of path columns. */
 export const TAG_NULL = 0;
@@ -742,6 +740,8 @@ function align8(n: number): number {
  */
 export interface ColumnSource {
   read(ranges: readonly (readonly [number, number])[]): Promise<Uint8Array[] | undefined>;
+  /** Bytes past which a run of adjacent columns is read as more than one range (side by side); absent: never. */
+  splitAt?: number;
   /** Told about the bytes each load added (the store's cache accounts for them). */
   loaded?(bytes: number): void;
   /** Turns a damaged column's data_loss into the error to throw (the store quarantines the segment). */
@@ -956,12 +956,13 @@ export class Segment {
       length: this.header.cols[name]![2],
     }));
     cols.sort((a, b) => a.offset - b.offset);
+    const splitAt = source.splitAt ?? Number.POSITIVE_INFINITY;
     const runs: { from: number; to: number; cols: typeof cols }[] = [];
     for (const c of cols) {
       const last = runs[runs.length - 1];
       // Gaps of padding, or of a small column nobody asked for, cost less than another read; a long run is
-      // split (at a column) so that its parts are read side by side.
-      if (last && c.offset - last.to <= 4096 && last.to - last.from < RUN_BYTES) {
+      // split (at a column) where the source reads ranges side by side.
+      if (last && c.offset - last.to <= 4096 && last.to - last.from < splitAt) {
         last.to = Math.max(last.to, c.offset + c.length);
         last.cols.push(c);
       } else runs.push({ from: c.offset, to: c.offset + c.length, cols: [c] });
