@@ -33,6 +33,17 @@ async function compactedStore() {
   return driver;
 }
 
+/** 40,000 events on one day of the bench's range, compacted: one segment of several megabytes. */
+async function megabyteDay() {
+  const driver = memoryDriver();
+  const writer = new EventStore({ storage: createStorage({ driver }) });
+  const events = generateEvents(40_000, { start: START + 60 * DAY, end: START + 61 * DAY });
+  for (let i = 0; i < events.length; i += 1000)
+    await writer.record(TENANT, MODULE, events.slice(i, i + 1000));
+  await compactModule(writer, TENANT, MODULE);
+  return driver;
+}
+
 /**
  * The same driver counting the bytes its partial reads return and recording each call's ranges, or
  * without partial reads at all; `splitRangesAt` as a driver that reads ranges side by side states it.
@@ -126,12 +137,7 @@ describe("lazily read segments", () => {
   });
 
   it("a ListEvents page from a day's segment of megabytes: its header, then every column in one call, in parts", async () => {
-    const driver = memoryDriver();
-    const writer = new EventStore({ storage: createStorage({ driver }) });
-    const events = generateEvents(40_000, { start: START + 60 * DAY, end: START + 61 * DAY });
-    for (let i = 0; i < events.length; i += 1000)
-      await writer.record(TENANT, MODULE, events.slice(i, i + 1000));
-    await compactModule(writer, TENANT, MODULE);
+    const driver = await megabyteDay();
     const [file] = await segmentFiles(driver);
     expect(file!.bytes.byteLength).toBeGreaterThan(6 * 1024 ** 2);
     const list = QUERIES.find((q) => q.tally.kind === "list")!;
@@ -152,12 +158,7 @@ describe("lazily read segments", () => {
   });
 
   it("ListEvents pages through a day's segment of megabytes, both ways, as whole reads do", async () => {
-    const driver = memoryDriver();
-    const writer = new EventStore({ storage: createStorage({ driver }) });
-    const events = generateEvents(40_000, { start: START + 60 * DAY, end: START + 61 * DAY });
-    for (let i = 0; i < events.length; i += 1000)
-      await writer.record(TENANT, MODULE, events.slice(i, i + 1000));
-    await compactModule(writer, TENANT, MODULE);
+    const driver = await megabyteDay();
     const lazy = reading(driver, true, 1024 ** 2);
     const whole = reading(driver, false).store;
     let split = 0;

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { countSpec } from "../test/count-spec.ts";
 import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
@@ -157,20 +158,11 @@ describe("counts kept per query shape", () => {
     const stats = { rollup: 0, rows: 0, kept: 0 };
     /** Shape k (all orgs but o<k>, by org): whether its counts were kept, checked against the rows. */
     const ask = async (k: number) => {
-      const spec: SeriesSpec = {
-        tenant: "t",
-        module: "m",
-        start: T0,
-        end: T0 + DAY,
-        types: [],
+      const spec = countSpec(T0, {
         filters: [{ field: "org", op: "neq", values: [`o${k}`] }],
-        asOf: Number.MAX_VALUE,
         interval: "hour",
-        timeZone: "UTC",
-        weekStart: 1,
         groupBy: ["org"],
-        aggregation: { fn: "count", field: "" },
-      };
+      });
       const kept = stats.kept;
       const answer = table(await querySeries(store, spec, { maxGroups: 50 }, { stats }));
       expect(answer).toEqual(table(await querySeries(store, spec, { maxGroups: 50 }, { rollups: false })));

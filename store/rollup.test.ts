@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { countSpec } from "../test/count-spec.ts";
 import { referenceEncodeSegment } from "../test/segment-encode-reference.ts";
 import { compactModule } from "./compaction.ts";
 import { deleteData } from "./deletion.ts";
@@ -475,19 +476,7 @@ describe("rollups", () => {
       { filters: [{ field: "supplies.name", op: "eq", values: ["Food"] }], groupBy: ["supplies.name"] },
     ];
     for (const q of queries) {
-      const spec: SeriesSpec = {
-        tenant: "t",
-        module: "m",
-        start: T0,
-        end: T0 + DAY,
-        types: [],
-        asOf: Number.MAX_VALUE,
-        interval: "total",
-        timeZone: "UTC",
-        weekStart: 1,
-        aggregation: { fn: "count", field: "" },
-        ...q,
-      };
+      const spec = countSpec(T0, { interval: "total", ...q });
       const rows = table(await querySeries(store, spec, { maxGroups: 10 }, { rollups: false }));
       for (let pick = 0; pick < 4; pick++) {
         const stats = { rollup: 0, rows: 0 };
