@@ -117,8 +117,9 @@ export async function listEvents(
   const sel = narrowed(spec, cursor);
   if (sel.start >= sel.end) return { events: [], more: false };
   // Segments are read lazily: matching needs the times, ids and filtered fields of a day's rows, and only
-  // the page's rows need the rest (fetched with the first day's, which usually fills the page). A segment compacted away before its other columns were read has its
-  // events in the merged one: the page is made again from a new listing (whole reads the last time).
+  // the page's rows need the rest (fetched with the first day's, which usually fills the page). A segment
+  // compacted away before its other columns were read has its events in the merged one: the page is made
+  // again from a new listing (whole reads the last time).
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
     const page: Candidate[] = [];

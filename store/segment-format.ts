@@ -647,13 +647,13 @@ class ColumnWriter {
   }
 }
 
-/** The header's shape, so that a corrupt one fails here, as data_loss, not later as a TypeError. */
 /** Kinds a column may have (header `cols`). */
 const COLUMN_KINDS = new Set(["f64", "u32", "u8", "bytes", "deflate"]);
 
 /**
- * The header, checked for the shape readers rely on, with its column count (the header sum aside) and
- * where its last column ends. One pass over the columns: a cold query checks a header per segment.
+ * The header, checked for the shape readers rely on (so that a corrupt one fails here, as data_loss, not
+ * later as a TypeError), with its column count (the header sum aside) and where its last column ends.
+ * One pass over the columns: a cold query checks a header per segment.
  */
 function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd: number } {
   const header = h as Header;
