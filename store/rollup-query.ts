@@ -13,7 +13,7 @@
 import { type FieldColumn, typeColumn } from "./fields.ts";
 import { compileColumnFilter, type RowPredicate } from "./filter.ts";
 import type { SeriesSpec } from "./query-spec.ts";
-import type { RollupTable } from "./rollup.ts";
+import { ROLLUP_SLOT_MS, type RollupTable } from "./rollup.ts";
 import { projectRollup } from "./rollup-projection.ts";
 import { type Segment, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf } from "./time-buckets.ts";
@@ -54,6 +54,9 @@ export function planRollups(
   );
   // Every instant where a row's bucket or its being in range can change, ascending.
   const bounds = Float64Array.from(new Set([...starts, spec.start, spec.end])).sort();
+  // A table answers only if every bound inside the segment's span cuts it between slots. Every table has
+  // slots of ROLLUP_SLOT_MS (segment-format.ts reads no other), so the bounds that cannot are found once.
+  const unaligned = bounds.filter((b) => b % ROLLUP_SLOT_MS !== 0);
   /**
    * Whether a table exploded by `dim` counts what the rows would. An event with values {a, b} is there
    * once under a and once under b: exact when the query groups by `dim` once and does not filter on it
@@ -80,6 +83,7 @@ export function planRollups(
     if (duplicates || segment.count === 0 || segment.rollups.length === 0) return undefined;
     const { minTime, maxTime } = segment;
     if (maxTime < spec.start || minTime >= spec.end || segment.maxIngested > spec.asOf) return undefined;
+    for (const b of unaligned) if (b > minTime && b <= maxTime) return undefined;
     const exact: number[] = [];
     segment.rollups.forEach((info, k) => {
       if (!fields.every((f) => info.dims.includes(f))) return;
@@ -87,11 +91,9 @@ export function planRollups(
       exact.push(k);
     });
     if (exact.length === 0) return undefined;
-    const best = pick
+    return pick
       ? pick(exact)
       : exact.reduce((a, k) => (segment.rollups[k]!.count < segment.rollups[a]!.count ? k : a));
-    const { slotMs } = segment.rollups[best]!;
-    return cutsOf(minTime, maxTime).every((cut) => cut % slotMs === 0) ? best : undefined;
   };
   return {
     indexFor,
