@@ -79,10 +79,12 @@ interface RangeDriver {
   getKeysByChild?(base: string): Promise<[string, string[]][]>;
 }
 /**
- * A lazy read first fetches this much of a segment, mostly its whole header (a few KiB); a longer header
- * (up to MAX_HEAD_BYTES) is read again at its length. A file no longer than this is read whole.
+ * A lazy read first fetches this much of a segment: its header (~10 KiB for a compacted day) and what the
+ * layout puts after it, the smallest rollup tables (segment-format.ts), so that a query answered from them
+ * reads each segment once. A longer header (up to MAX_HEAD_BYTES) is read again at its length. A file no
+ * longer than this is read whole.
  */
-const HEAD_BYTES = 16 * 1024;
+const HEAD_BYTES = 128 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024 * 1024;
 /**
  * Events of one group commit at most (a lone batch may be larger): the group's segments stay small enough

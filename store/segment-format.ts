@@ -569,8 +569,7 @@ class Dictionary {
 
 class ColumnWriter {
   readonly index: Header["cols"] = {};
-  private readonly chunks: Uint8Array[] = [];
-  private size = 0;
+  private readonly columns: { name: string; kind: ColumnKind; bytes: Uint8Array }[] = [];
   private readonly sums: Record<string, number> | undefined;
 
   constructor(sums: boolean) {
@@ -582,16 +581,11 @@ class ColumnWriter {
   }
 
   add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
-    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    this.index[name] = [kind, this.size, bytes.byteLength];
-    if (this.sums && name !== HEADER_SUM) this.sums[name] = crc32(bytes);
-    this.chunks.push(bytes);
-    this.size += bytes.byteLength;
-    const pad = (8 - (this.size % 8)) % 8;
-    if (pad) {
-      this.chunks.push(new Uint8Array(pad));
-      this.size += pad;
-    }
+    this.columns.push({
+      name,
+      kind,
+      bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
   }
 
   stringBytes(name: string, offsets: Uint32Array, bytes: Uint8Array, compress: boolean): void {
@@ -629,22 +623,55 @@ class ColumnWriter {
   }
 
   finish(header: Header): Uint8Array {
+    // Columns are placed (and indexed, and summed) in layout order, each padded to a multiple of 8.
+    const columns = layoutOrder(this.columns);
+    let size = 0;
+    for (const { name, kind, bytes } of columns) {
+      this.index[name] = [kind, size, bytes.byteLength];
+      if (this.sums && name !== HEADER_SUM) this.sums[name] = crc32(bytes);
+      size = align8(size + bytes.byteLength);
+    }
     const json = encoder.encode(JSON.stringify(this.sums ? { ...header, sums: this.sums } : header));
     const start = align8(12 + json.byteLength);
-    const out = new Uint8Array(start + this.size + TRAILER);
+    const out = new Uint8Array(start + size + TRAILER);
     out.set(MAGIC, 0);
     out[4] = SEGMENT_VERSION;
     new DataView(out.buffer).setUint32(8, json.byteLength, true);
     out.set(json, 12);
-    let at = start;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    }
+    for (const { name, bytes } of columns) out.set(bytes, start + this.index[name]![1]);
+    const at = start + size;
     if (this.sums) new DataView(out.buffer).setUint32(start, crc32(json), true);
     new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
     return out;
   }
+}
+
+/**
+ * Where columns go in the body: the header sum first, then the rollup tables (`r<k>.*`), smallest table
+ * first, then the rest as written. A lazy read's first request fetches the header and whatever follows it
+ * up to its size (event-store.ts HEAD_BYTES), so the small tables that most dashboard queries answer from
+ * come with the header, in the same read.
+ */
+function layoutOrder<C extends { name: string; bytes: Uint8Array }>(columns: readonly C[]): C[] {
+  const tables = new Map<number, { bytes: number; columns: C[] }>();
+  const first: C[] = [];
+  const rest: C[] = [];
+  for (const column of columns) {
+    const k = /^r(\d+)\./.exec(column.name)?.[1];
+    if (k === undefined) {
+      (column.name === HEADER_SUM ? first : rest).push(column);
+      continue;
+    }
+    let table = tables.get(Number(k));
+    if (!table) {
+      table = { bytes: 0, columns: [] };
+      tables.set(Number(k), table);
+    }
+    table.bytes += align8(column.bytes.byteLength);
+    table.columns.push(column);
+  }
+  const bySize = [...tables].sort(([ka, a], [kb, b]) => a.bytes - b.bytes || ka - kb);
+  return [...first, ...bySize.flatMap(([, t]) => t.columns), ...rest];
 }
 
 /** Kinds a column may have (header `cols`). */
@@ -777,6 +804,11 @@ export class Segment {
   private readonly bodyStart: number;
   private readonly source: ColumnSource | undefined;
   private readonly loadedColumns = new Map<string, Uint8Array>();
+  /**
+   * A lazy segment's body bytes that came with its header in the first read (the smallest rollup tables,
+   * by the layout), until the first `load` takes what it needs from them.
+   */
+  private headBody: Uint8Array | undefined;
   private readonly what: string;
   private readonly pathIndex: Map<string, number>;
   private readonly pathCache = new Map<string, PathColumn>();
@@ -866,6 +898,7 @@ export class Segment {
       )
         throw new NotLazy();
       this.body = undefined;
+      this.headBody = aligned.subarray(bodyStart);
       this.source = lazy.source;
       // The length the header implies (columns, padded, then the trailer); a file of another length, or
       // one shorter than a column needs, is read whole and its trailer check reports it.
@@ -956,6 +989,26 @@ export class Segment {
       length: this.header.cols[name]![2],
     }));
     cols.sort((a, b) => a.offset - b.offset);
+    // Columns the first read brought are taken from it (copied: the rest of it is let go now).
+    const head = this.headBody;
+    this.headBody = undefined;
+    const fetched: [string, Uint8Array][] = [];
+    let added = 0;
+    const take = (name: string, bytes: Uint8Array) => {
+      if (crc32(bytes) !== this.header.sums?.[name]) {
+        throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${name}`);
+      }
+      fetched.push([name, bytes]);
+      added += bytes.byteLength;
+    };
+    if (head) {
+      for (let i = 0; i < cols.length; i++) {
+        const c = cols[i]!;
+        if (c.offset + c.length > head.byteLength) break;
+        take(c.name, head.slice(c.offset, c.offset + c.length));
+      }
+      cols.splice(0, fetched.length);
+    }
     const splitAt = source.splitAt ?? Number.POSITIVE_INFINITY;
     const runs: { from: number; to: number; cols: typeof cols }[] = [];
     for (const c of cols) {
@@ -967,22 +1020,21 @@ export class Segment {
         last.cols.push(c);
       } else runs.push({ from: c.offset, to: c.offset + c.length, cols: [c] });
     }
-    const parts = await source.read(runs.map((r) => [this.bodyStart + r.from, r.to - r.from] as const));
-    if (!parts) return false;
-    let added = 0;
-    const fetched: [string, Uint8Array][] = [];
-    runs.forEach((run, i) => {
-      // Column offsets are multiples of 8 from the body's start, so an 8-aligned run keeps them aligned.
-      const part = parts[i]!.byteOffset % 8 === 0 ? parts[i]! : parts[i]!.slice();
-      for (const c of run.cols) {
-        const bytes = part.subarray(c.offset - run.from, c.offset - run.from + c.length);
-        if (bytes.byteLength !== c.length || crc32(bytes) !== this.header.sums?.[c.name]) {
-          throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${c.name}`);
+    if (runs.length > 0) {
+      const parts = await source.read(runs.map((r) => [this.bodyStart + r.from, r.to - r.from] as const));
+      if (!parts) return false;
+      runs.forEach((run, i) => {
+        // Column offsets are multiples of 8 from the body's start, so an 8-aligned run keeps them aligned.
+        const part = parts[i]!.byteOffset % 8 === 0 ? parts[i]! : parts[i]!.slice();
+        for (const c of run.cols) {
+          const bytes = part.subarray(c.offset - run.from, c.offset - run.from + c.length);
+          if (bytes.byteLength !== c.length) {
+            throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${c.name}`);
+          }
+          take(c.name, bytes);
         }
-        fetched.push([c.name, bytes]);
-        added += c.length;
-      }
-    });
+      });
+    }
     for (const [name, bytes] of fetched) this.loadedColumns.set(name, bytes);
     source.loaded?.(added);
     return true;
@@ -1019,7 +1071,7 @@ export class Segment {
   get heldBytes(): number {
     const kept = (this.dataKept?.byteLength ?? 0) + this.derivedBytes;
     if (this.body) return this.byteLength + kept;
-    let n = this.bodyStart + kept;
+    let n = this.bodyStart + kept + (this.headBody?.byteLength ?? 0);
     for (const bytes of this.loadedColumns.values()) n += bytes.byteLength;
     return n;
   }

@@ -301,8 +301,7 @@ class Dictionary {
 
 class ColumnWriter {
   readonly index: Header["cols"] = {};
-  private readonly chunks: Uint8Array[] = [];
-  private size = 0;
+  private readonly columns: { name: string; kind: ColumnKind; bytes: Uint8Array }[] = [];
   private readonly sums: Record<string, number> | undefined;
 
   constructor(sums: boolean) {
@@ -314,16 +313,11 @@ class ColumnWriter {
   }
 
   add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
-    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    this.index[name] = [kind, this.size, bytes.byteLength];
-    if (this.sums && name !== HEADER_SUM) this.sums[name] = crc32(bytes);
-    this.chunks.push(bytes);
-    this.size += bytes.byteLength;
-    const pad = (8 - (this.size % 8)) % 8;
-    if (pad) {
-      this.chunks.push(new Uint8Array(pad));
-      this.size += pad;
-    }
+    this.columns.push({
+      name,
+      kind,
+      bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
   }
 
   strings(name: string, values: readonly string[], compress = false): void {
@@ -348,20 +342,38 @@ class ColumnWriter {
   }
 
   finish(header: Header): Uint8Array {
+    // The layout: the header sum, then each rollup table's columns (tables by their padded bytes, then by
+    // number), then the other columns in the order they were added; each column padded to 8 bytes.
+    const tableOf = (name: string) => /^r(\d+)\./.exec(name)?.[1];
+    const tableBytes = new Map<string, number>();
+    for (const c of this.columns) {
+      const k = tableOf(c.name);
+      if (k !== undefined) tableBytes.set(k, (tableBytes.get(k) ?? 0) + align8(c.bytes.byteLength));
+    }
+    const tables = [...tableBytes.keys()].sort(
+      (a, b) => tableBytes.get(a)! - tableBytes.get(b)! || Number(a) - Number(b),
+    );
+    const ordered = [
+      ...this.columns.filter((c) => c.name === HEADER_SUM),
+      ...tables.flatMap((k) => this.columns.filter((c) => tableOf(c.name) === k)),
+      ...this.columns.filter((c) => c.name !== HEADER_SUM && tableOf(c.name) === undefined),
+    ];
+    let size = 0;
+    for (const c of ordered) {
+      this.index[c.name] = [c.kind, size, c.bytes.byteLength];
+      if (this.sums && c.name !== HEADER_SUM) this.sums[c.name] = crc32(c.bytes);
+      size = align8(size + c.bytes.byteLength);
+    }
     const json = encoder.encode(JSON.stringify(this.sums ? { ...header, sums: this.sums } : header));
     const start = align8(12 + json.byteLength);
-    const out = new Uint8Array(start + this.size + TRAILER);
+    const out = new Uint8Array(start + size + TRAILER);
     out.set(MAGIC, 0);
     out[4] = SEGMENT_VERSION;
     new DataView(out.buffer).setUint32(8, json.byteLength, true);
     out.set(json, 12);
-    let at = start;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.byteLength;
-    }
+    for (const c of ordered) out.set(c.bytes, start + this.index[c.name]![1]);
     if (this.sums) new DataView(out.buffer).setUint32(start, crc32(json), true);
-    new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
+    new DataView(out.buffer).setUint32(start + size, crc32(out.subarray(0, start + size)), true);
     return out;
   }
 }
