@@ -4,6 +4,7 @@ import { fflateInflate } from "../store/codec.ts";
 import { crc32 } from "../store/crc32.ts";
 import { encodeSegment, Segment } from "../store/segment-format.ts";
 import { inflatePrefixSuite } from "../test/inflate-prefix-suite.ts";
+import { segmentColumns } from "../test/segment-columns.ts";
 import { nodeInflate } from "./node-inflate.ts";
 
 describe("nodeInflate", () => {
@@ -28,13 +29,10 @@ describe("nodeInflate", () => {
     const node = new Segment(bytes, "s", nodeInflate);
     const pure = new Segment(bytes, "s");
     for (let i = 0; i < 50; i++) expect(node.dataText(i)).toBe(pure.dataText(i));
-    const headerLength = new DataView(bytes.buffer).getUint32(8, true);
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
-    const [kind, offset, length] = header.cols["data.b"];
+    const { kind, start, length } = segmentColumns(bytes).get("data.b")!;
     expect(kind).toBe("deflate");
-    const body = Math.ceil((12 + headerLength) / 8) * 8;
     const broken = bytes.slice();
-    broken.fill(0xff, body + offset, body + offset + length);
+    broken.fill(0xff, start, start + length);
     // A damaged segment fails its checksum at once; re-sealed, the damage reaches the inflater.
     expect(() => new Segment(broken, "s", nodeInflate)).toThrow(/checksum mismatch/);
     const end = broken.length - 4;

@@ -12,6 +12,7 @@ import { compactPartition } from "./compaction.ts";
 import { crc32 } from "./crc32.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
+import { SEGMENT_VERSION } from "./segment-format.ts";
 
 const T0 = Date.UTC(2026, 2, 29);
 const ev = (id: string, minute: number): StoredEvent => ({
@@ -90,7 +91,7 @@ describe("quarantine of corrupt segments", () => {
     await store.record("acme", "m", [ev("a", 1)]);
     const [key] = await storage.getKeys("v1:acme:m:ev:20260329");
     const newer = ((await storage.getItemRaw(key!)) as Uint8Array).slice();
-    newer[4] = 3; // a later format, written whole by a newer Tally during a rolling upgrade
+    newer[4] = SEGMENT_VERSION + 1; // a later format, written whole by a newer Tally during a rolling upgrade
     const end = newer.length - 4;
     new DataView(newer.buffer).setUint32(end, crc32(newer.subarray(0, end)), true);
     await storage.setItemRaw(key!, newer);

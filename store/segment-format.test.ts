@@ -1,8 +1,9 @@
 /**
- * The segment decoder under damage: every truncation and every flipped byte of a version-2 segment is a
- * `data_loss` TallyError (the CRC-32 catches it before a column is read), never a crash or wrong numbers;
- * version-1 segments (no checksum) are still read.
+ * The segment decoder under damage: every truncation and every flipped byte of a segment is a `data_loss`
+ * TallyError (the CRC-32 catches it before a column is read), never a crash or wrong numbers; version-2
+ * segments (columns listed by name) and version-1 segments (no checksum) are still read.
  */
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "./crc32.ts";
@@ -43,17 +44,43 @@ function expectDataLoss(bytes: Uint8Array) {
   expect((thrown as TallyError).message).toMatch(/^seg: /);
 }
 
-/** The same segment as version 1 wrote it: no trailer, version byte 1. */
+/**
+ * The same segment as version 1 wrote it: columns listed by name (`cols`, `sums`) in the header, no
+ * trailer, version byte 1.
+ */
 function asVersion1(bytes: Uint8Array): Uint8Array {
-  const v1 = bytes.slice(0, bytes.length - 4);
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  const { columns, kinds, lengths, sums, ...rest } = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(12, 12 + length)),
+  );
+  const bodyStart = Math.ceil((12 + length) / 8) * 8;
+  const cols: Record<string, [string, number, number]> = {};
+  const sumsByName: Record<string, number> = {};
+  const names: string[] = columns.split(" ");
+  let offset = 0;
+  names.forEach((name, i) => {
+    cols[name] = [kinds.split(" ")[i], offset, lengths[i]];
+    if (sums && name !== "hsum") sumsByName[name] = sums[i];
+    offset = Math.ceil((offset + lengths[i]) / 8) * 8;
+  });
+  const json = new TextEncoder().encode(
+    JSON.stringify({ ...rest, cols, ...(sums ? { sums: sumsByName } : {}) }),
+  );
+  const body = bytes.subarray(bodyStart, bytes.length - 4);
+  const start = Math.ceil((12 + json.length) / 8) * 8;
+  const v1 = new Uint8Array(start + body.length);
+  v1.set(bytes.subarray(0, 4));
   v1[4] = 1;
+  new DataView(v1.buffer).setUint32(8, json.length, true);
+  v1.set(json, 12);
+  v1.set(body, start);
   return v1;
 }
 
 describe("segment format", () => {
-  it("writes version 2 and round-trips every event", () => {
+  it("writes version 3 and round-trips every event", () => {
     expect(fresh[4]).toBe(SEGMENT_VERSION);
-    expect(SEGMENT_VERSION).toBe(2);
+    expect(SEGMENT_VERSION).toBe(3);
     for (const bytes of [fresh, compacted]) {
       const s = new Segment(bytes);
       expect(s.count).toBe(40);
@@ -120,28 +147,73 @@ describe("segment format", () => {
     );
   });
 
-  it("a header of the wrong shape under an intact checksum is data_loss: column kinds, offsets, lengths, sums", () => {
-    /** `bytes` with its header changed by `edit` (padded to the same length) and its checksum made to hold. */
-    type Header = {
-      cols: Record<string, [string, number, number]>;
-      sums: Record<string, number>;
-      maxIngested?: number;
-    };
-    const withHeader = (bytes: Uint8Array, edit: (header: Header) => void) => {
-      const view = new DataView(bytes.buffer, bytes.byteOffset);
-      const length = view.getUint32(8, true);
-      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length)));
-      edit(header);
-      const json = new TextEncoder().encode(JSON.stringify(header));
-      expect(json.length).toBeLessThanOrEqual(length);
-      const out = bytes.slice();
-      out.fill(0x20, 12, 12 + length);
-      out.set(json, 12);
-      const end = out.length - 4;
-      new DataView(out.buffer).setUint32(end, crc32(out.subarray(0, end)), true);
-      return out;
-    };
+  /** `bytes` with its header changed by `edit` (padded to the same length) and its checksum made to hold. */
+  const withHeader = <H>(bytes: Uint8Array, edit: (header: H) => void) => {
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const length = view.getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length)));
+    edit(header);
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    expect(json.length).toBeLessThanOrEqual(length);
+    const out = bytes.slice();
+    out.fill(0x20, 12, 12 + length);
+    out.set(json, 12);
+    const end = out.length - 4;
+    new DataView(out.buffer).setUint32(end, crc32(out.subarray(0, end)), true);
+    return out;
+  };
+
+  it("a header of the wrong shape under an intact checksum is data_loss: column kinds, lengths, sums", () => {
+    type Header = { columns: string; kinds: string; lengths: number[]; sums: number[]; maxIngested?: number };
+    const at = (h: Header, name: string) => h.columns.split(" ").indexOf(name);
     expect(readAll(withHeader(compacted, () => {}))).toEqual(readAll(compacted));
+    const edits: [string, (h: Header) => void][] = [
+      ["a kind", (h) => (h.kinds = h.kinds.replace("f64", "f32"))],
+      ["a negative length", (h) => (h.lengths[at(h, "type")] = -1)],
+      ["a length missing", (h) => h.lengths.pop()],
+      ["a kind missing", (h) => (h.kinds = h.kinds.slice(0, h.kinds.lastIndexOf(" ")))],
+      ["a sum missing", (h) => h.sums.pop()],
+      ["a sum not a number", (h) => ((h.sums as unknown[])[at(h, "lon")] = "1")],
+      ["a name twice", (h) => (h.columns = h.columns.replace("lon", "lat"))],
+      ["names not a string", (h) => ((h as { columns: unknown }).columns = 7)],
+    ];
+    for (const [what, edit] of edits) {
+      expect(() => readAll(withHeader(compacted, edit)), what).toThrow("seg: corrupt header");
+      expectDataLoss(withHeader(compacted, edit));
+    }
+    // A column past the end of the file: named. (The optional maxIngested makes room for the digits.)
+    const past = withHeader(compacted, (h: Header) => {
+      h.lengths[at(h, "id.b")] = 1e6;
+      delete h.maxIngested;
+    });
+    expect(() => readAll(past)).toThrow("seg: truncated column id.b");
+    expectDataLoss(past);
+  });
+
+  it("still reads version-2 segments (columns by name), whole and lazily, and refuses their wrong shapes", async () => {
+    // As f97ff00 wrote it (test/fixtures/make-segments.ts): compacted, per-column sums.
+    const v2 = new Uint8Array(
+      readFileSync(new URL("../test/fixtures/segment-f97ff00-compacted.seg", import.meta.url)),
+    );
+    expect(v2[4]).toBe(2);
+    const whole = new Segment(v2, "seg");
+    expect(whole.count).toBe(60);
+    // Lazily, from a head of its header and header sum only, every column fetched and checked.
+    const head = v2.subarray(0, Segment.headLength(v2));
+    const reads: number[] = [];
+    const lazy = Segment.lazy(head, v2.byteLength, {
+      read: async (ranges) =>
+        ranges.map(([from, length]) => {
+          reads.push(length);
+          return v2.slice(from, from + length);
+        }),
+    })!;
+    expect(lazy).toBeDefined();
+    expect(await lazy.load()).toBe(true);
+    expect(reads.length).toBeGreaterThan(0);
+    expect(lazy.complete).toBe(true);
+    for (let i = 0; i < 60; i++) expect(lazy.event(i)).toEqual(whole.event(i));
+    type Header = { cols: Record<string, [string, number, number]>; sums: Record<string, number> };
     const edits: [string, (h: Header) => void][] = [
       ["a kind", (h) => (h.cols.time![0] = "f32")],
       ["an offset off 8", (h) => (h.cols.lat![1] += 4)],
@@ -150,16 +222,9 @@ describe("segment format", () => {
       ["a sum missing", (h) => delete h.sums.lon],
     ];
     for (const [what, edit] of edits) {
-      expect(() => readAll(withHeader(compacted, edit)), what).toThrow("seg: corrupt header");
-      expectDataLoss(withHeader(compacted, edit));
+      expect(() => readAll(withHeader(v2, edit)), what).toThrow("seg: corrupt header");
+      expectDataLoss(withHeader(v2, edit));
     }
-    // A column past the end of the file: named. (The optional maxIngested makes room for the digits.)
-    const past = withHeader(compacted, (h) => {
-      h.cols["id.b"]![2] = 1e6;
-      delete h.maxIngested;
-    });
-    expect(() => readAll(past)).toThrow("seg: truncated column id.b");
-    expectDataLoss(past);
   });
 
   it("random bytes, and a version-1 header of the wrong shape, are data_loss", () => {
@@ -174,8 +239,8 @@ describe("segment format", () => {
     v1.set(json, 12);
     expectDataLoss(v1);
     const future = fresh.slice();
-    future[4] = 3;
-    expect(() => new Segment(future, "seg")).toThrow("seg: unsupported segment version 3");
+    future[4] = 4;
+    expect(() => new Segment(future, "seg")).toThrow("seg: unsupported segment version 4");
     // An intact segment of a later format (its checksum holds) is a newer writer's, not damage.
     const end = future.length - 4;
     new DataView(future.buffer).setUint32(end, crc32(future.subarray(0, end)), true);

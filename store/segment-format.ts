@@ -2,7 +2,7 @@
  * The segment: one immutable, columnar file of events (docs/storage.md describes the bytes).
  *
  *   "TSEG" | version u8 | 3 zero bytes | header length u32 LE | header JSON | padding to 8 | columns…
- *   | CRC-32 u32 LE of every byte before it (version 2; version 1 segments have none and are still read)
+ *   | CRC-32 u32 LE of every byte before it (from version 2; version 1 segments have none and are still read)
  *
  * Every column starts 8-byte aligned so it can be viewed as a typed array without copying. Events are
  * sorted by (time, id). Data is kept twice, on purpose: as per-path value columns that queries scan, and as
@@ -25,9 +25,12 @@ import {
   slotNumberArray,
 } from "./rollup.ts";
 
-/** The version written. Version 1 (no checksum) is still read. */
-export const SEGMENT_VERSION = 2;
-/** Bytes of the version-2 trailer: the CRC-32 of everything before it. */
+/**
+ * The version written. Version 2 (columns listed by name, `ColumnsByName`) and version 1 (no checksum)
+ * are still read.
+ */
+export const SEGMENT_VERSION = 3;
+/** Bytes of the trailer (from version 2): the CRC-32 of everything before it. */
 const TRAILER = 4;
 const MAGIC = [0x54, 0x53, 0x45, 0x47]; // "TSEG"
 /** The column holding the CRC-32 of the header JSON, in segments with per-column sums. */
@@ -64,7 +67,6 @@ interface Header {
   bbox: [number, number, number, number] | null;
   types: string[];
   paths: string[];
-  cols: Record<string, [ColumnKind, number, number]>;
   /** Names of the segments (same partition) this one replaces; absent on segments written by RecordEvents. */
   supersedes?: string[];
   /**
@@ -86,13 +88,36 @@ interface Header {
   rollups?: RollupInfo[];
   /** The latest `ingested` instant, so that snapshot checks need not read the column. Optional. */
   maxIngested?: number;
-  /**
-   * The CRC-32 of each column's bytes, by name (written by compaction). With them, and column `hsum` (the
-   * CRC-32 of the header JSON, first in the body), a reader may fetch and check only the columns it uses
-   * (Segment.lazy). Absent in segments written by RecordEvents and before this field existed.
-   */
+}
+
+/**
+ * How versions 1 and 2 list the columns: by name, `[kind, offset, byteLength]`, and (compacted segments)
+ * each one's CRC-32 by name.
+ */
+interface ColumnsByName {
+  cols: Record<string, [ColumnKind, number, number]>;
   sums?: Record<string, number>;
 }
+
+/**
+ * How version 3 lists the columns, in body order: names and kinds space-separated, byte lengths, and
+ * (compacted segments) each one's CRC-32, 0 for `hsum`. Column i starts at the first multiple of 8 at or
+ * after the end of column i − 1 (column 0 at 0). A cold query parses one header per segment: arrays of
+ * numbers and two strings parse several times faster than an object with a property per column.
+ */
+interface ColumnsInOrder {
+  columns: string;
+  kinds: string;
+  lengths: number[];
+  sums?: number[];
+}
+
+/**
+ * A column as a reader finds it: kind, offset from the body's start, byte length, and its CRC-32 when the
+ * segment has per-column sums (written by compaction). With them, and column `hsum` (the CRC-32 of the
+ * header JSON, first in the body), a reader may fetch and check only the columns it uses (Segment.lazy).
+ */
+type ColumnEntry = readonly [kind: ColumnKind, offset: number, length: number, sum: number | undefined];
 
 export interface RollupInfo {
   dims: readonly string[];
@@ -271,7 +296,6 @@ export function encodeSegment(
     bbox,
     types: types.values,
     paths: pathNames,
-    cols: writer.index,
     ...(n > 0 ? { maxIngested } : {}),
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
@@ -568,16 +592,11 @@ class Dictionary {
 }
 
 class ColumnWriter {
-  readonly index: Header["cols"] = {};
   private readonly columns: { name: string; kind: ColumnKind; bytes: Uint8Array }[] = [];
-  private readonly sums: Record<string, number> | undefined;
 
-  constructor(sums: boolean) {
-    if (sums) {
-      this.sums = {};
-      // The header's own CRC-32, first in the body so that the read that fetches the header fetches it.
-      this.add(HEADER_SUM, "u32", new Uint32Array(1));
-    }
+  constructor(private readonly sums: boolean) {
+    // The header's own CRC-32, first in the body so that the read that fetches the header fetches it.
+    if (sums) this.add(HEADER_SUM, "u32", new Uint32Array(1));
   }
 
   add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
@@ -623,22 +642,28 @@ class ColumnWriter {
   }
 
   finish(header: Header): Uint8Array {
-    // Columns are placed (and indexed, and summed) in layout order, each padded to a multiple of 8.
+    // Columns are placed (and listed, and summed) in layout order, each padded to a multiple of 8.
     const columns = layoutOrder(this.columns);
-    let size = 0;
-    for (const { name, kind, bytes } of columns) {
-      this.index[name] = [kind, size, bytes.byteLength];
-      if (this.sums && name !== HEADER_SUM) this.sums[name] = crc32(bytes);
-      size = align8(size + bytes.byteLength);
-    }
-    const json = encoder.encode(JSON.stringify(this.sums ? { ...header, sums: this.sums } : header));
+    const listed: ColumnsInOrder = {
+      columns: columns.map((c) => c.name).join(" "),
+      kinds: columns.map((c) => c.kind).join(" "),
+      lengths: columns.map((c) => c.bytes.byteLength),
+      ...(this.sums ? { sums: columns.map((c) => (c.name === HEADER_SUM ? 0 : crc32(c.bytes))) } : {}),
+    };
+    const json = encoder.encode(JSON.stringify({ ...header, ...listed }));
     const start = align8(12 + json.byteLength);
+    let size = 0;
+    for (const c of columns) size = align8(size + c.bytes.byteLength);
     const out = new Uint8Array(start + size + TRAILER);
     out.set(MAGIC, 0);
     out[4] = SEGMENT_VERSION;
     new DataView(out.buffer).setUint32(8, json.byteLength, true);
     out.set(json, 12);
-    for (const { name, bytes } of columns) out.set(bytes, start + this.index[name]![1]);
+    let offset = 0;
+    for (const { bytes } of columns) {
+      out.set(bytes, start + offset);
+      offset = align8(offset + bytes.byteLength);
+    }
     const at = start + size;
     if (this.sums) new DataView(out.buffer).setUint32(start, crc32(json), true);
     new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
@@ -679,10 +704,13 @@ const COLUMN_KINDS = new Set(["f64", "u32", "u8", "bytes", "deflate"]);
 
 /**
  * The header, checked for the shape readers rely on (so that a corrupt one fails here, as data_loss, not
- * later as a TypeError), with its column count (the header sum aside) and where its last column ends.
- * One pass over the columns: a cold query checks a header per segment.
+ * later as a TypeError), with its columns by name, whether they carry sums, their count (the header sum
+ * aside) and where the last one ends. One pass over the columns: a cold query checks a header per segment.
  */
-function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd: number } {
+function checkHeader(
+  h: unknown,
+  version: number,
+): { header: Header; layout: Map<string, ColumnEntry>; sums: boolean; columnCount: number; bodyEnd: number } {
   const header = h as Header;
   const ok =
     typeof header === "object" &&
@@ -696,14 +724,73 @@ function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd
     header.types.every((t) => typeof t === "string") &&
     Array.isArray(header.paths) &&
     header.paths.every((p) => typeof p === "string") &&
-    typeof header.cols === "object" &&
-    header.cols !== null &&
     (header.supersedes === undefined ||
       (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
-    (header.maxIngested === undefined || typeof header.maxIngested === "number") &&
-    (header.sums === undefined || (typeof header.sums === "object" && header.sums !== null));
+    (header.maxIngested === undefined || typeof header.maxIngested === "number");
   if (!ok) throw new Error("header fields have the wrong shape");
-  const { cols, sums } = header;
+  const listed = version >= 3 ? columnsInOrder(h as ColumnsInOrder) : columnsByName(h as ColumnsByName);
+  return { header, ...listed };
+}
+
+const WRONG_SHAPE = "header fields have the wrong shape";
+
+function isColumnLength(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
+}
+
+/** Version 3's columns (ColumnsInOrder), by name. */
+function columnsInOrder({ columns, kinds, lengths, sums }: ColumnsInOrder) {
+  if (
+    typeof columns !== "string" ||
+    typeof kinds !== "string" ||
+    !Array.isArray(lengths) ||
+    (sums !== undefined && !Array.isArray(sums))
+  )
+    throw new Error(WRONG_SHAPE);
+  const names = columns === "" ? [] : columns.split(" ");
+  const kindOf = kinds === "" ? [] : kinds.split(" ");
+  if (
+    kindOf.length !== names.length ||
+    lengths.length !== names.length ||
+    (sums && sums.length !== names.length)
+  )
+    throw new Error(WRONG_SHAPE);
+  const layout = new Map<string, ColumnEntry>();
+  let offset = 0;
+  let bodyEnd = 0;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const kind = kindOf[i] as ColumnKind;
+    const length = lengths[i];
+    const sum = sums?.[i];
+    if (
+      !COLUMN_KINDS.has(kind) ||
+      !isColumnLength(length) ||
+      (sums && !Number.isInteger(sum)) ||
+      layout.has(name)
+    )
+      throw new Error(WRONG_SHAPE);
+    layout.set(name, [kind, offset, length, sum]);
+    bodyEnd = offset + length;
+    offset = align8(bodyEnd);
+  }
+  return {
+    layout,
+    sums: sums !== undefined,
+    columnCount: names.length - (layout.has(HEADER_SUM) ? 1 : 0),
+    bodyEnd,
+  };
+}
+
+/** Versions 1 and 2's columns (ColumnsByName). */
+function columnsByName({ cols, sums }: ColumnsByName) {
+  if (
+    typeof cols !== "object" ||
+    cols === null ||
+    (sums !== undefined && (typeof sums !== "object" || sums === null))
+  )
+    throw new Error(WRONG_SHAPE);
+  const layout = new Map<string, ColumnEntry>();
   let columnCount = 0;
   let bodyEnd = 0;
   for (const name in cols) {
@@ -713,19 +800,20 @@ function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd
       !Array.isArray(c) ||
       c.length !== 3 ||
       !COLUMN_KINDS.has(c[0]) ||
-      !Number.isSafeInteger(c[1]) ||
-      c[1] < 0 ||
+      !isColumnLength(c[1]) ||
       c[1] % 8 !== 0 ||
-      !Number.isSafeInteger(c[2]) ||
-      c[2] < 0
+      !isColumnLength(c[2])
     )
-      throw new Error("header fields have the wrong shape");
+      throw new Error(WRONG_SHAPE);
     bodyEnd = Math.max(bodyEnd, c[1] + c[2]);
-    if (name === HEADER_SUM) continue;
-    columnCount++;
-    if (sums && !Number.isInteger(sums[name])) throw new Error("header fields have the wrong shape");
+    const sum = sums?.[name];
+    if (name !== HEADER_SUM) {
+      columnCount++;
+      if (sums && !Number.isInteger(sum)) throw new Error(WRONG_SHAPE);
+    }
+    layout.set(name, [c[0], c[1], c[2], sum]);
   }
-  return { header, columnCount, bodyEnd };
+  return { layout, sums: sums !== undefined, columnCount, bodyEnd };
 }
 
 /**
@@ -735,11 +823,11 @@ function checkHeader(h: unknown): { header: Header; columnCount: number; bodyEnd
  * (The first writer of rollups, for a few minutes on 2026-11-29, wrote `rollups` of other slot lengths
  * and columns; `rollupTables` may one day hold tables a later Tally adds.)
  */
-function usableRollups(header: Header): readonly RollupInfo[] {
+function usableRollups(header: Header, layout: ReadonlyMap<string, ColumnEntry>): readonly RollupInfo[] {
   const numbered = header.rollupTables !== undefined;
   const infos: unknown = header.rollupTables ?? header.rollups ?? [];
   if (!Array.isArray(infos)) return [];
-  const has = (name: string) => Object.hasOwn(header.cols, name);
+  const has = (name: string) => layout.has(name);
   const ok = infos.every(
     (info: RollupInfo, k) =>
       typeof info === "object" &&
@@ -798,6 +886,8 @@ export class Segment {
   /** The rollup tables this segment carries (none in segments written before rollups existed). */
   readonly rollups: readonly RollupInfo[];
   private readonly header: Header;
+  /** The columns by name (the header lists them: `ColumnsInOrder`, or `ColumnsByName` before version 3). */
+  private readonly layout: Map<string, ColumnEntry>;
   /** The whole body, or undefined for a lazily read segment (whose columns are in `loadedColumns`). */
   private readonly body: Uint8Array | undefined;
   /** A lazy segment's file offset of its body, its source, and the columns fetched so far. */
@@ -826,7 +916,7 @@ export class Segment {
   private readonly rollupCache: (RollupTable | undefined)[] = [];
 
   /**
-   * Checks the bytes before anything is trusted: magic, version, (version 2) the CRC-32, the header's
+   * Checks the bytes before anything is trusted: magic, version, (from version 2) the CRC-32, the header's
    * shape and every column's bounds. Whatever is wrong is a `data_loss` TallyError naming `what`.
    */
   constructor(
@@ -847,12 +937,12 @@ export class Segment {
       const stored = end < 12 ? -1 : new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0, true);
       return stored === crc32(bytes.subarray(0, Math.max(end, 0)));
     };
-    if (version !== 1 && version !== 2) {
+    if (version < 1 || version > SEGMENT_VERSION) {
       // An intact segment of a later version was written by a newer Tally sharing this store (a rolling
       // upgrade): not damage, so it must not be quarantined. A damaged version byte fails the checksum.
       // (A lazy read has only the head: it says "not lazily readable", and the caller reads it whole.)
       if (lazy) throw new NotLazy();
-      if (version > 2 && intact()) {
+      if (version > SEGMENT_VERSION && intact()) {
         throw new TallyError(
           "failed_precondition",
           `${what}: written in segment format ${version} by a newer Tally; upgrade this server to read it`,
@@ -860,8 +950,8 @@ export class Segment {
       }
       throw new TallyError("data_loss", `${what}: unsupported segment version ${version}`);
     }
-    if (lazy && version !== 2) throw new NotLazy();
-    if (!lazy && version === 2 && !intact()) {
+    if (lazy && version < 2) throw new NotLazy();
+    if (!lazy && version >= 2 && !intact()) {
       throw new TallyError("data_loss", `${what}: checksum mismatch (the segment is truncated or corrupt)`);
     }
     // Typed-array views need aligned offsets; bytes read from a driver may sit anywhere in a pool.
@@ -875,12 +965,15 @@ export class Segment {
     } else if (12 + headerLength > end) throw new TallyError("data_loss", `${what}: truncated header`);
     const json = aligned.subarray(12, 12 + headerLength);
     let bodyEnd: number;
+    let sums: boolean;
     try {
       ({
         header: this.header,
+        layout: this.layout,
+        sums,
         columnCount: this.columnCount,
         bodyEnd,
-      } = checkHeader(JSON.parse(decoder.decode(json))));
+      } = checkHeader(JSON.parse(decoder.decode(json)), version));
     } catch (cause) {
       if (lazy) throw new NotLazy();
       throw new TallyError("data_loss", `${what}: corrupt header`, { cause });
@@ -889,13 +982,8 @@ export class Segment {
     if (lazy) {
       // Only the header sum proves this header: without sums (or with a wrong one) the whole file is read
       // and its trailer checked, which also reports damage the way a whole read always has.
-      const sumEntry = this.header.cols[HEADER_SUM];
-      if (
-        !this.header.sums ||
-        !sumEntry ||
-        sumEntry[1] !== 0 ||
-        view.getUint32(bodyStart, true) !== crc32(json)
-      )
+      const sumEntry = this.layout.get(HEADER_SUM);
+      if (!sums || !sumEntry || sumEntry[1] !== 0 || view.getUint32(bodyStart, true) !== crc32(json))
         throw new NotLazy();
       this.body = undefined;
       this.headBody = aligned.subarray(bodyStart);
@@ -909,9 +997,7 @@ export class Segment {
       this.source = undefined;
       this.byteLength = bytes.byteLength;
       if (bodyEnd > this.body.byteLength) {
-        const [name] = Object.entries(this.header.cols).find(
-          ([, [, o, l]]) => o + l > this.body!.byteLength,
-        )!;
+        const [name] = [...this.layout].find(([, [, o, l]]) => o + l > this.body!.byteLength)!;
         throw new TallyError("data_loss", `${what}: truncated column ${name}`);
       }
     }
@@ -921,7 +1007,7 @@ export class Segment {
     this.bbox = this.header.bbox;
     this.types = this.header.types;
     this.supersedes = this.header.supersedes ?? [];
-    this.rollups = usableRollups(this.header);
+    this.rollups = usableRollups(this.header, this.layout);
     this.pathIndex = new Map(this.header.paths.map((p, i) => [p, i]));
     if (!lazy) for (const name of Object.keys(ROW_COLUMNS)) this.rowColumn(name);
   }
@@ -967,7 +1053,7 @@ export class Segment {
     if (this.body) return [];
     const out: string[] = [];
     for (const name of names) {
-      if (name === HEADER_SUM || this.loadedColumns.has(name) || !this.header.cols[name]) continue;
+      if (name === HEADER_SUM || this.loadedColumns.has(name) || !this.layout.has(name)) continue;
       out.push(name);
     }
     return out;
@@ -980,14 +1066,13 @@ export class Segment {
   async load(names?: Iterable<string>): Promise<boolean> {
     const source = this.source;
     if (!source) return true;
-    const wanted = [...new Set(this.missing(names ?? Object.keys(this.header.cols)))];
+    const wanted = [...new Set(this.missing(names ?? this.layout.keys()))];
     if (wanted.length === 0) return true;
     // One read per run of adjacent columns (a path's three, a rollup table's, a dictionary's two).
-    const cols = wanted.map((name) => ({
-      name,
-      offset: this.header.cols[name]![1],
-      length: this.header.cols[name]![2],
-    }));
+    const cols = wanted.map((name) => {
+      const [, offset, length] = this.layout.get(name)!;
+      return { name, offset, length };
+    });
     cols.sort((a, b) => a.offset - b.offset);
     // Columns the first read brought are taken from it (copied: the rest of it is let go now).
     const head = this.headBody;
@@ -995,7 +1080,7 @@ export class Segment {
     const fetched: [string, Uint8Array][] = [];
     let added = 0;
     const take = (name: string, bytes: Uint8Array) => {
-      if (crc32(bytes) !== this.header.sums?.[name]) {
+      if (crc32(bytes) !== this.layout.get(name)![3]) {
         throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${name}`);
       }
       fetched.push([name, bytes]);
@@ -1060,7 +1145,7 @@ export class Segment {
   /** The columns of rollup table k (its strings are coded in the dictionary, columns `dict.*`). */
   rollupColumns(k: number): string[] {
     this.rollupColumnNames ??= [];
-    this.rollupColumnNames[k] ??= Object.keys(this.header.cols).filter((name) => name.startsWith(`r${k}.`));
+    this.rollupColumnNames[k] ??= [...this.layout.keys()].filter((name) => name.startsWith(`r${k}.`));
     return [...this.rollupColumnNames[k]];
   }
 
@@ -1158,7 +1243,7 @@ export class Segment {
     if (!info) throw new TallyError("data_loss", `segment: no rollup table ${k}`);
     let text: RollupTable["text"];
     let codeOf: RollupTable["codeOf"];
-    if (this.header.cols[`r${k}.x.c`]) {
+    if (this.layout.has(`r${k}.x.c`)) {
       const codes = this.column(`r${k}.x.c`, Uint32Array);
       const texts = this.strings(`r${k}.x`);
       if (texts.length !== codes.length)
@@ -1210,7 +1295,7 @@ export class Segment {
     if (info.slotBase !== undefined) {
       const name = `r${k}.q`;
       const slot =
-        this.header.cols[name]?.[0] === "u8" ? this.column(name, Uint8Array) : this.column(name, Uint32Array);
+        this.layout.get(name)?.[0] === "u8" ? this.column(name, Uint8Array) : this.column(name, Uint32Array);
       return { slotBase: info.slotBase, slot };
     }
     const starts = this.column(`r${k}.s`, Float64Array);
@@ -1274,7 +1359,7 @@ export class Segment {
     if (this.dataCache) return rows.map((r) => this.dataCache!.get(r));
     const offsets = this.column("data.o", Uint32Array);
     let bytes: Uint8Array = this.column("data.b", Uint8Array);
-    if (this.header.cols["data.b"]?.[0] === "deflate") {
+    if (this.layout.get("data.b")?.[0] === "deflate") {
       const size = offsets[offsets.length - 1]!;
       let atLeast = 0;
       for (const r of rows) atLeast = Math.max(atLeast, offsets[r + 1]!);
@@ -1312,7 +1397,7 @@ export class Segment {
     name: string,
     Type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
   ): T {
-    const entry = this.header.cols[name];
+    const entry = this.layout.get(name);
     if (!entry) throw new TallyError("data_loss", `segment: missing column ${name}`);
     const [, offset, length] = entry;
     const body = this.body;
@@ -1329,7 +1414,7 @@ export class Segment {
   private strings(name: string, memo = true): StringColumn {
     const offsets = this.column(`${name}.o`, Uint32Array);
     let bytes: Uint8Array = this.column(`${name}.b`, Uint8Array);
-    if (this.header.cols[`${name}.b`]?.[0] === "deflate") {
+    if (this.layout.get(`${name}.b`)?.[0] === "deflate") {
       try {
         const size = offsets[offsets.length - 1]!;
         bytes = this.inflate(bytes, size);

@@ -32,7 +32,6 @@ interface Header {
   bbox: [number, number, number, number] | null;
   types: string[];
   paths: string[];
-  cols: Record<string, [ColumnKind, number, number]>;
   supersedes?: string[];
   shapes?: string[][];
   rollupTables?: RollupInfo[];
@@ -240,7 +239,6 @@ export function referenceEncodeSegment(
     bbox,
     types: types.values,
     paths: pathNames,
-    cols: writer.index,
     ...(n > 0 ? { maxIngested } : {}),
     ...(supersedes.length > 0 ? { supersedes } : {}),
     ...(shapes ? { shapes: shapes.shapes } : {}),
@@ -300,16 +298,10 @@ class Dictionary {
 }
 
 class ColumnWriter {
-  readonly index: Header["cols"] = {};
   private readonly columns: { name: string; kind: ColumnKind; bytes: Uint8Array }[] = [];
-  private readonly sums: Record<string, number> | undefined;
-
-  constructor(sums: boolean) {
-    if (sums) {
-      this.sums = {};
-      // The header's own CRC-32, first in the body so that the read that fetches the header fetches it.
-      this.add(HEADER_SUM, "u32", new Uint32Array(1));
-    }
+  constructor(private readonly sums: boolean) {
+    // The header's own CRC-32, first in the body so that the read that fetches the header fetches it.
+    if (sums) this.add(HEADER_SUM, "u32", new Uint32Array(1));
   }
 
   add(name: string, kind: ColumnKind, values: ArrayBufferView): void {
@@ -358,20 +350,29 @@ class ColumnWriter {
       ...tables.flatMap((k) => this.columns.filter((c) => tableOf(c.name) === k)),
       ...this.columns.filter((c) => c.name !== HEADER_SUM && tableOf(c.name) === undefined),
     ];
+    // The header lists them in that order (version 3): names, kinds, lengths, and CRC-32s (0 for hsum).
+    const listed = {
+      columns: ordered.map((c) => c.name).join(" "),
+      kinds: ordered.map((c) => c.kind).join(" "),
+      lengths: ordered.map((c) => c.bytes.byteLength),
+      ...(this.sums ? { sums: ordered.map((c) => (c.name === HEADER_SUM ? 0 : crc32(c.bytes))) } : {}),
+    };
+    const offsets: number[] = [];
     let size = 0;
     for (const c of ordered) {
-      this.index[c.name] = [c.kind, size, c.bytes.byteLength];
-      if (this.sums && c.name !== HEADER_SUM) this.sums[c.name] = crc32(c.bytes);
+      offsets.push(size);
       size = align8(size + c.bytes.byteLength);
     }
-    const json = encoder.encode(JSON.stringify(this.sums ? { ...header, sums: this.sums } : header));
+    const json = encoder.encode(JSON.stringify({ ...header, ...listed }));
     const start = align8(12 + json.byteLength);
     const out = new Uint8Array(start + size + TRAILER);
     out.set(MAGIC, 0);
     out[4] = SEGMENT_VERSION;
     new DataView(out.buffer).setUint32(8, json.byteLength, true);
     out.set(json, 12);
-    for (const c of ordered) out.set(c.bytes, start + this.index[c.name]![1]);
+    ordered.forEach((c, i) => {
+      out.set(c.bytes, start + offsets[i]!);
+    });
     if (this.sums) new DataView(out.buffer).setUint32(start, crc32(json), true);
     new DataView(out.buffer).setUint32(start + size, crc32(out.subarray(0, start + size)), true);
     return out;
