@@ -699,7 +699,7 @@ function layoutOrder<C extends { name: string; bytes: Uint8Array }>(columns: rea
   return [...first, ...bySize.flatMap(([, t]) => t.columns), ...rest];
 }
 
-/** Kinds a column may have (header `cols`). */
+/** Kinds a column may have (header `kinds`; `cols` before version 3). */
 const COLUMN_KINDS = new Set(["f64", "u32", "u8", "bytes", "deflate"]);
 
 /**
