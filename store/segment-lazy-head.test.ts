@@ -186,6 +186,18 @@ function dataLoss(file: Uint8Array): TallyError {
   throw new Error("read without error");
 }
 
+/** Every event of `file` read whole, or a data_loss TallyError: never another error. */
+function expectReadOrDataLoss(file: Uint8Array) {
+  try {
+    const s = new Segment(file, "seg");
+    for (let i = 0; i < s.count; i++) s.event(i);
+    for (const p of ["org", "userId", "supplies.name"]) s.path(p);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TallyError);
+    expect((error as TallyError).code).toBe("data_loss");
+  }
+}
+
 const lazyOf = (file: Uint8Array) =>
   Segment.lazy(file.slice(0, 128 * 1024), file.byteLength, { read: async () => undefined });
 
@@ -250,6 +262,7 @@ describe("hostile version-3 headers", () => {
     // succeed, but never crash; lazily it is read whole.
     const moved = withHeader(bytes, swap);
     expect(lazyOf(moved)).toBeUndefined();
+    expectReadOrDataLoss(moved);
     const noSums = withHeader(bytes, (x) => {
       delete h(x).sums;
     });
@@ -260,5 +273,25 @@ describe("hostile version-3 headers", () => {
     });
     expect(new Segment(renamed, "seg").event(7)).toEqual(whole.event(7));
     expect(lazyOf(renamed)).toBeUndefined();
+  });
+
+  it("a row column renamed, or names joined by a tab, is data_loss, not a TypeError", () => {
+    const renamed = withHeader(bytes, (x) => {
+      h(x).columns = h(x).columns.replace(" time ", " tix ");
+    });
+    expect(dataLoss(renamed).message).toContain("missing column time");
+    const tabbed = withHeader(bytes, (x) => {
+      const names = h(x).columns.split(" ");
+      const at = names.indexOf("lat");
+      h(x).columns = [...names.slice(0, at), `lat\tlon`, ...names.slice(at + 2)].join(" ");
+      h(x).kinds = h(x)
+        .kinds.split(" ")
+        .filter((_, i) => i !== at + 1)
+        .join(" ");
+      h(x).lengths.splice(at + 1, 1);
+      h(x).sums!.splice(at + 1, 1);
+    });
+    expectReadOrDataLoss(tabbed);
+    expect(() => new Segment(tabbed, "seg")).toThrow();
   });
 });
