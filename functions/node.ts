@@ -24,6 +24,7 @@ import { createApp } from "./app.ts";
 import { Authenticator } from "./auth.ts";
 import { isLoopback, loadConfig, type NodeConfig } from "./config.ts";
 import { segmentCodec } from "./encryption-config.ts";
+import { isEntry } from "./is-entry.ts";
 import { folderAssets } from "./node-assets.ts";
 import { nodeCrc32 } from "./node-crc32.ts";
 import { WorkerEncoder } from "./node-encoder.ts";
@@ -179,7 +180,7 @@ export async function startNode(config: NodeConfig = loadConfig()) {
 }
 
 // Not in the segment encoder's worker thread, which may run this module as part of a bundle.
-if (isMainThread && import.meta.url === `file://${process.argv[1]}`) {
+if (isMainThread && isEntry(import.meta.url)) {
   startNode().then(
     (server) => {
       const stop = () => server.close().then(() => process.exit(0));

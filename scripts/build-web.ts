@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isEntry } from "../functions/is-entry.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const WEB_DIST = join(ROOT, "web/dist");
@@ -30,7 +31,7 @@ export async function buildWeb(): Promise<void> {
   await build({ configFile: join(ROOT, "web/vite.config.ts"), logLevel: "warn" });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntry(import.meta.url)) {
   if (process.argv.includes("--if-stale") && !isStale()) process.exit(0);
   const started = Date.now();
   await buildWeb();

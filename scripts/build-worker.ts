@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { isEntry } from "../functions/is-entry.ts";
 import { webAssetsPlugin } from "./web-assets-plugin.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,7 +42,7 @@ export function wranglerCompatibility(): { compatibilityDate: string; compatibil
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntry(import.meta.url)) {
   const bytes = await buildWorker();
   console.log(`built ${BUNDLE} (${(bytes / 1024).toFixed(0)} KiB with its source map)`);
 }

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import autocannon from "autocannon";
+import { isEntry } from "../functions/is-entry.ts";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { bundleServer, startServer } from "../test/server-process.ts";
 
@@ -278,7 +279,7 @@ function flag(name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntry(import.meta.url)) {
   const result = await runLoad({
     rate: flag("rate", 200),
     batch: flag("batch", 100),
