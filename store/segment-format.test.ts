@@ -176,6 +176,16 @@ describe("segment format", () => {
       ["a sum not a number", (h) => ((h.sums as unknown[])[at(h, "lon")] = "1")],
       ["a name twice", (h) => (h.columns = h.columns.replace("lon", "lat"))],
       ["names not a string", (h) => ((h as { columns: unknown }).columns = 7)],
+      [
+        "an empty name, its kind, length and sum listed",
+        (h) => {
+          h.columns += " ";
+          h.kinds += " u8";
+          h.lengths.push(0);
+          h.sums.push(0);
+          delete h.maxIngested;
+        },
+      ],
     ];
     for (const [what, edit] of edits) {
       expect(() => readAll(withHeader(compacted, edit)), what).toThrow("seg: corrupt header");

@@ -764,6 +764,7 @@ function columnsInOrder({ columns, kinds, lengths, sums }: ColumnsInOrder) {
     const length = lengths[i];
     const sum = sums?.[i];
     if (
+      name === "" ||
       !COLUMN_KINDS.has(kind) ||
       !isColumnLength(length) ||
       (sums && !Number.isInteger(sum)) ||
@@ -1074,9 +1075,6 @@ export class Segment {
       return { name, offset, length };
     });
     cols.sort((a, b) => a.offset - b.offset);
-    // Columns the first read brought are taken from it (copied: the rest of it is let go now).
-    const head = this.headBody;
-    this.headBody = undefined;
     const fetched: [string, Uint8Array][] = [];
     let added = 0;
     const take = (name: string, bytes: Uint8Array) => {
@@ -1086,14 +1084,21 @@ export class Segment {
       fetched.push([name, bytes]);
       added += bytes.byteLength;
     };
+    // Columns the first read brought are taken from it (copied: the rest of it is let go now), and kept at
+    // once, so that a load running beside this one finds them rather than fetching them again.
+    const head = this.headBody;
+    this.headBody = undefined;
     if (head) {
-      for (let i = 0; i < cols.length; i++) {
-        const c = cols[i]!;
-        if (c.offset + c.length > head.byteLength) break;
+      let taken = 0;
+      while (taken < cols.length && cols[taken]!.offset + cols[taken]!.length <= head.byteLength) {
+        const c = cols[taken++]!;
         take(c.name, head.slice(c.offset, c.offset + c.length));
       }
-      cols.splice(0, fetched.length);
+      cols.splice(0, taken);
+      for (const [name, bytes] of fetched) this.loadedColumns.set(name, bytes);
+      if (added > 0) source.loaded?.(added);
     }
+    const fromHead = fetched.length;
     const splitAt = source.splitAt ?? Number.POSITIVE_INFINITY;
     const runs: { from: number; to: number; cols: typeof cols }[] = [];
     for (const c of cols) {
@@ -1120,8 +1125,13 @@ export class Segment {
         }
       });
     }
-    for (const [name, bytes] of fetched) this.loadedColumns.set(name, bytes);
-    source.loaded?.(added);
+    if (fetched.length === fromHead) return true;
+    let more = 0;
+    for (const [name, bytes] of fetched.slice(fromHead)) {
+      this.loadedColumns.set(name, bytes);
+      more += bytes.byteLength;
+    }
+    source.loaded?.(more);
     return true;
   }
 
@@ -1398,7 +1408,7 @@ export class Segment {
     Type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
   ): T {
     const entry = this.layout.get(name);
-    if (!entry) throw new TallyError("data_loss", `segment: missing column ${name}`);
+    if (!entry) throw new TallyError("data_loss", `${this.what}: missing column ${name}`);
     const [, offset, length] = entry;
     const body = this.body;
     if (!body) {

@@ -139,6 +139,19 @@ describe("a lazy segment's first read", () => {
     }
   });
 
+  it("a load beside one that took columns from the head finds them there, not in another read", async () => {
+    const head = 128 * 1024;
+    const near = columns.filter(([n, c]) => n !== "hsum" && c.start + c.length <= head).map(([n]) => n);
+    const far = columns.filter(([, c]) => c.start >= head).map(([n]) => n);
+    const { segment, reads } = lazily(bytes, head);
+    // The first takes near[0] from the head and waits on far[0]; the second wants near[0] meanwhile.
+    const [a, b] = await Promise.all([segment!.load([near[0]!, far[0]!]), segment!.load([near[0]!])]);
+    expect([a, b]).toEqual([true, true]);
+    const farColumn = segmentColumns(bytes).get(far[0]!)!;
+    expect(reads).toEqual([[farColumn.start, farColumn.length]]);
+    expectSameColumns(segment!, [near[0]!, far[0]!]);
+  });
+
   it("a damaged column in the head is data_loss at the first load that takes it, not before", async () => {
     const head = 128 * 1024;
     const near = columns.filter(([n, c]) => n !== "hsum" && c.length > 0 && c.start + c.length <= head);
