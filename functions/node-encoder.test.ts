@@ -1,8 +1,14 @@
 import { tmpdir } from "node:os";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { createStorage } from "unstorage";
 import { afterEach, describe, expect, it } from "vitest";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
+import { memoryDriver } from "../storage-drivers/memory.ts";
+import { compactModule } from "../store/compaction.ts";
+import { EventStore } from "../store/event-store.ts";
+import { listEvents } from "../store/list-events.ts";
+import { mergeSegments } from "../store/segment-encoder.ts";
 import { encodeSegment } from "../store/segment-format.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { WorkerEncoder } from "./node-encoder.ts";
@@ -43,6 +49,84 @@ describe("WorkerEncoder", () => {
     const e = encoder();
     expect(await e.encode(small, 7)).toEqual(encodeSegment(small, 7));
     expect(await e.encode(objects, 7)).toEqual(encodeSegment(objects, 7));
+  });
+
+  it("merges compaction inputs in its worker to the bytes, ids and times of a merge in the calling thread", async () => {
+    const day = { start: Date.UTC(2026, 2, 1), end: Date.UTC(2026, 2, 2) };
+    // Fresh segments and a compacted one (deflated data), some rows masked as duplicates.
+    const inputs = [
+      encodeSegment(generateEvents(700, { ...day, seed: 11 }), 100),
+      encodeSegment(generateEvents(300, { ...day, seed: 12 }), 200, ["x"], true),
+      encodeSegment(generateEvents(500, { ...day, seed: 13 }), 300),
+    ];
+    const masks = [null, Uint8Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? 1 : 0)), null];
+    const e = encoder();
+    const merged = await e.merge(inputs, masks, 5_000, ["s1", "s2", "s3"]);
+    const here = mergeSegments(inputs, masks, 5_000, ["s1", "s2", "s3"]);
+    expect(merged.bytes).toEqual(here.bytes);
+    expect(merged.count).toBe(1500 - 43);
+    expect([merged.ids, [...merged.idEnd], [...merged.times]]).toEqual([
+      here.ids,
+      [...here.idEnd],
+      [...here.times],
+    ]);
+    // An input that does not decode fails the merge, as unavailable; the worker goes on.
+    const damaged = inputs[0]!.slice();
+    damaged[40]! ^= 1;
+    await expect(e.merge([damaged, inputs[2]!], [null, null], 1, [])).rejects.toThrow(
+      /segment encoder: .*merge input 0/,
+    );
+    expect((await e.merge(inputs, masks, 5_000, ["s1", "s2", "s3"])).bytes).toEqual(here.bytes);
+  });
+
+  it("compacts a store's partitions through its worker: same segments, answers and duplicate checks", async () => {
+    const e = encoder();
+    let merges = 0;
+    const merge = e.merge.bind(e);
+    e.merge = (...args) => {
+      merges++;
+      return merge(...args);
+    };
+    const events = generateEvents(6_000, {
+      start: Date.UTC(2026, 2, 1),
+      end: Date.UTC(2026, 2, 3),
+      seed: 21,
+    });
+    const stores = [undefined, e].map((enc) => {
+      const driver = memoryDriver();
+      let clock = Date.UTC(2026, 5, 1);
+      const store = new EventStore({ storage: createStorage({ driver }), encoder: enc, now: () => clock++ });
+      return { driver, store };
+    });
+    for (const { store } of stores) {
+      for (let i = 0; i < events.length; i += 1_000) await store.record("t", "m", events.slice(i, i + 1_000));
+      await compactModule(store, "t", "m");
+    }
+    // One merged segment a day in both, holding the same events (names differ: they carry random digits).
+    const spec = {
+      tenant: "t",
+      module: "m",
+      start: Date.UTC(2026, 2, 1),
+      end: Date.UTC(2026, 2, 3),
+      types: [],
+      filters: [],
+      asOf: Number.MAX_VALUE,
+      order: "asc" as const,
+    };
+    const listed = [];
+    for (const { driver, store } of stores) {
+      expect((await driver.getKeys("", {})).filter((k) => k.includes(":ev:")).length).toBe(2);
+      listed.push(await listEvents(store, spec, 10_000, undefined));
+    }
+    expect(merges).toBe(2);
+    expect(listed[1]!.events.length).toBe(6_000);
+    expect(listed[1]).toEqual(listed[0]);
+    // The merged segments' ids reached the writer's index: a retry of every batch stores nothing.
+    for (let i = 0; i < events.length; i += 1_000)
+      expect(await stores[1]!.store.record("t", "m", events.slice(i, i + 1_000))).toEqual({
+        accepted: 0,
+        duplicates: 1_000,
+      });
   });
 
   it("starts its worker whatever the working directory (tsx is found from this module)", async () => {

@@ -3,6 +3,8 @@
  * encoded in a worker thread, so that on a machine with a second core, encoding one group overlaps
  * decoding and checking the next requests. Other lists (events with JS object data: the JSON forms,
  * in-process callers) and small ones are encoded in the calling thread, as the store does by default.
+ * Compaction's merges (`mergeSegments`) run there too: the background compactor would otherwise hold the
+ * server's requests while it decodes and encodes tens of thousands of events.
  *
  * The worker runs this module's own code (`serveEncoder`), loaded from this module's URL — the source
  * under tsx, or whatever bundle it is part of. A worker that dies fails the encodes it held (their
@@ -14,6 +16,8 @@ import { TallyError } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
 import {
   INLINE_ENCODER,
+  type Merged,
+  mergeSegments,
   type PackedEvents,
   packedBuffers,
   packPrepared,
@@ -22,24 +26,34 @@ import {
 } from "../store/segment-encoder.ts";
 import { encodeSegment } from "../store/segment-format.ts";
 import { nodeCrc32 } from "./node-crc32.ts";
+import { nodeInflate } from "./node-inflate.ts";
 
 /** Marks a worker started by this module (workerData). */
 const ROLE = "tally-segment-encoder";
 /** Lists shorter than this are encoded in the calling thread: a round trip costs more than they do. */
 const MIN_WORKER_EVENTS = 256;
 
-interface Request {
-  id: number;
-  events: PackedEvents;
-  ingestedAt: number;
-}
-type Reply = { id: number; bytes: Uint8Array } | { id: number; error: string };
+type Request = { id: number } & (
+  | { events: PackedEvents; ingestedAt: number }
+  | {
+      merge: {
+        inputs: readonly Uint8Array[];
+        masks: readonly (Uint8Array | null)[];
+        ingestedAt: number;
+        supersedes: string[];
+      };
+    }
+);
+type Reply =
+  | { id: number; bytes: Uint8Array }
+  | { id: number; merged: Merged }
+  | { id: number; error: string };
 
 export class WorkerEncoder implements SegmentEncoder {
   private worker: Worker | undefined;
   private readonly pending = new Map<
     number,
-    { worker: Worker; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }
+    { worker: Worker; resolve: (reply: Reply) => void; reject: (e: Error) => void }
   >();
   private next = 0;
 
@@ -48,13 +62,29 @@ export class WorkerEncoder implements SegmentEncoder {
   encode(events: readonly StoredEvent[], ingestedAt: number) {
     const packed = events.length >= MIN_WORKER_EVENTS ? packPrepared(events) : undefined;
     if (!packed) return INLINE_ENCODER.encode(events, ingestedAt);
-    const id = this.next++;
+    return this.send({ id: this.next++, events: packed, ingestedAt }, packedBuffers(packed)).then(
+      (reply) => (reply as { bytes: Uint8Array }).bytes,
+    );
+  }
+
+  merge(
+    inputs: readonly Uint8Array[],
+    masks: readonly (Uint8Array | null)[],
+    ingestedAt: number,
+    supersedes: string[],
+  ): Promise<Merged> {
+    // Copied, not transferred: the inputs are the caller's (read for this merge, but its to keep).
+    return this.send({ id: this.next++, merge: { inputs, masks, ingestedAt, supersedes } }, []).then(
+      (reply) => (reply as { merged: Merged }).merged,
+    );
+  }
+
+  private send(request: Request, transfer: ArrayBuffer[]): Promise<Reply> {
     const worker = this.start();
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(id, { worker, resolve, reject });
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(request.id, { worker, resolve, reject });
       worker.ref();
-      const request: Request = { id, events: packed, ingestedAt };
-      worker.postMessage(request, packedBuffers(packed));
+      worker.postMessage(request, transfer);
     });
   }
 
@@ -83,8 +113,9 @@ export class WorkerEncoder implements SegmentEncoder {
       const waiting = this.pending.get(reply.id);
       if (waiting) {
         this.pending.delete(reply.id);
-        if ("bytes" in reply) waiting.resolve(reply.bytes);
-        else waiting.reject(new TallyError("unavailable", `segment encoder: ${reply.error}`));
+        if ("error" in reply)
+          waiting.reject(new TallyError("unavailable", `segment encoder: ${reply.error}`));
+        else waiting.resolve(reply);
       }
       if (![...this.pending.values()].some((p) => p.worker === worker)) worker.unref();
     });
@@ -114,10 +145,22 @@ export class WorkerEncoder implements SegmentEncoder {
 function serveEncoder(): void {
   useCrc32(nodeCrc32);
   const port = parentPort!;
-  port.on("message", ({ id, events, ingestedAt }: Request) => {
+  port.on("message", (request: Request) => {
+    const { id } = request;
     let reply: Reply;
     try {
-      const bytes = encodeSegment(unpackPrepared(events), ingestedAt);
+      if ("merge" in request) {
+        const { inputs, masks, ingestedAt, supersedes } = request.merge;
+        const merged = mergeSegments(inputs, masks, ingestedAt, supersedes, nodeInflate);
+        reply = { id, merged };
+        port.postMessage(reply, [
+          merged.bytes.buffer as ArrayBuffer,
+          merged.idEnd.buffer as ArrayBuffer,
+          merged.times.buffer as ArrayBuffer,
+        ]);
+        return;
+      }
+      const bytes = encodeSegment(unpackPrepared(request.events), request.ingestedAt);
       reply = { id, bytes };
       port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
     } catch (error) {

@@ -10,6 +10,7 @@ import { compactPartition } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { listEvents } from "./list-events.ts";
+import { INLINE_ENCODER, mergeSegments, type SegmentEncoder } from "./segment-encoder.ts";
 import { querySeries } from "./series.ts";
 
 const DAY = "20260329";
@@ -88,30 +89,56 @@ async function countAll(storage: Storage): Promise<{ total: number; ids: string[
 
 const segmentKeys = async (storage: Storage) => (await storage.getKeys(`v1:t:m:ev:${DAY}`)).length;
 
-describe("compaction", () => {
+/**
+ * An encoder that merges "elsewhere" (as the Node server's worker does: the inputs read again as stored),
+ * here in this thread, counting its merges.
+ */
+function mergingEncoder(): SegmentEncoder & { merges: number } {
+  const encoder = {
+    merges: 0,
+    encode: INLINE_ENCODER.encode,
+    merge: async (...args: Parameters<typeof mergeSegments>) => {
+      encoder.merges++;
+      return mergeSegments(...args);
+    },
+  };
+  return encoder;
+}
+
+describe.each([
+  ["merged in the calling thread", () => undefined],
+  ["merged by the encoder", () => mergingEncoder()],
+])("compaction, %s", (_, encoderOf) => {
+  const storeOn = (storage: Storage) => new EventStore({ storage, encoder: encoderOf() });
+
   it("merges a partition's segments and keeps every event once", async () => {
     const storage = await seeded();
     expect(await segmentKeys(storage)).toBe(9);
     const before = await countAll(storage);
     expect(before.total).toBe(DISTINCT);
-    const result = await compactPartition(new EventStore({ storage }), "t", "m", DAY);
+    const encoder = encoderOf();
+    const store = new EventStore({ storage, encoder });
+    const result = await compactPartition(store, "t", "m", DAY);
+    expect(encoder?.merges ?? 1).toBe(1);
     expect(result).toEqual({ segmentsBefore: 9, segmentsAfter: 1 });
     expect(await segmentKeys(storage)).toBe(1);
     expect(await countAll(storage)).toEqual(before);
     const retry = await new EventStore({ storage }).record("t", "m", batches()[5]!);
     expect(retry).toEqual({ accepted: 0, duplicates: 25 });
+    // The compacting store's own index has the merged segment's events too.
+    expect(await store.record("t", "m", batches()[6]!)).toEqual({ accepted: 0, duplicates: 25 });
   });
 
   it("counts every event exactly once after a crash at any step, and the next run finishes", async () => {
     const full = crashingStorage(await seeded(), Number.MAX_SAFE_INTEGER);
-    await compactPartition(new EventStore({ storage: full }), "t", "m", DAY);
+    await compactPartition(storeOn(full), "t", "m", DAY);
     const steps = full.mutations();
     expect(steps).toBe(1 + 9);
     const expected = await countAll(full);
     for (let crashAt = 1; crashAt <= steps; crashAt++) {
       const base = await seeded();
       const crashing = crashingStorage(base, crashAt);
-      await expect(compactPartition(new EventStore({ storage: crashing }), "t", "m", DAY)).rejects.toThrow();
+      await expect(compactPartition(storeOn(crashing), "t", "m", DAY)).rejects.toThrow();
       expect(await countAll(base), `crash at step ${crashAt}`).toEqual(expected);
       await compactPartition(new EventStore({ storage: base }), "t", "m", DAY);
       expect(await segmentKeys(base), `after recovery from step ${crashAt}`).toBe(1);
@@ -125,13 +152,31 @@ describe("compaction", () => {
     const storage = await seeded();
     const expected = await countAll(storage);
     await Promise.all([
-      compactPartition(new EventStore({ storage }), "t", "m", DAY),
-      compactPartition(new EventStore({ storage }), "t", "m", DAY),
+      compactPartition(storeOn(storage), "t", "m", DAY),
+      compactPartition(storeOn(storage), "t", "m", DAY),
     ]);
     expect(await countAll(storage)).toEqual(expected);
     await compactPartition(new EventStore({ storage }), "t", "m", DAY);
     expect(await countAll(storage)).toEqual(expected);
     expect(await segmentKeys(storage)).toBe(1);
+  });
+
+  it("an input gone before the encoder could read it again is merged from the segment as loaded", async () => {
+    const storage = await seeded();
+    const expected = await countAll(storage);
+    const encoder = mergingEncoder();
+    // The second read of one input (the merge's; the first loaded the partition) finds it gone, as when
+    // another process compacted it meanwhile.
+    const [victim] = await storage.getKeys(`v1:t:m:ev:${DAY}`);
+    let reads = 0;
+    const racing = Object.assign(Object.create(storage) as Storage, {
+      getItemRaw: async (key: string) => (key === victim && ++reads === 2 ? null : storage.getItemRaw(key)),
+    });
+    const result = await compactPartition(new EventStore({ storage: racing, encoder }), "t", "m", DAY);
+    expect(result).toEqual({ segmentsBefore: 9, segmentsAfter: 1 });
+    expect(reads).toBe(2);
+    expect(encoder.merges).toBe(0);
+    expect(await countAll(storage)).toEqual(expected);
   });
 
   it("leaves partitions with few small segments alone, and keeps ingestion instants", async () => {

@@ -14,7 +14,6 @@
  */
 import { duplicateMasks } from "./dedup.ts";
 import type { EventStore } from "./event-store.ts";
-import type { StoredEvent } from "./json.ts";
 import { END_OF_TIME } from "./keys.ts";
 
 export interface CompactionOptions {
@@ -81,17 +80,13 @@ export async function compactPartition(
 
   for (const inputs of groups) {
     if (inputs.length < 2) continue;
-    const merged: StoredEvent[] = [];
-    for (const { segment, mask } of inputs) {
-      for (let r = 0; r < segment.count; r++) if (!mask?.[r]) merged.push(segment.event(r));
-    }
     // The inputs' own superseded segments were deleted above, before anything was written, so naming
     // the inputs is enough: no leftover can come back to life when an input is deleted in its turn.
-    await store.writeSegment(
+    await store.writeMerged(
       tenant,
       module,
       day,
-      merged,
+      inputs,
       inputs.map((s) => s.name),
     );
     for (const s of inputs) await store.removeSegment(s.key);

@@ -357,15 +357,31 @@ export class EventStore {
 
   /** Adds a segment this process wrote to its partition's fingerprints, if the partition is indexed. */
   private indexWritten(tenant: string, module: string, day: string, key: string, events: StoredEvent[]) {
-    const partition = `${tenant}:${module}:${day}`;
-    const entry = this.ids.peek(partition);
-    if (!entry) return;
-    entry.addSegment(
+    this.indexRows(
+      tenant,
+      module,
+      day,
       key,
       events.length,
       (i) => events[i]!.id,
       (i) => events[i]!.time,
     );
+  }
+
+  /** Adds a segment this process wrote to its partition's fingerprints, if it keeps them. */
+  private indexRows(
+    tenant: string,
+    module: string,
+    day: string,
+    key: string,
+    count: number,
+    idOf: (i: number) => string,
+    timeOf: (i: number) => number,
+  ) {
+    const partition = `${tenant}:${module}:${day}`;
+    const entry = this.ids.peek(partition);
+    if (!entry) return;
+    entry.addSegment(key, count, idOf, timeOf);
     this.ids.fit(partition);
   }
 
@@ -800,6 +816,53 @@ export class EventStore {
     } catch (cause) {
       throw storageFailure("write", cause);
     }
+  }
+
+  /**
+   * Writes the compacted segment of `inputs`' rows (each segment's, less the rows its mask drops), naming
+   * `supersedes`; see compaction.ts. Where the encoder merges elsewhere (a worker thread on Node) the inputs
+   * are read again as stored and merged there; an input gone meanwhile (another process compacted it) makes
+   * this merge happen here, from the segments as loaded, as it always can.
+   */
+  async writeMerged(
+    tenant: string,
+    module: string,
+    day: string,
+    inputs: readonly { key: string; segment: Segment; mask: Uint8Array | null }[],
+    supersedes: string[],
+  ): Promise<string> {
+    const merge = this.encoder.merge?.bind(this.encoder);
+    const files = merge ? await Promise.all(inputs.map((i) => this.readSegmentBytes(i.key))) : [];
+    if (!merge || files.some((f) => f === undefined)) {
+      const merged: StoredEvent[] = [];
+      for (const { segment, mask } of inputs)
+        for (let r = 0; r < segment.count; r++) if (!mask?.[r]) merged.push(segment.event(r));
+      return this.writeSegment(tenant, module, day, merged, supersedes);
+    }
+    const now = this.now();
+    const key = segmentKey(tenant, module, day, newSegmentName(now));
+    const merged = await merge(
+      files as Uint8Array[],
+      inputs.map((i) => i.mask),
+      now,
+      supersedes,
+    );
+    try {
+      await this.storage.setItemRaw(key, await this.codec.seal(key, merged.bytes));
+    } catch (cause) {
+      throw storageFailure("write", cause);
+    }
+    const { ids, idEnd, times } = merged;
+    this.indexRows(
+      tenant,
+      module,
+      day,
+      key,
+      merged.count,
+      (i) => ids.slice(i > 0 ? idEnd[i - 1] : 0, idEnd[i]),
+      (i) => times[i]!,
+    );
+    return key;
   }
 
   /** Writes a compacted segment; see compaction.ts. */

@@ -2,15 +2,69 @@
  * How `record` encodes the segments it writes: by default here, in the caller's thread; the Node server
  * hands lists of prepared events (store/prepared-data.ts: RecordEvents decoded from the wire) to a worker
  * thread instead (functions/node-encoder.ts), so that encoding one group overlaps decoding the next
- * requests on a machine's other core. Either way the bytes are encodeSegment's.
+ * requests on a machine's other core. Either way the bytes are encodeSegment's. Compaction's merges
+ * (`mergeSegments`) go to the same worker there: a merge of tens of thousands of events would otherwise
+ * hold the server's requests for most of a second.
  */
+import type { Inflate } from "./codec.ts";
 import type { StoredEvent } from "./json.ts";
 import { type PreparedData, type PreparedParts, preparedFromParts, preparedParts } from "./prepared-data.ts";
-import { encodeSegment } from "./segment-format.ts";
+import { encodeSegment, Segment } from "./segment-format.ts";
 
 export interface SegmentEncoder {
   /** encodeSegment(events, ingestedAt), wherever it runs. */
   encode(events: readonly StoredEvent[], ingestedAt: number): Uint8Array | Promise<Uint8Array>;
+  /** mergeSegments(…), wherever it runs; absent: the store merges in the calling thread. */
+  merge?(
+    inputs: readonly Uint8Array[],
+    masks: readonly (Uint8Array | null)[],
+    ingestedAt: number,
+    supersedes: string[],
+  ): Promise<Merged>;
+}
+
+/** A compaction's merged segment, with its events' ids and times (for the writer's duplicate index). */
+export interface Merged {
+  bytes: Uint8Array;
+  count: number;
+  /** The ids back to back; event i's ends at idEnd[i] (in the order merged, not the segment's). */
+  ids: string;
+  idEnd: Uint32Array;
+  times: Float64Array;
+}
+
+/**
+ * The compacted segment of the rows of `inputs` (segment files, plain) that `masks` leave (a 1 drops the
+ * row; null keeps all), in input order, naming `supersedes`: what compaction.ts writes. The bytes are those
+ * of encodeSegment over the same events read from already loaded segments (the inline merge).
+ */
+export function mergeSegments(
+  inputs: readonly Uint8Array[],
+  masks: readonly (Uint8Array | null)[],
+  ingestedAt: number,
+  supersedes: string[],
+  inflate?: Inflate,
+): Merged {
+  const events: StoredEvent[] = [];
+  inputs.forEach((bytes, k) => {
+    const segment = new Segment(bytes, `merge input ${k}`, inflate);
+    const mask = masks[k];
+    for (let r = 0; r < segment.count; r++) if (!mask?.[r]) events.push(segment.event(r));
+  });
+  return mergedOf(events, encodeSegment(events, ingestedAt, supersedes, true));
+}
+
+/** `bytes`, the segment of `events`, with their ids and times. */
+export function mergedOf(events: readonly StoredEvent[], bytes: Uint8Array): Merged {
+  const idEnd = new Uint32Array(events.length);
+  const times = new Float64Array(events.length);
+  let at = 0;
+  events.forEach((e, i) => {
+    at += e.id.length;
+    idEnd[i] = at;
+    times[i] = e.time;
+  });
+  return { bytes, count: events.length, ids: events.map((e) => e.id).join(""), idEnd, times };
 }
 
 export const INLINE_ENCODER: SegmentEncoder = {
