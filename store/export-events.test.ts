@@ -6,9 +6,9 @@ import fc from "fast-check";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { exportedEvents } from "../test/export-text.ts";
 import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
-import { exportCsv } from "./export.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
 import type { ListSpec } from "./query-spec.ts";
 
@@ -36,17 +36,6 @@ const event = fc.record({
   }) as fc.Arbitrary<JsonObject>,
   located: fc.boolean(),
 });
-
-async function exported(store: EventStore, spec: ListSpec, columns: string[]): Promise<string> {
-  let out = "";
-  for await (const chunk of exportCsv(
-    store,
-    { kind: "events", spec, columns },
-    { bom: false, limits: { maxGroups: 100 } },
-  ))
-    out += chunk;
-  return out;
-}
 
 describe("events export over compacted segments", () => {
   it("writes the same CSV as over the fresh segments they replace", async () => {
@@ -79,9 +68,9 @@ describe("events export over compacted segments", () => {
             asOf: Number.MAX_SAFE_INTEGER,
             order,
           };
-          const fresh = await exported(store, spec, columns);
+          const fresh = await exportedEvents(store, spec, columns);
           await compactModule(store, "t", "m");
-          expect(await exported(store, spec, columns)).toBe(fresh);
+          expect(await exportedEvents(store, spec, columns)).toBe(fresh);
         },
       ),
       { numRuns: 150 },

@@ -5,23 +5,12 @@
  */
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
-import { generateEvents } from "../scripts/bench-data.ts";
-import { DAY, MODULE, QUERIES, runTally, START, TENANT } from "../scripts/bench-queries.ts";
-import { memoryDriver } from "../storage-drivers/memory.ts";
-import { compactModule } from "./compaction.ts";
+import { QUERIES, runTally } from "../scripts/bench-queries.ts";
+import { compactedStore } from "../test/compacted-store.ts";
 import { EventStore } from "./event-store.ts";
 import type { Segment } from "./segment-format.ts";
 
 const AS_OF = Date.UTC(2030, 0, 1);
-
-async function compacted() {
-  const driver = memoryDriver();
-  const store = new EventStore({ storage: createStorage({ driver }) });
-  const events = generateEvents(8000, { start: START + 60 * DAY, end: START + 64 * DAY });
-  for (let i = 0; i < events.length; i += 1000) await store.record(TENANT, MODULE, events.slice(i, i + 1000));
-  await compactModule(store, TENANT, MODULE);
-  return driver;
-}
 
 /** The cache's entries (private): each segment and the bytes it is counted at. */
 function entries(store: EventStore): { segment: Segment; bytes: number }[] {
@@ -39,7 +28,7 @@ function expectCountedAsHeld(store: EventStore) {
 
 describe("the cache's count of lazy segments", () => {
   it("is each segment's heldBytes after every query, one at a time and all at once", async () => {
-    const driver = await compacted();
+    const driver = await compactedStore();
     const one = new EventStore({ storage: createStorage({ driver }) });
     for (const q of QUERIES) {
       await runTally(one, q, AS_OF);

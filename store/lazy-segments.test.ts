@@ -10,6 +10,7 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { DAY, MODULE, QUERIES, runTally, START, TENANT } from "../scripts/bench-queries.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import type { RangeReadable } from "../storage-drivers/ranges.ts";
+import { compactedStore } from "../test/compacted-store.ts";
 import { failure } from "../test/expect-failure.ts";
 import { segmentColumns, segmentHeader } from "../test/segment-columns.ts";
 import { compactModule } from "./compaction.ts";
@@ -23,16 +24,6 @@ import { querySeries } from "./series.ts";
 import { queryGeoStepped, querySeriesStepped, runStep, type Step } from "./stepped-query.ts";
 
 const AS_OF = Date.UTC(2030, 0, 1);
-
-/** 8,000 events over four days of the bench's narrow range: four compacted segments of ~300 KB. */
-async function compactedStore() {
-  const driver = memoryDriver();
-  const store = new EventStore({ storage: createStorage({ driver }) });
-  const events = generateEvents(8000, { start: START + 60 * DAY, end: START + 64 * DAY });
-  for (let i = 0; i < events.length; i += 1000) await store.record(TENANT, MODULE, events.slice(i, i + 1000));
-  await compactModule(store, TENANT, MODULE);
-  return driver;
-}
 
 /** 40,000 events on one day of the bench's range, compacted: one segment of several megabytes. */
 async function megabyteDay() {

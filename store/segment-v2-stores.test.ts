@@ -9,10 +9,11 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { DAY, MODULE, QUERIES, runTally, START, TENANT } from "../scripts/bench-queries.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import type { RangeReadable } from "../storage-drivers/ranges.ts";
+import { compactedStore } from "../test/compacted-store.ts";
+import { exportedEvents } from "../test/export-text.ts";
 import { compactModule } from "./compaction.ts";
 import { crc32 } from "./crc32.ts";
 import { EventStore } from "./event-store.ts";
-import { exportCsv } from "./export.ts";
 import type { StoredEvent } from "./json.ts";
 import { isQuarantined } from "./quarantine.ts";
 import type { ListSpec } from "./query-spec.ts";
@@ -51,16 +52,6 @@ function asVersion2(bytes: Uint8Array): Uint8Array {
 }
 
 const isSegment = (key: string) => key.includes(":ev:") && !isQuarantined(key);
-
-/** 8,000 events over four days, recorded and compacted: four compacted segments of ~300 KB. */
-async function compacted(): Promise<Driver> {
-  const driver = memoryDriver();
-  const store = new EventStore({ storage: createStorage({ driver }) });
-  const events = generateEvents(8000, { start: START + 60 * DAY, end: START + 64 * DAY });
-  for (let i = 0; i < events.length; i += 1000) await store.record(TENANT, MODULE, events.slice(i, i + 1000));
-  await compactModule(store, TENANT, MODULE);
-  return driver;
-}
 
 /** A copy of `driver` with every segment file rewritten as version 2 wrote it. */
 async function downgraded(driver: Driver): Promise<Driver> {
@@ -101,7 +92,7 @@ async function answers(store: EventStore) {
 
 describe("version-2 segments in a version-3 store", () => {
   it("answer every bench query as their version-3 twins do, whole and lazily, and compact into version 3", async () => {
-    const v3 = await compacted();
+    const v3 = await compactedStore();
     const v2 = await downgraded(v3);
     expect(new Set(await versions(v2))).toEqual(new Set([2]));
     const expected = await answers(reading(v3, false).store);
@@ -132,7 +123,7 @@ describe("version-2 segments in a version-3 store", () => {
   }, 120_000);
 
   it("dedup across version-2 and version-3 segments, and a tenant copy of a mixed store, count and answer as the twin", async () => {
-    const v3 = await compacted();
+    const v3 = await compactedStore();
     const v2 = await downgraded(v3);
     // The same ids again in a version-3 segment beside each version-2 one (a retry racing a merge): every
     // fifth event of each, as a whole read has it, under a key of the same day.
@@ -167,18 +158,8 @@ describe("version-2 segments in a version-3 store", () => {
   }, 120_000);
 
   it("exports the same CSV (every column, and chosen ones, both orders) from version-2 segments, whole and lazily", async () => {
-    const v3 = await compacted();
+    const v3 = await compactedStore();
     const v2 = await downgraded(v3);
-    const exported = async (store: EventStore, spec: ListSpec, columns: string[]) => {
-      let out = "";
-      for await (const chunk of exportCsv(
-        store,
-        { kind: "events", spec, columns },
-        { bom: false, limits: { maxGroups: 100 } },
-      ))
-        out += chunk;
-      return out;
-    };
     for (const order of ["asc", "desc"] as const)
       for (const columns of [[], ["org", "supplies.name"]]) {
         const spec: ListSpec = {
@@ -191,12 +172,13 @@ describe("version-2 segments in a version-3 store", () => {
           asOf: AS_OF,
           order,
         };
-        const expected = await exported(reading(v3, false).store, spec, columns);
+        const expected = await exportedEvents(reading(v3, false).store, spec, columns);
         expect(expected.split("\n").length).toBeGreaterThan(8000);
         for (const lazy of [false, true])
-          expect(await exported(reading(v2, lazy).store, spec, columns), `${order} ${columns} ${lazy}`).toBe(
-            expected,
-          );
+          expect(
+            await exportedEvents(reading(v2, lazy).store, spec, columns),
+            `${order} ${columns} ${lazy}`,
+          ).toBe(expected);
       }
   }, 120_000);
 });
