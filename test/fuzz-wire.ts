@@ -79,6 +79,23 @@ function post(url: string, headers: Record<string, string>, body: Uint8Array) {
   });
 }
 
+/**
+ * `post`, again when the connection broke while the body was still being written (EPIPE, ECONNRESET):
+ * the server answered a body over its limit and closed before this client read the answer — a race of the
+ * sockets, not an answer (it hits one request in thousands). Twice more at most; a server that is down
+ * fails all three.
+ */
+async function postAnswered(url: string, headers: Record<string, string>, body: Uint8Array) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await post(url, headers, body);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt === 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw error;
+    }
+  }
+}
+
 /** Sends one request and returns its Connect code ("ok" on success), or throws on an answer no protocol allows. */
 export async function send(url: string, s: Sent): Promise<string> {
   const headers: Record<string, string> = {};
@@ -101,7 +118,7 @@ export async function send(url: string, s: Sent): Promise<string> {
       if (!s.raw) body = gzipSync(body);
     }
   }
-  const res = await post(`${url}/telemetry.v1.TelemetryService/${s.method}`, headers, body);
+  const res = await postAnswered(`${url}/telemetry.v1.TelemetryService/${s.method}`, headers, body);
   const bytes = res.body;
   const text = () => new TextDecoder().decode(bytes);
   if (s.wire === "grpc-web") {
