@@ -177,15 +177,17 @@ async function loadColumns(
   for (const { segment, duplicates } of segments) {
     if (segment.complete || !mayMatch(segment, sel)) continue;
     const k = claim?.rollupIndex?.(segment, duplicates);
-    if (k === undefined) loads.push(segment.ensure([...rowColumns(segment, sel, fields), ...extra]));
+    let columns: string[];
+    if (k === undefined) columns = [...rowColumns(segment, sel, fields), ...extra];
     else {
       // Texts are looked up only for the fields filtered or grouped on (the type's are in the header).
-      const columns = segment.rollupColumns(k);
+      columns = segment.rollupColumns(k);
       const texts = [...sel.filters.map((f) => f.field), ...fields].some((f) => f !== "type");
       // Tables written before they carried their own texts (columns r<k>.x.*) use the dictionary.
       if (texts && !columns.includes(`r${k}.x.c`)) columns.push("dict.o", "dict.b");
-      loads.push(segment.ensure(columns));
     }
+    // A warm query's segments hold what it reads: no load (an async call each) for them.
+    if (!segment.holds(columns)) loads.push(segment.ensure(columns));
   }
   return !(await Promise.all(loads)).includes(false);
 }

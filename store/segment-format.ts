@@ -1050,6 +1050,19 @@ export class Segment {
   }
 
   /** Of `names`, the columns this segment has that are not loaded yet. */
+  /**
+   * Whether every one of `names` this segment has is at hand (`load` would read nothing): a warm query asks
+   * it of every segment, so without building a list or a promise.
+   */
+  holds(names: readonly string[]): boolean {
+    if (this.body) return true;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      if (name !== HEADER_SUM && !this.loadedColumns.has(name) && this.layout.has(name)) return false;
+    }
+    return true;
+  }
+
   private missing(names: Iterable<string>): string[] {
     if (this.body) return [];
     const out: string[] = [];

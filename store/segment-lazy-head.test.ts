@@ -152,6 +152,23 @@ describe("a lazy segment's first read", () => {
     expectSameColumns(segment!, [near[0]!, far[0]!]);
   });
 
+  it("says whether it holds columns without loading them: absent names never count, loaded ones do", async () => {
+    const head = 128 * 1024;
+    const near = columns.filter(([n, c]) => n !== "hsum" && c.start + c.length <= head).map(([n]) => n);
+    const far = columns.filter(([, c]) => c.start >= head).map(([n]) => n);
+    const { segment, reads } = lazily(bytes, head);
+    expect(segment!.holds([])).toBe(true);
+    expect(segment!.holds(["no-such-column", "hsum"])).toBe(true);
+    // Bytes that came with the header are not held until a load takes them.
+    expect(segment!.holds([near[0]!])).toBe(false);
+    expect(segment!.holds([far[0]!])).toBe(false);
+    expect(await segment!.load([near[0]!, far[0]!])).toBe(true);
+    expect(segment!.holds([near[0]!, far[0]!, "no-such-column"])).toBe(true);
+    expect(segment!.holds([near[0]!, far[1]!])).toBe(false);
+    expect(reads.length).toBe(1);
+    expect(whole.holds(columns.map(([n]) => n))).toBe(true);
+  });
+
   it("a damaged column in the head is data_loss at the first load that takes it, not before", async () => {
     const head = 128 * 1024;
     const near = columns.filter(([n, c]) => n !== "hsum" && c.length > 0 && c.start + c.length <= head);
