@@ -26,7 +26,7 @@ import { mapLimit } from "./map-limit.ts";
 import { PartitionIds } from "./partition-ids.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
 import { SegmentCache } from "./segment-cache.ts";
-import { INLINE_ENCODER, type SegmentEncoder } from "./segment-encoder.ts";
+import { INLINE_ENCODER, mergedEvents, type SegmentEncoder } from "./segment-encoder.ts";
 import { encodeSegment, Segment } from "./segment-format.ts";
 import { guardStorage, storageFailure } from "./storage-errors.ts";
 import { buried, type Tombstone, Tombstones } from "./tombstones.ts";
@@ -833,12 +833,8 @@ export class EventStore {
   ): Promise<string> {
     const merge = this.encoder.merge?.bind(this.encoder);
     const files = merge ? await Promise.all(inputs.map((i) => this.readSegmentBytes(i.key))) : [];
-    if (!merge || files.some((f) => f === undefined)) {
-      const merged: StoredEvent[] = [];
-      for (const { segment, mask } of inputs)
-        for (let r = 0; r < segment.count; r++) if (!mask?.[r]) merged.push(segment.event(r));
-      return this.writeSegment(tenant, module, day, merged, supersedes);
-    }
+    if (!merge || files.some((f) => f === undefined))
+      return this.writeSegment(tenant, module, day, mergedEvents(inputs), supersedes);
     const now = this.now();
     const key = segmentKey(tenant, module, day, newSegmentName(now));
     const merged = await merge(

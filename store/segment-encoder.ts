@@ -45,17 +45,23 @@ export function mergeSegments(
   supersedes: string[],
   inflate?: Inflate,
 ): Merged {
-  const events: StoredEvent[] = [];
-  inputs.forEach((bytes, k) => {
-    const segment = new Segment(bytes, `merge input ${k}`, inflate);
-    const mask = masks[k];
-    for (let r = 0; r < segment.count; r++) if (!mask?.[r]) events.push(segment.event(r));
-  });
+  const segments = inputs.map((bytes, k) => new Segment(bytes, `merge input ${k}`, inflate));
+  const events = mergedEvents(segments.map((segment, k) => ({ segment, mask: masks[k] ?? null })));
   return mergedOf(events, encodeSegment(events, ingestedAt, supersedes, true));
 }
 
+/** The events a merge keeps: each input's rows in order, but those its mask drops (a 1; null keeps all). */
+export function mergedEvents(
+  inputs: readonly { segment: Segment; mask: Uint8Array | null }[],
+): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const { segment, mask } of inputs)
+    for (let r = 0; r < segment.count; r++) if (!mask?.[r]) events.push(segment.event(r));
+  return events;
+}
+
 /** `bytes`, the segment of `events`, with their ids and times. */
-export function mergedOf(events: readonly StoredEvent[], bytes: Uint8Array): Merged {
+function mergedOf(events: readonly StoredEvent[], bytes: Uint8Array): Merged {
   const idEnd = new Uint32Array(events.length);
   const times = new Float64Array(events.length);
   let at = 0;
