@@ -1056,21 +1056,20 @@ export class Segment {
    */
   holds(names: readonly string[]): boolean {
     if (this.body) return true;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      if (name !== HEADER_SUM && !this.loadedColumns.has(name) && this.layout.has(name)) return false;
-    }
+    for (let i = 0; i < names.length; i++) if (this.lacks(names[i]!)) return false;
     return true;
   }
 
   private missing(names: Iterable<string>): string[] {
     if (this.body) return [];
     const out: string[] = [];
-    for (const name of names) {
-      if (name === HEADER_SUM || this.loadedColumns.has(name) || !this.layout.has(name)) continue;
-      out.push(name);
-    }
+    for (const name of names) if (this.lacks(name)) out.push(name);
     return out;
+  }
+
+  /** A lazy segment's column that a load would fetch: one it has (the header sum aside), not loaded yet. */
+  private lacks(name: string): boolean {
+    return name !== HEADER_SUM && !this.loadedColumns.has(name) && this.layout.has(name);
   }
 
   /**
@@ -1089,13 +1088,20 @@ export class Segment {
     });
     cols.sort((a, b) => a.offset - b.offset);
     const fetched: [string, Uint8Array][] = [];
-    let added = 0;
     const take = (name: string, bytes: Uint8Array) => {
       if (crc32(bytes) !== this.layout.get(name)![3]) {
         throw new TallyError("data_loss", `${this.what}: checksum mismatch in column ${name}`);
       }
       fetched.push([name, bytes]);
-      added += bytes.byteLength;
+    };
+    /** Keeps the columns fetched from `from` on, and tells the source what they add. */
+    const keep = (from: number) => {
+      let added = 0;
+      for (const [name, bytes] of fetched.slice(from)) {
+        this.loadedColumns.set(name, bytes);
+        added += bytes.byteLength;
+      }
+      if (added > 0) source.loaded?.(added);
     };
     // Columns the first read brought are taken from it (copied: the rest of it is let go now), and kept at
     // once, so that a load running beside this one finds them rather than fetching them again.
@@ -1108,8 +1114,7 @@ export class Segment {
         take(c.name, head.slice(c.offset, c.offset + c.length));
       }
       cols.splice(0, taken);
-      for (const [name, bytes] of fetched) this.loadedColumns.set(name, bytes);
-      if (added > 0) source.loaded?.(added);
+      keep(0);
     }
     const fromHead = fetched.length;
     const splitAt = source.splitAt ?? Number.POSITIVE_INFINITY;
@@ -1138,13 +1143,7 @@ export class Segment {
         }
       });
     }
-    if (fetched.length === fromHead) return true;
-    let more = 0;
-    for (const [name, bytes] of fetched.slice(fromHead)) {
-      this.loadedColumns.set(name, bytes);
-      more += bytes.byteLength;
-    }
-    source.loaded?.(more);
+    keep(fromHead);
     return true;
   }
 
