@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --events 1000000] [--runs 5] [--warmup 3] [--cold-runs 5] [--http-events N] [--no-compact] [--json]`: a benchmark,
+ * `npm run bench [-- --events 1000000] [--runs 5] [--warmup 3] [--warmup-ms 500] [--cold-runs 5] [--http-events N] [--no-compact] [--json]`: a benchmark,
  * not a test. docs/performance.md describes the method and keeps results.
  *
  * 1. Generates N seeded events (scripts/bench-data.ts, streamed in chunks so 10 M fit in memory) and
@@ -61,9 +61,14 @@ const RUNS = Number(flag("--runs") ?? 5);
 /**
  * Untimed runs before a warm query's timed ones, on both sides (Tally's first also checks the answer):
  * warm means steady state, and a query's first few runs here still share the 2 cores with V8 compiling
- * its code in the background (process CPU ~2× wall time then, ~1× once settled).
+ * its code in the background (process CPU ~2× wall time then, ~1× once settled). At least `--warmup`
+ * runs, and more until `--warmup-ms` have gone by (at most MAX_WARMUP_RUNS): a query of a few
+ * milliseconds needs tens of runs before V8 has optimized what it calls (a full-range rollup count at
+ * 10 M events: 10–24 ms over its first 20 runs, ~5 ms after 40), one of seconds is steady after one.
  */
 const WARMUP = Number(flag("--warmup") ?? 3);
+const WARMUP_MS = Number(flag("--warmup-ms") ?? 500);
+const MAX_WARMUP_RUNS = 100;
 const COLD_RUNS = Number(flag("--cold-runs") ?? 5);
 const HTTP_EVENTS = Math.min(N, Number(flag("--http-events") ?? 1_000_000));
 /** Concurrent `record` callers in-process, as the HTTP phase has concurrent senders (a server's requests). */
@@ -83,6 +88,12 @@ const HTTP_TARGET = 200_000;
 const progress = (line: string) => console.error(`[bench] ${line}`);
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The untimed runs after a query's first (WARMUP): at least WARMUP - 1 more, until WARMUP_MS have passed. */
+async function warmUp(fn: () => Promise<unknown>, since: number): Promise<void> {
+  for (let i = 1; i < MAX_WARMUP_RUNS && (i < WARMUP || performance.now() - since < WARMUP_MS); i++)
+    await fn();
+}
+
 async function timeIt(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -281,7 +292,7 @@ async function main() {
       const tallyFirstMs = performance.now() - firstStart;
       const tallyAnswer = first.answer();
       const digest = answerDigest(tallyAnswer);
-      for (let i = 1; i < WARMUP; i++) await runTally(store, q, asOf);
+      await warmUp(() => runTally(store, q, asOf), firstStart);
       const tallyWarmMs = await timeIt(() => runTally(store, q, asOf));
       // Rollup queries also without the counts segments kept for the shape: a new chart's cost.
       const tallyWarmNoReuseMs = q.rollup ? await timeIt(() => runTally(store, q, asOf, false)) : undefined;
@@ -289,12 +300,13 @@ async function main() {
       // DuckDB in-memory table.
       await duck.conn.run("SET threads = 1");
       const memSql = q.sql("events");
+      const duckFirstStart = performance.now();
       assertSameAnswer(
         `${q.name} (DuckDB in-memory)`,
         tallyAnswer,
         duckAnswer(q, await rowsOf(duck.conn, memSql)),
       );
-      for (let i = 1; i < WARMUP; i++) await rowsOf(duck.conn, memSql);
+      await warmUp(() => rowsOf(duck.conn, memSql), duckFirstStart);
       const duckMemMs = await timeIt(() => rowsOf(duck.conn, memSql));
       await duck.conn.run("SET threads = 2");
       const duckMem2ThreadsMs = await timeIt(() => rowsOf(duck.conn, memSql));
@@ -393,7 +405,7 @@ async function main() {
         duckdb: duckVersion,
       },
       events: N,
-      runs: { warm: RUNS, warmup: WARMUP, cold: COLD_RUNS },
+      runs: { warm: RUNS, warmup: WARMUP, warmupMs: WARMUP_MS, cold: COLD_RUNS },
       ingest: {
         inProcessEventsPerSecond: Math.round(ingestRate),
         inProcessCallers: CALLERS,
@@ -475,7 +487,7 @@ async function main() {
       console.log(`- ${r.query}: ${r.segmentsFromRollups} / ${r.segmentsScanned}${target}`);
     }
     console.log(
-      `\nMedians of ${RUNS} warm runs (after ${WARMUP} untimed, each side) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
+      `\nMedians of ${RUNS} warm runs (each side after untimed runs: at least ${WARMUP}, and for ${WARMUP_MS} ms) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
     );
     console.log(
       "Cold: a new process per run (Tally) and a fresh DuckDB instance per run (Parquet), only the query timed; the OS page cache stays warm.",
