@@ -48,7 +48,7 @@ export interface BenchQuery {
   name: string;
   /** Whether the issue's suite names it (the others are kept for continuity with earlier runs). */
   suite: boolean;
-  /** Whether rollups should answer it (target ≤ 20 ms warm at 10 M events). */
+  /** Whether rollups should answer it: the bench fails its 20 ms target if rows were scanned (the target applies to every query rollups answer alone). */
   rollup?: boolean;
   tally: TallyCall;
   /** SQL over `src`: a table name or a read_parquet(...) call. */

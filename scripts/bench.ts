@@ -157,7 +157,7 @@ interface QueryResult {
   /** QuerySeries: segments counted from their rollups and by scanning their rows. */
   segmentsFromRollups?: number;
   segmentsScanned?: number;
-  /** Queries meant for rollups: warm within ROLLUP_TARGET_MS. */
+  /** Queries rollups answered alone (and those meant for them): warm within ROLLUP_TARGET_MS. */
   rollupTargetMet?: boolean;
 }
 
@@ -294,8 +294,14 @@ async function main() {
       const digest = answerDigest(tallyAnswer);
       await warmUp(() => runTally(store, q, asOf), firstStart);
       const tallyWarmMs = await timeIt(() => runTally(store, q, asOf));
-      // Rollup queries also without the counts segments kept for the shape: a new chart's cost.
-      const tallyWarmNoReuseMs = q.rollup ? await timeIt(() => runTally(store, q, asOf, false)) : undefined;
+      // The issue's rollup target is for every query rollups answer alone, whichever it is; a query meant
+      // for them that scanned rows fails it.
+      const stats = first.rollupStats;
+      const fromRollups = stats !== undefined && stats.rows === 0 && stats.rollup > 0;
+      // Rollup-served queries also without the counts segments kept for the shape: a new chart's cost.
+      const tallyWarmNoReuseMs = fromRollups
+        ? await timeIt(() => runTally(store, q, asOf, false))
+        : undefined;
 
       // DuckDB in-memory table.
       await duck.conn.run("SET threads = 1");
@@ -346,7 +352,7 @@ async function main() {
         inIssueSuite: q.suite,
         segmentsFromRollups: first.rollupStats?.rollup,
         segmentsScanned: first.rollupStats?.rows,
-        rollupTargetMet: q.rollup ? tallyWarmMs <= ROLLUP_TARGET_MS : undefined,
+        rollupTargetMet: fromRollups || q.rollup ? fromRollups && tallyWarmMs <= ROLLUP_TARGET_MS : undefined,
         answerRows: answerSize(tallyAnswer),
         tallyFirstMs,
         tallyWarmMs,
@@ -483,7 +489,9 @@ async function main() {
       const target =
         r.rollupTargetMet === undefined
           ? ""
-          : `; warm ≤ ${ROLLUP_TARGET_MS} ms: ${yes(r.rollupTargetMet)} (${r.tallyWarmMs.toFixed(1)} ms; counting every segment afresh, no counts reused: ${r.tallyWarmNoReuseMs?.toFixed(1)} ms; its first run in the warm process, fetching its tables: ${r.tallyFirstMs.toFixed(1)} ms)`;
+          : r.tallyWarmNoReuseMs === undefined
+            ? `; warm ≤ ${ROLLUP_TARGET_MS} ms: no (meant for rollups, but rows were scanned)`
+            : `; warm ≤ ${ROLLUP_TARGET_MS} ms: ${yes(r.rollupTargetMet)} (${r.tallyWarmMs.toFixed(1)} ms; counting every segment afresh, no counts reused: ${r.tallyWarmNoReuseMs.toFixed(1)} ms; its first run in the warm process, fetching its tables: ${r.tallyFirstMs.toFixed(1)} ms)`;
       console.log(`- ${r.query}: ${r.segmentsFromRollups} / ${r.segmentsScanned}${target}`);
     }
     console.log(
