@@ -112,13 +112,21 @@ export function rollupClaim(
       return counts;
     };
     const groupsOfCombination = groupsOf(segment, table);
+    // The counts of a list of groups, by the list (groupsOf hands the same list out again).
+    const countsOfGroups = new Map<readonly number[], Float64Array[]>();
     let last = -1;
     let lastCounts: Float64Array[] = [];
     countPieces(segment, table, pieces, spec, (c, p, n) => {
       // A combination's groups are the same in every piece.
       if (last !== c) {
         last = c;
-        lastCounts = groupsOfCombination(c).map(groupCounts);
+        const groups = groupsOfCombination(c);
+        let counts = countsOfGroups.get(groups);
+        if (!counts) {
+          counts = groups.map(groupCounts);
+          countsOfGroups.set(groups, counts);
+        }
+        lastCounts = counts;
       }
       for (const counts of lastCounts) counts[p]! += n;
     });
@@ -149,33 +157,64 @@ function addCounts(acc: Accumulator, segmentCounts: SegmentCounts, bucket: reado
 function rollupGroups(acc: Accumulator, spec: SeriesSpec) {
   const ungrouped = spec.groupBy.length === 0 ? [acc.groupOf([])] : undefined;
   const single = spec.groupBy.length === 1;
-  const pairGroups = new Map<string, number[]>();
+  // Two group fields each with one string value (type × org, say): the groups by the two texts, as numbers
+  // (the texts' order of first sight), worked out once for all the query's segments.
+  const textIds = new Map<string, number>();
+  const pairGroups = new Map<number, number[]>();
   return (segment: Segment, table: RollupTable) => {
     if (ungrouped) return (_: number) => ungrouped;
     const groupColumns = spec.groupBy.map((f) => rollupColumn(segment, table, f));
     const byCode = new Map<number, number>();
     const [first, second] = groupColumns;
-    // Two group fields each with one string value (type × org, say): the groups by the two texts.
+    const paired = groupColumns.length === 2 && first !== undefined && second !== undefined;
+    // Per column of this segment, a string code's text id: each text looked up once per segment, not
+    // once per combination (a table has thousands).
+    const firstIds = new Map<number, number>();
+    const secondIds = new Map<number, number>();
+    const textId = (column: FieldColumn, ids: Map<number, number>, c: number) => {
+      const i = column.offsets[c]!;
+      if (column.offsets[c + 1] !== i + 1 || column.tags[i] !== TAG_STRING) return -1;
+      const code = column.vals[i]!;
+      let id = ids.get(code);
+      if (id === undefined) {
+        const text = column.text(code);
+        id = textIds.get(text);
+        if (id === undefined) {
+          id = textIds.size;
+          textIds.set(text, id);
+        }
+        ids.set(code, id);
+      }
+      return id;
+    };
     const pairKey = (c: number) => {
-      if (groupColumns.length !== 2 || !first || !second) return undefined;
+      if (!paired) return -1;
+      const a = textId(first, firstIds, c);
+      const b = a < 0 ? -1 : textId(second, secondIds, c);
+      return b < 0 || a >= TEXT_IDS || b >= TEXT_IDS ? -1 : a * TEXT_IDS + b;
+    };
+    // One group field with one string value: the groups by its code, in this segment.
+    const singleByCode = new Map<number, number[]>();
+    const singleCode = (c: number) => {
+      if (!first) return -1;
       const i = first.offsets[c]!;
-      const j = second.offsets[c]!;
-      if (first.offsets[c + 1] !== i + 1 || second.offsets[c + 1] !== j + 1) return undefined;
-      if (first.tags[i] !== TAG_STRING || second.tags[j] !== TAG_STRING) return undefined;
-      return `${first.text(first.vals[i]!)}\u0000${second.text(second.vals[j]!)}`;
+      return first.offsets[c + 1] === i + 1 && first.tags[i] === TAG_STRING ? first.vals[i]! : -1;
     };
     return (c: number) => {
-      const key = single ? undefined : pairKey(c);
-      const known = key === undefined ? undefined : pairGroups.get(key);
+      const key = single ? singleCode(c) : pairKey(c);
+      const known = key < 0 ? undefined : single ? singleByCode.get(key) : pairGroups.get(key);
       if (known) return known;
       const groups: number[] = [];
       if (single) acc.singleGroups(groupColumns[0], c, byCode, groups);
       else acc.crossGroups(groupColumns, c, groups);
-      if (key !== undefined) pairGroups.set(key, groups);
+      if (key >= 0) (single ? singleByCode : pairGroups).set(key, groups);
       return groups;
     };
   };
 }
+
+/** Above the text ids of a query's group values (bounded by its groups), so that a pair of ids is one number. */
+const TEXT_IDS = 2 ** 26;
 
 /** The bucket start instants of a query. */
 export function seriesStarts(spec: SeriesSpec): Float64Array {
@@ -396,6 +435,9 @@ export class Accumulator {
   private objectCodes: Int32Array | undefined;
   private readonly keys = new Map<string, number>();
   private readonly values: string[][] = [];
+  /** Per group: its key in `keys`, and a copy of its values for segments' kept counts (segmentCounts). */
+  private readonly groupKeys: string[] = [];
+  private readonly keptValues: (readonly string[])[] = [];
 
   constructor(
     private readonly buckets: number,
@@ -449,12 +491,14 @@ export class Accumulator {
   /** Counts per group number and piece as a segment's counts, which other queries' groups can use. */
   segmentCounts(perGroup: Map<number, Float64Array>, pieces: number): SegmentCounts {
     const keys: string[] = [];
-    const values: string[][] = [];
+    const values: (readonly string[])[] = [];
     const counts = new Float64Array(perGroup.size * pieces);
     for (const [g, groupCounts] of perGroup) {
       counts.set(groupCounts, keys.length * pieces);
-      values.push([...this.values[g]!]);
-      keys.push(groupKey(this.values[g]!));
+      // One copy per group for all the segments' counts: they are read, never changed.
+      this.keptValues[g] ??= Object.freeze([...this.values[g]!]);
+      values.push(this.keptValues[g]);
+      keys.push(this.groupKeys[g]!);
     }
     return { keys, values, counts, pieces };
   }
@@ -476,6 +520,7 @@ export class Accumulator {
         );
       }
       this.keys.set(key, g);
+      this.groupKeys.push(key);
       this.values.push(values);
       this.count.push(new Float64Array(this.buckets));
       if (this.fn === "count_unique") this.unique.push(new Array<IdSet | undefined>(this.buckets));
