@@ -1,12 +1,12 @@
 /**
- * `npm run bench [-- --events 1000000] [--runs 5] [--warmup 3] [--warmup-ms 500] [--cold-runs 5] [--http-events N] [--no-compact] [--json]`: a benchmark,
+ * `npm run bench [-- --events 1000000] [--runs 5] [--warmup 3] [--warmup-ms 500] [--cold-runs 5] [--http-events N] [--http-senders 4] [--no-compact] [--json]`: a benchmark,
  * not a test. docs/performance.md describes the method and keeps results.
  *
  * 1. Generates N seeded events (scripts/bench-data.ts, streamed in chunks so 10 M fit in memory) and
  *    records them in-process into a filesystem store in 1,000-event batches: events/s of `record` alone.
  *    Then compacts the module, as a server's background compactor would (`--no-compact` skips it).
  * 2. Sends the first `--http-events` (default min(N, 1 M)) to a real server over Connect binary, HTTP/1.1,
- *    1,000-event batches encoded beforehand, 4 concurrent senders: events/s the server sustains.
+ *    1,000-event batches encoded beforehand, 4 concurrent senders (`--http-senders`): events/s the server sustains.
  * 3. Loads the same events into DuckDB (an in-memory table, and Parquet written by COPY).
  * 4. Runs the query suite (scripts/bench-queries.ts) and checks that every Tally answer equals DuckDB's —
  *    a mismatch fails the run. Times, medians of several runs:
@@ -71,6 +71,8 @@ const WARMUP_MS = Number(flag("--warmup-ms") ?? 500);
 const MAX_WARMUP_RUNS = 100;
 const COLD_RUNS = Number(flag("--cold-runs") ?? 5);
 const HTTP_EVENTS = Math.min(N, Number(flag("--http-events") ?? 1_000_000));
+/** Concurrent senders over HTTP: 4 by default, as in every run so far; more show what group commit makes of more clients. */
+const HTTP_SENDERS = Math.max(1, Number(flag("--http-senders") ?? 4));
 /** Concurrent `record` callers in-process, as the HTTP phase has concurrent senders (a server's requests). */
 const CALLERS = Math.max(1, Number(flag("--callers") ?? 4));
 const asJson = args.includes("--json");
@@ -260,7 +262,7 @@ async function main() {
     // 2. HTTP ingest.
     phase("compact");
     progress(`HTTP ingest of ${fmt(HTTP_EVENTS)} events…`);
-    const http = await httpIngest(httpDir, MODULE, httpBatches, httpCheck);
+    const http = await httpIngest(httpDir, MODULE, httpBatches, httpCheck, HTTP_SENDERS);
     httpBatches.length = 0;
     rmSync(httpDir, { recursive: true, force: true });
     progress(`HTTP ingest: ${fmt(http.eventsPerSecond)} events/s`);
