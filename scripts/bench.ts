@@ -56,25 +56,34 @@ const flag = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const N = Number(flag("--events") ?? 1_000_000);
-const RUNS = Number(flag("--runs") ?? 5);
+/** A whole-number flag of at least `min`; anything else stops the run before it starts. */
+const count = (name: string, fallback: number, min: number) => {
+  const text = flag(name);
+  const n = text === undefined ? fallback : Number(text);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`bench: ${name} must be a whole number ≥ ${min}, got ${text}`);
+  return n;
+};
+const N = count("--events", 1_000_000, 1);
+const RUNS = count("--runs", 5, 1);
 /**
  * Untimed runs before a warm query's timed ones, on both sides (Tally's first also checks the answer):
  * warm means steady state, and a query's first few runs here still share the 2 cores with V8 compiling
  * its code in the background (process CPU ~2× wall time then, ~1× once settled). At least `--warmup`
- * runs, and more until `--warmup-ms` have gone by (at most MAX_WARMUP_RUNS): a query of a few
+ * runs, and more until those after the first have taken `--warmup-ms` (at most MAX_WARMUP_RUNS): a query of a few
  * milliseconds needs tens of runs before V8 has optimized what it calls (a full-range rollup count at
  * 10 M events: 10–24 ms over its first 20 runs, ~5 ms after 40), one of seconds is steady after one.
  */
-const WARMUP = Number(flag("--warmup") ?? 3);
-const WARMUP_MS = Number(flag("--warmup-ms") ?? 500);
+const WARMUP = count("--warmup", 3, 1);
+const WARMUP_MS = count("--warmup-ms", 500, 0);
+/** The time rule's bound on untimed runs (a count asked for with `--warmup` is always made). */
 const MAX_WARMUP_RUNS = 100;
-const COLD_RUNS = Number(flag("--cold-runs") ?? 5);
-const HTTP_EVENTS = Math.min(N, Number(flag("--http-events") ?? 1_000_000));
+const COLD_RUNS = count("--cold-runs", 5, 1);
+const HTTP_EVENTS = Math.min(N, count("--http-events", 1_000_000, 1));
 /** Concurrent senders over HTTP: 4 by default, as in every run so far; more show what group commit makes of more clients. */
-const HTTP_SENDERS = Math.max(1, Number(flag("--http-senders") ?? 4));
+const HTTP_SENDERS = count("--http-senders", 4, 1);
 /** Concurrent `record` callers in-process, as the HTTP phase has concurrent senders (a server's requests). */
-const CALLERS = Math.max(1, Number(flag("--callers") ?? 4));
+const CALLERS = count("--callers", 4, 1);
 const asJson = args.includes("--json");
 const COMPACT = !args.includes("--no-compact");
 const BATCH = 1000;
@@ -90,10 +99,19 @@ const HTTP_TARGET = 200_000;
 const progress = (line: string) => console.error(`[bench] ${line}`);
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-/** The untimed runs after a query's first (WARMUP): at least WARMUP - 1 more, until WARMUP_MS have passed. */
-async function warmUp(fn: () => Promise<unknown>, since: number): Promise<void> {
-  for (let i = 1; i < MAX_WARMUP_RUNS && (i < WARMUP || performance.now() - since < WARMUP_MS); i++)
+/**
+ * The untimed runs after a query's first (which fills caches and checks the answer, so its time says
+ * nothing of the warm runs'): WARMUP in all with the first, and more while they have taken less than
+ * WARMUP_MS (up to MAX_WARMUP_RUNS). Returns how many runs it made, the first included.
+ */
+async function warmUp(fn: () => Promise<unknown>): Promise<number> {
+  const since = performance.now();
+  let runs = 1;
+  while (runs < WARMUP || (runs < MAX_WARMUP_RUNS && performance.now() - since < WARMUP_MS)) {
     await fn();
+    runs++;
+  }
+  return runs;
 }
 
 async function timeIt(fn: () => Promise<unknown>, runs = RUNS): Promise<number> {
@@ -147,6 +165,9 @@ interface QueryResult {
   tallyWarmMs: number;
   /** Rollup queries: warm runs that reuse no counts kept for the shape (every segment counted afresh). */
   tallyWarmNoReuseMs?: number;
+  /** Untimed runs before the timed ones, the first included (warmUp). */
+  tallyWarmupRuns: number;
+  duckWarmupRuns: number;
   duckMemMs: number;
   duckMem2ThreadsMs: number;
   warmRatio: number;
@@ -294,7 +315,7 @@ async function main() {
       const tallyFirstMs = performance.now() - firstStart;
       const tallyAnswer = first.answer();
       const digest = answerDigest(tallyAnswer);
-      await warmUp(() => runTally(store, q, asOf), firstStart);
+      const tallyWarmupRuns = await warmUp(() => runTally(store, q, asOf));
       const tallyWarmMs = await timeIt(() => runTally(store, q, asOf));
       // The issue's rollup target is for every query rollups answer alone, whichever it is; a query meant
       // for them that scanned rows fails it.
@@ -308,13 +329,12 @@ async function main() {
       // DuckDB in-memory table.
       await duck.conn.run("SET threads = 1");
       const memSql = q.sql("events");
-      const duckFirstStart = performance.now();
       assertSameAnswer(
         `${q.name} (DuckDB in-memory)`,
         tallyAnswer,
         duckAnswer(q, await rowsOf(duck.conn, memSql)),
       );
-      await warmUp(() => rowsOf(duck.conn, memSql), duckFirstStart);
+      const duckWarmupRuns = await warmUp(() => rowsOf(duck.conn, memSql));
       const duckMemMs = await timeIt(() => rowsOf(duck.conn, memSql));
       await duck.conn.run("SET threads = 2");
       const duckMem2ThreadsMs = await timeIt(() => rowsOf(duck.conn, memSql));
@@ -359,6 +379,8 @@ async function main() {
         tallyFirstMs,
         tallyWarmMs,
         tallyWarmNoReuseMs,
+        tallyWarmupRuns,
+        duckWarmupRuns,
         duckMemMs,
         duckMem2ThreadsMs,
         warmRatio,
@@ -413,7 +435,7 @@ async function main() {
         duckdb: duckVersion,
       },
       events: N,
-      runs: { warm: RUNS, warmup: WARMUP, warmupMs: WARMUP_MS, cold: COLD_RUNS },
+      runs: { warm: RUNS, warmup: WARMUP, warmupMs: WARMUP_MS, maxWarmup: MAX_WARMUP_RUNS, cold: COLD_RUNS },
       ingest: {
         inProcessEventsPerSecond: Math.round(ingestRate),
         inProcessCallers: CALLERS,
@@ -492,12 +514,12 @@ async function main() {
         r.rollupTargetMet === undefined
           ? ""
           : r.tallyWarmNoReuseMs === undefined
-            ? `; warm ≤ ${ROLLUP_TARGET_MS} ms: no (meant for rollups, but rows were scanned)`
+            ? `; warm ≤ ${ROLLUP_TARGET_MS} ms: no (meant for rollups, not answered by them alone)`
             : `; warm ≤ ${ROLLUP_TARGET_MS} ms: ${yes(r.rollupTargetMet)} (${r.tallyWarmMs.toFixed(1)} ms; counting every segment afresh, no counts reused: ${r.tallyWarmNoReuseMs.toFixed(1)} ms; its first run in the warm process, fetching its tables: ${r.tallyFirstMs.toFixed(1)} ms)`;
       console.log(`- ${r.query}: ${r.segmentsFromRollups} / ${r.segmentsScanned}${target}`);
     }
     console.log(
-      `\nMedians of ${RUNS} warm runs (each side after untimed runs: at least ${WARMUP}, and for ${WARMUP_MS} ms) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
+      `\nMedians of ${RUNS} warm runs (each side after untimed runs: at least ${WARMUP}, and more until those after the first took ${WARMUP_MS} ms, at most ${MAX_WARMUP_RUNS}) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
     );
     console.log(
       "Cold: a new process per run (Tally) and a fresh DuckDB instance per run (Parquet), only the query timed; the OS page cache stays warm.",
