@@ -540,7 +540,7 @@ async function main() {
       console.log(`- ${r.query}: ${r.segmentsFromRollups} / ${r.segmentsScanned}${target}`);
     }
     console.log(
-      `\nMedians of ${RUNS} warm runs (each side after untimed runs: at least ${WARMUP}, and more until those after the first took ${WARMUP_MS} ms, at most ${MAX_WARMUP_RUNS}) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
+      `\nMedians of ${RUNS} warm runs (each side after untimed runs: at least ${WARMUP}, and more until those after the first took ${WARMUP_MS} ms, at most ${MAX_WARMUP_RUNS}; then a full garbage collection and 2 more) and ${COLD_RUNS} cold runs; DuckDB 1 thread unless noted. Every answer was checked equal to DuckDB's.`,
     );
     console.log(
       "Cold: a new process per run (Tally) and a fresh DuckDB instance per run (Parquet), only the query timed; the OS page cache stays warm.",
