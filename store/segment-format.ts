@@ -727,7 +727,7 @@ function checkHeader(
     (header.supersedes === undefined ||
       (Array.isArray(header.supersedes) && header.supersedes.every((s) => typeof s === "string"))) &&
     (header.maxIngested === undefined || typeof header.maxIngested === "number");
-  if (!ok) throw new Error("header fields have the wrong shape");
+  if (!ok) throw new Error(WRONG_SHAPE);
   const listed = version >= 3 ? columnsInOrder(h as ColumnsInOrder) : columnsByName(h as ColumnsByName);
   return { header, ...listed };
 }
@@ -1049,7 +1049,6 @@ export class Segment {
     return align8(12 + new DataView(start.buffer, start.byteOffset, 12).getUint32(8, true)) + 8;
   }
 
-  /** Of `names`, the columns this segment has that are not loaded yet. */
   /**
    * Whether every one of `names` this segment has is at hand (`load` would read nothing): a warm query asks
    * it of every segment, so without building a list or a promise.
@@ -1060,6 +1059,7 @@ export class Segment {
     return true;
   }
 
+  /** Of `names`, the columns this segment has that are not loaded yet. */
   private missing(names: Iterable<string>): string[] {
     if (this.body) return [];
     const out: string[] = [];
