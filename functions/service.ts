@@ -14,11 +14,10 @@ import {
 import { compactModule } from "../store/compaction.ts";
 import { invalidArgument } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
-import { exportCsv } from "../store/export.ts";
-import { compareBins, type GeoBin, queryGeo } from "../store/geo-query.ts";
+import { type ExportAggregations, exportCsv } from "../store/export.ts";
+import { compareBins, queryGeo } from "../store/geo-query.ts";
 import { type EventCursor, listEvents } from "../store/list-events.ts";
-import type { GeoQuerySpec, SeriesSpec } from "../store/query-spec.ts";
-import { compareGroups, querySeries, type SeriesLimits, type SeriesResult } from "../store/series.ts";
+import { compareGroups, querySeries } from "../store/series.ts";
 import { adminService } from "./admin-service.ts";
 import type { Authenticator, Scope } from "./auth.ts";
 import { createLink } from "./export-link.ts";
@@ -42,14 +41,14 @@ export interface ServiceDeps {
   limits: Limits;
   /** Per-module retention, location rounding and geo floors (module-policy.ts). */
   modules?: ModulePolicies;
-  /** How QuerySeries and QueryGeo aggregate: in one go unless given (Workers: in steps, worker-steps.ts). */
+  /**
+   * How QuerySeries and QueryGeo aggregate and events exports are written: in one go unless given
+   * (Workers: in steps, worker-steps.ts).
+   */
   aggregate?: Aggregations;
 }
 
-export interface Aggregations {
-  series(spec: SeriesSpec, limits: SeriesLimits): Promise<SeriesResult>;
-  geo(spec: GeoQuerySpec): Promise<GeoBin[]>;
-}
+export type Aggregations = ExportAggregations;
 
 type SeriesCursor = { b: number; g: string[] };
 type GeoCursor = { n: number; y: number; x: number };

@@ -9,9 +9,10 @@ import { csvCell, csvRow } from "./csv.ts";
 import { csvPaths, flattenCells, flattenJsonText } from "./csv-flatten.ts";
 import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
-import { type Candidate, streamRows } from "./list-events.ts";
+import { dayStart } from "./keys.ts";
+import { type Candidate, candidatesAfter, type EventCursor, streamRows } from "./list-events.ts";
 import type { ListSpec } from "./query-spec.ts";
-import { scan } from "./scan.ts";
+import { type Match, scan } from "./scan.ts";
 import type { Segment } from "./segment-format.ts";
 
 export async function* eventRows(
@@ -20,7 +21,7 @@ export async function* eventRows(
   requested: readonly string[],
 ): AsyncGenerator<string> {
   const columns = requested.length > 0 ? [...requested] : await unionOfColumns(store, spec);
-  yield csvRow(["id", "type", "time", "lat", "lon", ...columns]);
+  yield eventsHeader(columns);
   const rows = new RowWriter(columns);
   for await (const candidates of streamRows(store, spec)) {
     let chunk = "";
@@ -30,28 +31,78 @@ export async function* eventRows(
   }
 }
 
-/** Every data column of the matching events, sorted. Order does not matter here, so nothing is sorted. */
+/** The first row of an events export with these data columns. */
+export function eventsHeader(columns: readonly string[]): string {
+  return csvRow(["id", "type", "time", "lat", "lon", ...columns]);
+}
+
+/**
+ * One step of an events export in steps (stepped-query.ts): the rows of up to `limit` events after
+ * `cursor`, and the cursor the next step goes on from. The rows are those `eventRows` writes for them.
+ */
+export async function eventRowsAfter(
+  store: EventStore,
+  spec: ListSpec,
+  columns: readonly string[],
+  limit: number,
+  cursor: EventCursor | undefined,
+): Promise<{ csv: string; cursor: EventCursor | undefined; more: boolean }> {
+  const { page, more } = await candidatesAfter(store, spec, limit, cursor);
+  const rows = new RowWriter(columns);
+  let csv = "";
+  for (const c of page) csv += rows.row(c);
+  const last = page.at(-1);
+  return { csv, cursor: last ? { time: last.time, id: last.id } : cursor, more };
+}
+
+/** Every data column of the matching events, sorted. */
 async function unionOfColumns(store: EventStore, spec: ListSpec): Promise<string[]> {
   const union = new Set<string>();
-  for await (const matches of scan(store, spec, { order: spec.order, cache: false })) {
-    for (const { segment, rows } of matches) {
-      const stored = segment.csvShapes();
-      if (stored) {
-        const seen = new Uint8Array(stored.shapes.length);
-        for (const row of rows) {
-          const code = stored.codes[row]!;
-          if (seen[code]) continue;
-          seen[code] = 1;
-          const shape = stored.shapes[code];
-          if (!shape) throw corruptShape(segment);
-          for (const path of shape) union.add(path);
-        }
-      } else {
-        for (const row of rows) for (const path of csvPaths(segment.dataText(row))) union.add(path);
+  for await (const matches of scan(store, spec, { cache: false })) addColumns(union, matches);
+  return [...union].sort();
+}
+
+/**
+ * Adds to `union` the data columns of the events matching in whole partitions from `from` on, until
+ * `maxEvents` events have been scanned (an export's first pass in steps); returns where the next step
+ * starts, `spec.end` when none is left.
+ */
+export async function columnsFrom(
+  store: EventStore,
+  spec: ListSpec,
+  from: number,
+  union: Set<string>,
+  maxEvents: number,
+): Promise<number> {
+  let scanned = 0;
+  const sel = { ...spec, start: Math.max(spec.start, from) };
+  for await (const matches of scan(store, sel, { cache: false })) {
+    addColumns(union, matches);
+    scanned += matches.reduce((n, m) => n + m.segment.count, 0);
+    const next = dayStart(matches[0]!.day) + DAY;
+    if (scanned >= maxEvents && next < spec.end) return next;
+  }
+  return spec.end;
+}
+
+/** The data columns of a partition's matches; order does not matter here, so nothing is sorted. */
+function addColumns(union: Set<string>, matches: readonly Match[]): void {
+  for (const { segment, rows } of matches) {
+    const stored = segment.csvShapes();
+    if (stored) {
+      const seen = new Uint8Array(stored.shapes.length);
+      for (const row of rows) {
+        const code = stored.codes[row]!;
+        if (seen[code]) continue;
+        seen[code] = 1;
+        const shape = stored.shapes[code];
+        if (!shape) throw corruptShape(segment);
+        for (const path of shape) union.add(path);
       }
+    } else {
+      for (const row of rows) for (const path of csvPaths(segment.dataText(row))) union.add(path);
     }
   }
-  return [...union].sort();
 }
 
 function corruptShape(segment: Segment): TallyError {

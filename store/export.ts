@@ -15,10 +15,15 @@ export type ExportSpec =
   | { kind: "geo"; spec: GeoQuerySpec }
   | { kind: "events"; spec: ListSpec; columns: string[] };
 
-/** How series and geo answers are computed: in one go by default, in steps on Workers (stepped-query.ts). */
+/**
+ * How series and geo answers, and events exports' rows, are computed: in one go by default, in steps on
+ * Workers (stepped-query.ts).
+ */
 export interface ExportAggregations {
   series(spec: SeriesSpec, limits: SeriesLimits): Promise<SeriesResult>;
   geo(spec: GeoQuerySpec): Promise<GeoBin[]>;
+  /** The events export's text (header and rows); absent: `eventRows`, in this invocation. */
+  events?(spec: ListSpec, columns: readonly string[]): AsyncIterable<string>;
 }
 
 const CHUNK = 64 * 1024;
@@ -39,7 +44,7 @@ export async function* exportCsv(
       ? seriesRows(aggregate, what.spec, options.limits)
       : what.kind === "geo"
         ? geoRows(aggregate, what.spec)
-        : eventRows(store, what.spec, what.columns);
+        : (aggregate.events?.(what.spec, what.columns) ?? eventRows(store, what.spec, what.columns));
   for await (const row of rows) {
     buffer += row;
     if (buffer.length >= CHUNK) {

@@ -151,6 +151,33 @@ export async function listEvents(
   }
 }
 
+/**
+ * Up to `limit` matching events after `cursor`, in order, as rows of their segments: a ListEvents page
+ * for an export step (export-events.ts) that formats rows itself. Segments are read whole and not cached,
+ * as a streamed export's are.
+ */
+export async function candidatesAfter(
+  store: EventStore,
+  spec: ListSpec,
+  limit: number,
+  cursor: EventCursor | undefined,
+): Promise<{ page: Candidate[]; more: boolean }> {
+  const desc = spec.order === "desc";
+  const sel = narrowed(spec, cursor);
+  const page: Candidate[] = [];
+  if (sel.start >= sel.end) return { page, more: false };
+  const take = { rows: limit + 1, after: cursor };
+  for await (const matches of scan(store, sel, { order: spec.order, take, cache: false })) {
+    for (const c of orderedCandidates(matches, desc)) {
+      if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
+      page.push(c);
+      if (page.length > limit) break;
+    }
+    if (page.length > limit) break;
+  }
+  return { page: page.slice(0, limit), more: page.length > limit };
+}
+
 /** What `materialise` reads of a row beyond its time and id. */
 const EVENT_COLUMNS = ["type", "lat", "lon", "data.o", "data.b"];
 

@@ -9,11 +9,18 @@
  * (which rewrites a partition's segments but not its events) cannot make a step count an event twice or
  * miss one, and every step reads the query's snapshot (`asOf`), so later writes stay invisible.
  * Sums continue from the carried value in the same order as one unbounded scan: results are identical.
+ *
+ * An events export goes in steps too: a first pass collects its data columns partition by partition (as
+ * above), then each step writes the CSV rows of the next EXPORT_STEP_ROWS events after a (time, id)
+ * cursor, as ListEvents pages do, so a day of a million events takes several steps; the text is
+ * `eventRows`'s. Its steps read the query's snapshot like the others.
  */
 import type { EventStore } from "./event-store.ts";
+import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
 import { dayStart } from "./keys.ts";
-import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
+import type { EventCursor } from "./list-events.ts";
+import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { LOCATION, scan } from "./scan.ts";
 import {
   accumulateSeries,
@@ -30,7 +37,31 @@ const DAY_MS = 86_400_000;
 /** One step's work order and, once run, its result: `done`, or the state and where to go on. */
 export type Step =
   | { kind: "series"; spec: SeriesSpec; maxGroups: number; from: number; done: boolean; state?: SeriesState }
-  | { kind: "geo"; spec: GeoQuerySpec; from: number; done: boolean; state?: GeoState };
+  | { kind: "geo"; spec: GeoQuerySpec; from: number; done: boolean; state?: GeoState }
+  | ColumnsStep
+  | RowsStep;
+
+/** An events export's first pass: the union of its data columns (`state`) so far. */
+export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done: boolean; state?: string[] };
+
+/**
+ * An events export's rows: a step writes those of the events after `after` (all of them from the start)
+ * as `csv`, up to EXPORT_STEP_ROWS, and moves `after` to the last; its `csv` is output, not state.
+ */
+export type RowsStep = {
+  kind: "rows";
+  spec: ListSpec;
+  columns: string[];
+  after?: EventCursor;
+  done: boolean;
+  csv?: string;
+};
+
+/**
+ * Rows an export step writes at most, whatever `maxEvents` says: a step's rows travel as one text (about
+ * 150 bytes a row), which must fit a Worker's memory beside the segments it reads.
+ */
+export const EXPORT_STEP_ROWS = 50_000;
 
 /** Geo cells as `[cellLat, cellLon, latSum, lonSum, count]`. */
 export type GeoState = [number, number, number, number, number][];
@@ -40,6 +71,18 @@ export type StepRunner = (step: Step) => Promise<Step>;
 
 /** Runs one step here: aggregates from `step.from` until `maxEvents` events have been scanned. */
 export async function runStep(store: EventStore, step: Step, maxEvents: number): Promise<Step> {
+  if (step.kind === "columns") {
+    const union = new Set(step.state);
+    const from = await columnsFrom(store, step.spec, step.from, union, maxEvents);
+    return { ...step, from, done: from >= step.spec.end, state: [...union] };
+  }
+  if (step.kind === "rows") {
+    const limit = Math.max(1, Math.min(maxEvents, EXPORT_STEP_ROWS));
+    const { csv, cursor, more } = await eventRowsAfter(store, step.spec, step.columns, limit, step.after);
+    const next: RowsStep = { ...step, done: !more, csv };
+    if (cursor) next.after = cursor;
+    return next;
+  }
   let scanned = 0;
   const sel = { ...step.spec, start: Math.max(step.spec.start, step.from) };
   if (step.kind === "series") {
@@ -93,16 +136,55 @@ export async function queryGeoStepped(spec: GeoQuerySpec, run: StepRunner): Prom
   return geoBins(loadCells(last.state), spec);
 }
 
+/**
+ * An events export's CSV text as a sequence of steps: the columns' pass (unless `requested` names them),
+ * the header, then each step's rows — the text `eventRows` yields in one go.
+ */
+export async function* exportEventsStepped(
+  spec: ListSpec,
+  requested: readonly string[],
+  run: StepRunner,
+): AsyncGenerator<string> {
+  let columns = [...requested];
+  if (columns.length === 0) {
+    const last = await runAll({ kind: "columns", spec, from: spec.start, done: false }, run);
+    if (last.kind !== "columns") throw new Error("a columns step came back as another kind");
+    columns = [...(last.state ?? [])].sort();
+  }
+  yield eventsHeader(columns);
+  let step: RowsStep = { kind: "rows", spec, columns, done: false };
+  for (;;) {
+    const next = await run(step);
+    if (next.kind !== "rows") throw new Error("a rows step came back as another kind");
+    if (next.csv) yield next.csv;
+    if (next.done) return;
+    // A step that is not the last wrote rows after its cursor, so the cursor moved on; else it would loop.
+    if (!next.csv || !next.after || (step.after && !movedOn(step.after, next.after, spec.order)))
+      throw new Error("an export step made no progress");
+    step = { kind: "rows", spec, columns, after: next.after, done: false };
+  }
+}
+
+/** Whether `next` is past `previous` in the listing order. */
+function movedOn(previous: EventCursor, next: EventCursor, order: "asc" | "desc"): boolean {
+  const after = next.time - previous.time || (next.id > previous.id ? 1 : next.id < previous.id ? -1 : 0);
+  return order === "desc" ? after < 0 : after > 0;
+}
+
 function loadCells(state: GeoState | undefined): GeoCells {
   const cells = new GeoCells();
   for (const [cellLat, cellLon, lat, lon, count] of state ?? []) cells.add(cellLat, cellLon, lat, lon, count);
   return cells;
 }
 
-async function runAll(first: Step, run: StepRunner): Promise<Step> {
+/** The steps that go through whole partitions from `from` on. */
+type PartitionStep = Exclude<Step, RowsStep>;
+
+async function runAll(first: PartitionStep, run: StepRunner): Promise<PartitionStep> {
   let step = first;
   while (!step.done) {
     const next = await run(step);
+    if (next.kind === "rows") throw new Error("a partition step came back as rows");
     // Every step finishes at least one partition, so `from` always moves on; anything else would loop.
     if (!next.done && next.from <= step.from) throw new Error("a query step made no progress");
     step = next;
