@@ -545,6 +545,22 @@ describe("CSV export (issue #4)", () => {
     expect(grouped.csv.split("\r\n")[0]).toBe("bucket_start,type,org,value");
   });
 
+  it("series: bucket_start is QuerySeries' bucketStart to the millisecond", async () => {
+    const series = {
+      module: "audit-sem",
+      range: { start: "2026-03-10T10:30:07.250Z", end: RANGE.end },
+      interval: "INTERVAL_TOTAL",
+      timeZone: "Europe/Berlin",
+    };
+    const rows = (await ok("QuerySeries", series)).rows as Row[];
+    const { csv } = await exportCsv({ series });
+    const parsed = parse(csv, { columns: true }) as { bucket_start: string; value: string }[];
+    expect(parsed.map((r) => [Date.parse(r.bucket_start), Number(r.value)])).toEqual(
+      rows.map((r) => [Date.parse(r.bucketStart), r.value]),
+    );
+    expect(parsed[0]!.bucket_start).toBe("2026-03-10T11:30:07.250+01:00");
+  });
+
   it("geo: lat,lon,count, with a BOM when asked", async () => {
     const { csv } = await exportCsv({ geo: { module: "audit-sem", range: RANGE }, bom: true });
     expect(csv).toBe(
