@@ -379,6 +379,7 @@ describe("fields, filters, grouping and aggregation (issue #2)", () => {
     ["EQ keeps JSON types apart", f("score", "EQ", ["1.5"]), 0],
     ["EQ on a number", f("score", "EQ", [1.5]), 1],
     ["NEQ is true when the field is missing", f("org", "NEQ", ["org-1"]), 2],
+    ["NEQ: no reached value may equal", f("supplies.name", "NEQ", ["Food"]), 3],
     ["EXISTS", f("supplies", "EXISTS"), 2],
     ["NOT_EXISTS", f("supplies", "NOT_EXISTS"), 2],
     ["GT", f("supplies.value", "GT", [5]), 1],
@@ -415,6 +416,23 @@ describe("fields, filters, grouping and aggregation (issue #2)", () => {
     );
   });
 
+  it("several groupBy fields: one group per distinct combination of the reached values", async () => {
+    const res = await ok("QuerySeries", {
+      module: "audit-sem",
+      range: RANGE,
+      interval: "INTERVAL_TOTAL",
+      groupBy: ["supplies.name", "supplies.value"],
+      filters: [{ field: "supplies", op: "OPERATOR_EXISTS" }],
+    });
+    expect((res.rows as Row[]).map((r) => [r.group, r.value])).toEqual([
+      [["Childcare", "2"], 1],
+      [["Childcare", "5"], 1],
+      [["Food", "2"], 1],
+      [["Food", "5"], 1],
+      [["childcare x", "10"], 1],
+    ]);
+  });
+
   it("rows are zero-filled for every group and ordered by bucketStart, then group", async () => {
     const res = await ok("QuerySeries", { module: "audit-sem", range: RANGE, groupBy: ["org"] });
     expect((res.rows as Row[]).map((r) => [r.bucketStart.slice(0, 10), r.group[0], r.value])).toEqual([
@@ -434,6 +452,7 @@ describe("fields, filters, grouping and aggregation (issue #2)", () => {
     ["MIN", "supplies.value", 2],
     ["MAX", "supplies.value", 10],
     ["SUM", "score", 101.5],
+    ["COUNT_UNIQUE", "supplies.name", 3],
   ])("%s of %s", async (fn, field, value) => {
     expect(await total("audit-sem", { aggregation: { function: `AGGREGATION_FUNCTION_${fn}`, field } })).toBe(
       value,
