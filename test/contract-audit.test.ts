@@ -734,6 +734,28 @@ describe("the tally CLI (issue #4)", () => {
         .split("\n")
         .map((l) => JSON.parse(l)),
     ).toEqual([{ lat: (52.52 + 52.9) / 2, lon: (13.405 + 13.9) / 2, count: 2 }]);
+    // The issue's own example: a negative latitude first, which must not read as a flag.
+    const near = await tally([
+      "geo",
+      "--server",
+      server.url,
+      "--module",
+      "audit-sem",
+      "--from",
+      RANGE.start,
+      "--to",
+      RANGE.end,
+      "--near",
+      "-33.87,151.21,50km",
+      "-o",
+      "ndjson",
+    ]);
+    expect(
+      near.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ lat: -33.87, lon: 151.21, count: 1 }]);
   });
 
   it("record reads NDJSON from stdin; export --out writes the CSV; --all follows every page", async () => {
