@@ -69,3 +69,71 @@ describe("unparseable binary requests", () => {
     expect(JSON.parse(text).message).toMatch(/^module: /);
   });
 });
+
+describe("undecodable JSON requests name the field", () => {
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  const envelope = (bytes: Uint8Array) => new Uint8Array([0, 0, 0, 0, bytes.length, ...bytes]);
+  const badTime = json({ module: "m", events: [{ type: "x" }, { type: "x", time: "yesterday" }] });
+  const badOp = json({
+    events: {
+      module: "m",
+      range: { start: "2026-03-01T00:00:00Z", end: "2026-04-01T00:00:00Z" },
+      filters: [{ field: "org", op: "OPERATOR_LIKE" }],
+    },
+  });
+
+  it("Connect unary: the message starts with the path", async () => {
+    const { res, text } = await call("RecordEvents", "application/json", badTime);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(text)).toEqual({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^events\[1\]\.time: cannot decode message google\.protobuf\.Timestamp/),
+    });
+    expect(res.header?.get("content-length")).toBe(String(Buffer.byteLength(text)));
+  });
+
+  it("Connect unary, gzip-compressed: the same", async () => {
+    const { gzipSync } = await import("fflate");
+    const handler = createRouter(testDeps()).handlers.find(
+      (h) => h.requestPath === "/telemetry.v1.TelemetryService/RecordEvents",
+    )!;
+    const res = await handler({
+      httpVersion: "1.1",
+      method: "POST",
+      url: "http://x/telemetry.v1.TelemetryService/RecordEvents",
+      header: new Headers({ "content-type": "application/json", "content-encoding": "gzip" }),
+      body: (async function* () {
+        yield gzipSync(badTime);
+      })(),
+      signal: new AbortController().signal,
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of res.body ?? []) chunks.push(chunk);
+    expect(JSON.parse(Buffer.concat(chunks).toString()).message).toMatch(/^events\[1\]\.time: /);
+  });
+
+  it("Connect streaming: the end-stream frame", async () => {
+    const { text } = await call("ExportCsv", "application/connect+json", envelope(badOp));
+    expect(JSON.parse(text.slice(5)).error).toEqual({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^events\.filters\[0\]\.op: cannot decode enum/),
+    });
+  });
+
+  it("gRPC-web: the trailer frame", async () => {
+    const { text } = await call("ExportCsv", "application/grpc-web+json", envelope(badOp));
+    expect(text).toContain("grpc-status: 3\r\n");
+    expect(decodeURIComponent(/grpc-message: (\S*)/.exec(text)![1]!)).toMatch(/^events\.filters\[0\]\.op: /);
+  });
+
+  it("gRPC: the trailers", async () => {
+    const { res } = await call("RecordEvents", "application/grpc+json", envelope(badTime));
+    expect(res.trailer?.get("grpc-status")).toBe("3");
+    expect(decodeURIComponent(res.trailer?.get("grpc-message") ?? "")).toMatch(/^events\[1\]\.time: /);
+  });
+
+  it("leaves field errors the service names alone", async () => {
+    const { text } = await call("RecordEvents", "application/json", json({ module: "m", events: [{}] }));
+    expect(JSON.parse(text).message).toMatch(/^events\[0\]\.type: required/);
+  });
+});

@@ -1,10 +1,19 @@
 /**
- * Binary protobuf a server cannot parse is the client's fault, but connect-es answers it as `internal`
- * ("parse binary: …", HTTP 500), before any interceptor runs — on every protocol. This wraps the router's
- * handlers and rewrites exactly that error into `invalid_argument` ("cannot decode request: …"), as the
- * RecordEvents fast path already answers, in each protocol's own form:
+ * connect-es answers two kinds of undecodable request in ways the contract does not accept, before any
+ * interceptor runs — on every protocol. This wraps the router's handlers and rewrites exactly those errors:
  *
- * - Connect unary: the 500 JSON error body;
+ * - Binary protobuf it cannot parse is the client's fault, but comes back as `internal` ("parse binary: …",
+ *   HTTP 500): it becomes `invalid_argument` ("cannot decode request: …"), as the RecordEvents fast path
+ *   already answers.
+ * - JSON it cannot decode (an unknown key, an enum name it does not know, a `time` that is not RFC 3339)
+ *   is `invalid_argument`, but its message names a message type rather than the field ("cannot decode
+ *   message google.protobuf.Timestamp from JSON: …"): the message is prefixed with the field's path in the
+ *   request (`events[3].time: …`, json-error-path.ts), which is found in a copy of the request body kept
+ *   for that purpose.
+ *
+ * Each in the protocol's own form:
+ *
+ * - Connect unary: the JSON error body;
  * - Connect streaming: the end-stream frame's JSON (flag 0x02);
  * - gRPC-web: the trailer frame (flag 0x80) inside the body;
  * - gRPC: the HTTP/2 trailers, fixed when the body ends and before the adapter sends them.
@@ -12,15 +21,85 @@
  * Only error responses and end/trailer frames are looked at; data frames pass through untouched, so
  * streams stay streams. Runtime-neutral.
  */
+import type { DescMessage, JsonValue } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { gunzipSync } from "fflate";
+import { jsonErrorPath } from "./json-error-path.ts";
 
 const PREFIX = "parse binary: ";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function renamed(message: string): string | undefined {
-  return message.startsWith(PREFIX) ? `cannot decode request: ${message.slice(PREFIX.length)}` : undefined;
+/** An error's Connect code and message, rewritten, or undefined to leave it as it is. */
+type Rewrite = (code: string, message: string) => { code: string; message: string } | undefined;
+
+const GRPC_CODES: Record<string, string> = { "3": "invalid_argument", "13": "internal" };
+const GRPC_STATUS: Record<string, string> = { invalid_argument: "3", internal: "13" };
+const HTTP_STATUS: Record<string, number> = { invalid_argument: 400, internal: 500 };
+
+function renamedBinary(code: string, message: string) {
+  return code === "internal" && message.startsWith(PREFIX)
+    ? { code: "invalid_argument", message: `cannot decode request: ${message.slice(PREFIX.length)}` }
+    : undefined;
+}
+
+const JSON_TYPE = /^application\/(?:(connect|grpc-web|grpc)\+)?json\b/i;
+
+/**
+ * Keeps a copy of a JSON request's bytes as connect-es reads them; `json()` decodes them (unary body, or
+ * the first enveloped message, gunzipped when compressed) when an error needs the request.
+ */
+function captureJson(req: UniversalServerRequest): {
+  req: UniversalServerRequest;
+  json: () => JsonValue | undefined;
+} {
+  const match = JSON_TYPE.exec(req.header.get("content-type") ?? "");
+  const body = req.body;
+  if (!match) return { req, json: () => undefined };
+  if (body === undefined || body === null || typeof body !== "object" || !(Symbol.asyncIterator in body)) {
+    return { req, json: () => body as JsonValue | undefined };
+  }
+  const chunks: Uint8Array[] = [];
+  const source = body as AsyncIterable<Uint8Array>;
+  const copied = (async function* () {
+    for await (const chunk of source) {
+      chunks.push(chunk);
+      yield chunk;
+    }
+  })();
+  const enveloped = match[1] !== undefined;
+  const json = () => {
+    try {
+      let bytes = concat(chunks);
+      let compressed = !enveloped && req.header.get("content-encoding")?.toLowerCase() === "gzip";
+      if (enveloped) {
+        const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
+        compressed = (bytes[0]! & 0x01) !== 0;
+        bytes = bytes.subarray(5, 5 + length);
+      }
+      if (compressed) bytes = gunzipSync(bytes);
+      return JSON.parse(decoder.decode(bytes)) as JsonValue;
+    } catch {
+      return undefined;
+    }
+  };
+  return { req: { ...req, body: copied }, json };
+}
+
+function pathNamed(schema: DescMessage, json: () => JsonValue | undefined): Rewrite {
+  return (code, message) => {
+    if (code !== "invalid_argument" || !message.startsWith("cannot decode ")) return undefined;
+    if (message.startsWith("cannot decode request:")) return undefined;
+    const request = json();
+    if (request === undefined) return undefined;
+    const path = jsonErrorPath(schema, request, { ignoreUnknownFields: false });
+    return path === undefined ? undefined : { code, message: `${path}: ${message}` };
+  };
 }
 
 /** Replaces the router's handlers in place (servers read `router.handlers` after `routes` ran). */
@@ -30,7 +109,11 @@ export function mapParseErrors(router: ConnectRouter): void {
 }
 
 function wrap(handler: UniversalHandler): UniversalHandler {
-  const wrapped = async (req: Parameters<UniversalHandler>[0]) => fix(await handler(req));
+  const wrapped = async (request: UniversalServerRequest) => {
+    const { req, json } = captureJson(request);
+    const named = pathNamed(handler.method.input, json);
+    return fix(await handler(req), (code, message) => renamedBinary(code, message) ?? named(code, message));
+  };
   return Object.assign(wrapped, {
     protocolNames: handler.protocolNames,
     allowedMethods: handler.allowedMethods,
@@ -41,39 +124,39 @@ function wrap(handler: UniversalHandler): UniversalHandler {
   }) as UniversalHandler;
 }
 
-async function fix(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+async function fix(res: UniversalServerResponse, rewrite: Rewrite): Promise<UniversalServerResponse> {
   const type = res.header?.get("content-type") ?? "";
-  if (res.status === 500 && type.startsWith("application/json") && res.body) {
-    return fixUnaryJson(res, res.body);
+  if (res.status >= 400 && type.startsWith("application/json") && res.body) {
+    return fixUnaryJson(res, res.body, rewrite);
   }
   if (!res.body) {
-    if (res.trailer) fixGrpcHeaders(res.trailer);
+    if (res.trailer) fixGrpcHeaders(res.trailer, rewrite);
     return res;
   }
   if (type.startsWith("application/grpc-web")) {
-    return { ...res, body: frames(res.body, 0x80, fixGrpcWebTrailer) };
+    return { ...res, body: frames(res.body, 0x80, (p) => fixGrpcWebTrailer(p, rewrite)) };
   }
   if (type.startsWith("application/connect+")) {
-    return { ...res, body: frames(res.body, 0x02, fixEndStream) };
+    return { ...res, body: frames(res.body, 0x02, (p) => fixEndStream(p, rewrite)) };
   }
   if (res.trailer && type.startsWith("application/grpc")) {
     const trailer = res.trailer;
-    return { ...res, body: thenFix(res.body, () => fixGrpcHeaders(trailer)) };
+    return { ...res, body: thenFix(res.body, () => fixGrpcHeaders(trailer, rewrite)) };
   }
   return res;
 }
 
-async function fixUnaryJson(res: UniversalServerResponse, body: AsyncIterable<Uint8Array>) {
+async function fixUnaryJson(res: UniversalServerResponse, body: AsyncIterable<Uint8Array>, rewrite: Rewrite) {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   let bytes = concat(chunks);
   try {
     const error = JSON.parse(decoder.decode(bytes)) as { code?: string; message?: string };
-    const message = error.code === "internal" ? renamed(error.message ?? "") : undefined;
-    if (message !== undefined) {
-      bytes = encoder.encode(JSON.stringify({ code: "invalid_argument", message }));
+    const fixed = rewrite(error.code ?? "", error.message ?? "");
+    if (fixed !== undefined) {
+      bytes = encoder.encode(JSON.stringify({ ...error, ...fixed }));
       res.header?.set("content-length", String(bytes.byteLength));
-      return { ...res, status: 400, body: once(bytes) };
+      return { ...res, status: HTTP_STATUS[fixed.code] ?? res.status, body: once(bytes) };
     }
   } catch {
     // Not an error body we know: leave it as it was.
@@ -81,22 +164,23 @@ async function fixUnaryJson(res: UniversalServerResponse, body: AsyncIterable<Ui
   return { ...res, body: once(bytes) };
 }
 
-function fixGrpcHeaders(headers: Headers): void {
-  if (headers.get("grpc-status") !== "13") return;
-  const message = renamed(safeDecode(headers.get("grpc-message") ?? ""));
-  if (message === undefined) return;
-  headers.set("grpc-status", "3");
-  headers.set("grpc-message", encodeURIComponent(message));
+function fixGrpcHeaders(headers: Headers, rewrite: Rewrite): boolean {
+  const code = GRPC_CODES[headers.get("grpc-status") ?? ""];
+  if (code === undefined) return false;
+  const fixed = rewrite(code, safeDecode(headers.get("grpc-message") ?? ""));
+  if (fixed === undefined) return false;
+  headers.set("grpc-status", GRPC_STATUS[fixed.code]!);
+  headers.set("grpc-message", encodeURIComponent(fixed.message));
+  return true;
 }
 
-function fixGrpcWebTrailer(payload: Uint8Array): Uint8Array {
+function fixGrpcWebTrailer(payload: Uint8Array, rewrite: Rewrite): Uint8Array {
   const headers = new Headers();
   for (const line of decoder.decode(payload).split("\r\n")) {
     const at = line.indexOf(":");
     if (at > 0) headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
   }
-  if (headers.get("grpc-status") !== "13") return payload;
-  fixGrpcHeaders(headers);
+  if (!fixGrpcHeaders(headers, rewrite)) return payload;
   let text = "";
   headers.forEach((value, key) => {
     text += `${key}: ${value}\r\n`;
@@ -104,12 +188,13 @@ function fixGrpcWebTrailer(payload: Uint8Array): Uint8Array {
   return encoder.encode(text);
 }
 
-function fixEndStream(payload: Uint8Array): Uint8Array {
+function fixEndStream(payload: Uint8Array, rewrite: Rewrite): Uint8Array {
   try {
     const end = JSON.parse(decoder.decode(payload)) as { error?: { code?: string; message?: string } };
-    const message = end.error?.code === "internal" ? renamed(end.error.message ?? "") : undefined;
-    if (message === undefined) return payload;
-    return encoder.encode(JSON.stringify({ ...end, error: { code: "invalid_argument", message } }));
+    if (!end.error) return payload;
+    const fixed = rewrite(end.error.code ?? "", end.error.message ?? "");
+    if (fixed === undefined) return payload;
+    return encoder.encode(JSON.stringify({ ...end, error: { ...end.error, ...fixed } }));
   } catch {
     return payload;
   }

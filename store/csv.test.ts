@@ -51,5 +51,15 @@ describe("CSV values", () => {
     expect(isoInZone(Date.UTC(2026, 0, 1), "UTC")).toBe("2026-01-01T00:00:00+00:00");
     expect(isoInZone(Date.UTC(2026, 0, 1), "America/St_Johns")).toBe("2025-12-31T20:30:00-03:30");
     expect(isoInZone(Date.UTC(2026, 0, 1), "Asia/Kathmandu")).toBe("2026-01-01T05:45:00+05:45");
+    // A TOTAL bucket starts at range.start, milliseconds and all; it must stay the same instant.
+    expect(isoInZone(Date.UTC(2026, 2, 29, 10, 30, 7, 250), "Europe/Berlin")).toBe(
+      "2026-03-29T12:30:07.250+02:00",
+    );
+    expect(isoInZone(Date.UTC(2026, 2, 29, 10, 30, 7, 5), "UTC")).toBe("2026-03-29T10:30:07.005+00:00");
+    // Local mean time of whole seconds: Monrovia ran at -00:44:30 until 1972-01-07.
+    expect(isoInZone(Date.UTC(1971, 11, 30, 0, 44, 30), "Africa/Monrovia")).toBe(
+      "1971-12-30T00:00:00-00:44:30",
+    );
+    expect(isoInZone(Date.UTC(1972, 0, 7, 0, 44, 30), "Africa/Monrovia")).toBe("1972-01-07T00:44:30+00:00");
   });
 });

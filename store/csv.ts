@@ -37,11 +37,18 @@ export function csvRow(cells: readonly Cell[]): string {
   return `${line}\r\n`;
 }
 
-/** An instant in ISO 8601 as the wall time of `timeZone`, with its offset: 2026-03-29T03:00:00+02:00. */
+/**
+ * An instant in ISO 8601 as the wall time of `timeZone`, with its offset: 2026-03-29T03:00:00+02:00. The
+ * same instant as the bucketStart it stands for, to the millisecond: milliseconds are written when there
+ * are any (a TOTAL bucket starts at range.start, whatever it is), and an offset of whole minutes and
+ * seconds (Africa/Monrovia's -00:44:30, until 1972) with its seconds.
+ */
 export function isoInZone(ms: number, timeZone: string): string {
-  const offset = offsetMinutesAt(timeZone, ms);
-  const local = new Date(ms + offset * 60_000).toISOString().slice(0, 19);
-  const sign = offset < 0 ? "-" : "+";
-  const abs = Math.abs(offset);
-  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+  const offsetSeconds = Math.round(offsetMinutesAt(timeZone, ms) * 60);
+  const local = new Date(ms + offsetSeconds * 1000).toISOString();
+  const wall = local.endsWith(".000Z") ? local.slice(0, 19) : local.slice(0, 23);
+  const abs = Math.abs(offsetSeconds);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const seconds = abs % 60 ? `:${two(abs % 60)}` : "";
+  return `${wall}${offsetSeconds < 0 ? "-" : "+"}${two(Math.floor(abs / 3600))}:${two(Math.floor(abs / 60) % 60)}${seconds}`;
 }
