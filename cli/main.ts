@@ -17,6 +17,7 @@ import { recordCommand } from "./commands/record.ts";
 import { seriesCommand } from "./commands/series.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { CommanderError, commanderExitCode, describeError } from "./errors.ts";
+import { withFieldSpellings } from "./flag-spellings.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -65,7 +66,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withFieldSpellings(argv));
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return commanderExitCode(error);

@@ -127,6 +127,9 @@ Filters (--filter, all must hold; a field is \`type\` or a dotted path into data
   field?           exists
   !field           does not exist
 
+Flags are request fields in kebab-case; --time-zone, --types and --cell-degrees (the fields' own
+names) work as well as --tz, --type and --cell.
+
 Request files (-f file, or -f - for stdin): the request in proto3 JSON, as in docs/api.md; flags given
 as well replace the file's fields.`;
 

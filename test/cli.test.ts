@@ -165,6 +165,35 @@ describe("tally record", () => {
     expect(total).toMatchObject({ rows: [{ value: 2000 }] });
   });
 
+  it("records a whole RecordEventsRequest with -f (file or stdin), its module or --module's", async () => {
+    const events = readFileSync(eventsFile, "utf8")
+      .trim()
+      .split("\n")
+      .slice(0, 250)
+      .map((line) => JSON.parse(line) as JsonObject);
+    const file = join(tempDir(), "request.json");
+    writeFileSync(file, JSON.stringify({ module: "cli-file", events }));
+    const first = await cli("record", ["-f", file, "--batch-size", "100"]);
+    expect(first.stderr).toBe("");
+    expect(JSON.parse(first.stdout)).toEqual({ accepted: 250, duplicates: 0 });
+    const again = await cli("record", ["-f", "-"], { input: JSON.stringify({ module: "cli-file", events }) });
+    expect(JSON.parse(again.stdout)).toEqual({ accepted: 0, duplicates: 250 });
+    const elsewhere = await cli("record", ["-f", file, "--module", "cli-file-2"]);
+    expect(JSON.parse(elsewhere.stdout)).toEqual({ accepted: 250, duplicates: 0 });
+    expect(await directSeries({ interval: "INTERVAL_TOTAL", module: "cli-file-2" })).toMatchObject({
+      rows: [{ value: 250 }],
+    });
+    const both = await cli("record", [eventsFile, "-f", file]);
+    expect(both.code).toBe(2);
+    expect(errorLine(both)).toBe("tally: give either an NDJSON file or -f with a request, not both");
+    writeFileSync(file, JSON.stringify({ events: [{ type: "a", colour: 1 }] }));
+    const bad = await cli("record", ["-f", file, "--module", "cli-bad"]);
+    expect(bad.code).toBe(2);
+    expect(errorLine(bad)).toMatch(/^tally: .*request\.json: .*"colour" is unknown/);
+    const nameless = await cli("record", ["-f", "-"], { input: JSON.stringify({ events: [] }) });
+    expect(errorLine(nameless)).toBe('tally: --module is required (or "module" in the -f request)');
+  });
+
   it("names the line of a malformed event, and records nothing of the input", async () => {
     const input = '{"id":"ok-1","type":"a","time":"2026-03-02T00:00:00Z"}\n\n{"type":"b","colour":1}\n';
     const bad = await cli("record", ["--module", "cli-bad"], { input });
@@ -248,6 +277,11 @@ describe.concurrent("queries print the RPC's answer", () => {
         ],
       },
     ],
+    // The request fields' own kebab-case spellings of --tz and --type.
+    [
+      ["--time-zone", "Asia/Kathmandu", "--types=enrolled", "--interval", "day", "--group-by", "org"],
+      { interval: "INTERVAL_DAY", timeZone: "Asia/Kathmandu", types: ["enrolled"], groupBy: ["org"] },
+    ],
     [
       ["--near", "-33.87,151.21,300km", "--avg", "supplies.value", "--interval", "week"],
       {
@@ -293,6 +327,7 @@ describe.concurrent("queries print the RPC's answer", () => {
 
   const geo: [string[], JsonObject][] = [
     [["--cell", "2", "--min-count", "2", "--page-size", "3", "--all"], { cellDegrees: 2, minCount: 2 }],
+    [["--cell-degrees", "0.25", "--min-count", "2"], { cellDegrees: 0.25, minCount: 2 }],
     [
       ["--box", "30,-20,60,40", "--cell", "0.5", "--filter", "org=org-3"],
       {

@@ -1,13 +1,18 @@
-/** `tally record [file]`: NDJSON events → RecordEvents, in batches. */
+/** `tally record [file]`: NDJSON events (or `-f`: a whole RecordEventsRequest) → RecordEvents, in batches. */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Command, Option } from "commander";
-import { type Event, EventSchema } from "../../proto/gen/telemetry/v1/telemetry_pb.ts";
+import {
+  type Event,
+  EventSchema,
+  RecordEventsRequestSchema,
+} from "../../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { type GlobalOptions, makeClient, type TelemetryClient } from "../client.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { jsonText, note, out, outputFormat, progressBar } from "../output.ts";
+import { decodeRequest, loadRequest } from "../request-flags.ts";
 
 export interface Totals {
   accepted: number;
@@ -99,25 +104,39 @@ export function recordCommand(program: Command): Command {
     .command("record")
     .description("record NDJSON events (one proto3 JSON Event per line) from a file or stdin (RecordEvents)")
     .argument("[file]", "NDJSON file; - or none for stdin")
-    .addOption(
-      new Option("--module <name>", "the module's store, e.g. mod-disco (required)").makeOptionMandatory(),
-    )
+    .addOption(new Option("--module <name>", "the module's store, e.g. mod-disco (required)"))
+    .option("-f, --file <file>", "the whole RecordEventsRequest as JSON instead of NDJSON (- for stdin)")
     .option("--batch-size <n>", "events per RecordEvents call", "1000")
     .addHelpText(
       "after",
       '\nA line: {"id":"enrol-7f3a","type":"enrolled","time":"2026-03-29T09:30:00Z","data":{"org":"org-1"},' +
-        '"location":{"lat":52.52,"lon":13.405}}\nRecording the same id and time again counts as a duplicate.',
+        '"location":{"lat":52.52,"lon":13.405}}\nRecording the same id and time again counts as a duplicate.\n' +
+        'With -f: {"module":"mod-disco","events":[…]}, sent in batches as well; --module replaces its module.',
     )
-    .action(async (file: string | undefined, _options: unknown, cmd: Command) => {
-      const flags = cmd.optsWithGlobals<GlobalOptions & { module: string; batchSize: string }>();
+    .action(async (path: string | undefined, _options: unknown, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<
+        GlobalOptions & { module?: string; file?: string; batchSize: string }
+      >();
       const size = batchSize(flags.batchSize);
+      if (flags.file !== undefined && path !== undefined)
+        throw new UsageError("give either an NDJSON file or -f with a request, not both");
+      let input: { module?: string; events: Event[]; lines?: number[] };
+      if (flags.file !== undefined) {
+        const request = decodeRequest(
+          RecordEventsRequestSchema,
+          await loadRequest(RecordEventsRequestSchema, flags.file),
+        );
+        input = { module: request.module || undefined, events: request.events };
+      } else input = await readEvents(path);
+      const module = flags.module ?? input.module;
+      if (!module) throw new UsageError('--module is required (or "module" in the -f request)');
       const client = makeClient(flags);
-      const { events, lines } = await readEvents(file);
-      const totals = await sendInBatches(client, flags.module, events, size, lines);
+      const { events } = input;
+      const totals = await sendInBatches(client, module, events, size, input.lines);
       const format = outputFormat(flags.output);
       if (format === "table") {
         await out(
-          `${events.length} events read; ${totals.accepted} accepted, ${totals.duplicates} duplicates into ${flags.module}\n`,
+          `${events.length} events read; ${totals.accepted} accepted, ${totals.duplicates} duplicates into ${module}\n`,
         );
       } else {
         await out(format === "json" ? jsonText(totals) : `${JSON.stringify(totals)}\n`);
