@@ -38,7 +38,9 @@ export function eventsHeader(columns: readonly string[]): string {
 
 /**
  * One step of an events export in steps (stepped-query.ts): the rows of up to `limit` events after
- * `cursor`, and the cursor the next step goes on from. The rows are those `eventRows` writes for them.
+ * `cursor`, ending after the first row that brings the text to `maxChars` (so a step's text stays
+ * bounded whatever its events hold), and the cursor the next step goes on from. The rows are those
+ * `eventRows` writes for them.
  */
 export async function eventRowsAfter(
   store: EventStore,
@@ -46,13 +48,19 @@ export async function eventRowsAfter(
   columns: readonly string[],
   limit: number,
   cursor: EventCursor | undefined,
+  maxChars = Number.POSITIVE_INFINITY,
 ): Promise<{ csv: string; cursor: EventCursor | undefined; more: boolean }> {
   const { page, more } = await candidatesAfter(store, spec, limit, cursor);
   const rows = new RowWriter(columns);
   let csv = "";
-  for (const c of page) csv += rows.row(c);
-  const last = page.at(-1);
-  return { csv, cursor: last ? { time: last.time, id: last.id } : cursor, more };
+  let written = 0;
+  while (written < page.length && csv.length < maxChars) csv += rows.row(page[written++]!);
+  const last = page[written - 1];
+  return {
+    csv,
+    cursor: last ? { time: last.time, id: last.id } : cursor,
+    more: more || written < page.length,
+  };
 }
 
 /** Every data column of the matching events, sorted. */

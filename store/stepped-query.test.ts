@@ -4,8 +4,9 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
-import { eventRows } from "./export-events.ts";
+import { eventRows, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { queryGeo } from "./geo-query.ts";
+import type { EventCursor } from "./list-events.ts";
 import type { AggregationFn, GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { querySeries } from "./series.ts";
 import {
@@ -229,6 +230,25 @@ describe("stepped events export", () => {
     expect(await text(exportEventsStepped(spec, [], run))).toBe(whole);
     expect(rowSteps(taken)).toBeGreaterThan(3);
     expect(taken.filter((s) => s.kind === "columns").length).toBeGreaterThan(3);
+  });
+
+  it("ends a step's rows at the row that reaches its text limit, and the next goes on from there", async () => {
+    const spec = list({ order: "desc" });
+    const whole = await text(eventRows(store, spec, []));
+    const columns = whole.slice(0, whole.indexOf("\r\n")).split(",").slice(5);
+    let all = "";
+    let cursor: EventCursor | undefined;
+    let steps = 0;
+    for (let more = true; more; steps++) {
+      const step = await eventRowsAfter(store, spec, columns, 1_000, cursor, 2_000);
+      const rows = step.csv.split("\r\n").slice(0, -1);
+      // Under the limit before its last row.
+      expect(step.csv.length - rows.at(-1)!.length - 2).toBeLessThan(2_000);
+      all += step.csv;
+      ({ cursor, more } = step);
+    }
+    expect(eventsHeader(columns) + all).toBe(whole);
+    expect(steps).toBeGreaterThan(whole.length / 2_500);
   });
 
   it("takes at most EXPORT_STEP_ROWS rows a step, whatever the step size", async () => {

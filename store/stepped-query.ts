@@ -11,9 +11,9 @@
  * Sums continue from the carried value in the same order as one unbounded scan: results are identical.
  *
  * An events export goes in steps too: a first pass collects its data columns partition by partition (as
- * above), then each step writes the CSV rows of the next EXPORT_STEP_ROWS events after a (time, id)
- * cursor, as ListEvents pages do, so a day of a million events takes several steps; the text is
- * `eventRows`'s. Its steps read the query's snapshot like the others.
+ * above), then each step writes the CSV rows of the next EXPORT_STEP_ROWS events (or EXPORT_STEP_CHARS
+ * of text) after a (time, id) cursor, as ListEvents pages do, so a day of a million events takes several
+ * steps; the text is `eventRows`'s. Its steps read the query's snapshot like the others.
  */
 import type { EventStore } from "./event-store.ts";
 import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
@@ -46,7 +46,8 @@ export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done:
 
 /**
  * An events export's rows: a step writes those of the events after `after` (all of them from the start)
- * as `csv`, up to EXPORT_STEP_ROWS, and moves `after` to the last; its `csv` is output, not state.
+ * as `csv`, up to EXPORT_STEP_ROWS rows or the row that reaches EXPORT_STEP_CHARS characters, and moves
+ * `after` to the last; its `csv` is output, not state.
  */
 export type RowsStep = {
   kind: "rows";
@@ -62,6 +63,8 @@ export type RowsStep = {
  * 150 bytes a row), which must fit a Worker's memory beside the segments it reads.
  */
 export const EXPORT_STEP_ROWS = 50_000;
+/** And at most about this much text (events of large data make long rows). */
+export const EXPORT_STEP_CHARS = 8 * 1024 * 1024;
 
 /** Geo cells as `[cellLat, cellLon, latSum, lonSum, count]`. */
 export type GeoState = [number, number, number, number, number][];
@@ -78,7 +81,14 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
   }
   if (step.kind === "rows") {
     const limit = Math.max(1, Math.min(maxEvents, EXPORT_STEP_ROWS));
-    const { csv, cursor, more } = await eventRowsAfter(store, step.spec, step.columns, limit, step.after);
+    const { csv, cursor, more } = await eventRowsAfter(
+      store,
+      step.spec,
+      step.columns,
+      limit,
+      step.after,
+      EXPORT_STEP_CHARS,
+    );
     const next: RowsStep = { ...step, done: !more, csv };
     if (cursor) next.after = cursor;
     return next;
