@@ -5,9 +5,9 @@
  * Workers cap the CPU time of one invocation. The invocation serving a QuerySeries, a QueryGeo or an
  * events export does no scanning itself: it sends each step, with the partial state, to a fresh Durable
  * Object (worker.ts, class QueryStep), and each of those requests is a new invocation with a new CPU
- * budget. (Time spent
- * waiting on a subrequest is not CPU time.) The state carries aggregated data, so a step request is signed
- * with the server secret: a step endpoint never aggregates anything for a request it did not sign.
+ * budget. (Time spent waiting on a subrequest is not CPU time.) The state carries aggregated data, so a
+ * step request is signed with the server secret: a step endpoint never aggregates anything for a request
+ * it did not sign.
  */
 import { TallyError, type TallyErrorCode } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
