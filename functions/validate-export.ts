@@ -3,6 +3,7 @@
  * (paging fields ignored: an export holds every row), plus the CSV options.
  */
 import type { CreateExportLinkRequest, ExportCsvRequest } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { isoInZone } from "../store/csv.ts";
 import { invalidArgument } from "../store/errors.ts";
 import type { ExportSpec } from "../store/export.ts";
 import type { Limits } from "./limits.ts";
@@ -44,12 +45,18 @@ export function validateExport(
     throw error;
   }
   const { module, start, end } = what.spec;
-  return { what, bom: req.bom, filename: `${module}-${query.case}-${fileTime(start)}-${fileTime(end)}.csv` };
+  // A series is read in its time zone: a Berlin March is named by its Berlin dates, not 2026-02-28T23:00Z's.
+  const zone = what.kind === "series" ? what.spec.timeZone : "UTC";
+  const name = `${module}-${query.case}-${fileTime(start, zone)}-${fileTime(end, zone)}.csv`;
+  return { what, bom: req.bom, filename: name };
 }
 
-/** A date when the instant is a UTC midnight (2026-03-01), else a compact UTC time (20260301T093000Z). */
-function fileTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  if (iso.endsWith("T00:00:00.000Z")) return iso.slice(0, 10);
-  return `${iso.slice(0, 19).replace(/[-:]/g, "")}Z`;
+/**
+ * A date when the instant is a midnight in `zone` (2026-03-01), else a compact UTC time
+ * (20260301T093000Z), which no one can read as a date of another zone.
+ */
+function fileTime(ms: number, zone: string): string {
+  const local = isoInZone(ms, zone);
+  if (/^\d{4}-\d\d-\d\dT00:00:00[+-]/.test(local)) return local.slice(0, 10);
+  return `${new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, "")}Z`;
 }
