@@ -42,8 +42,8 @@ export interface ServiceDeps {
   /** Per-module retention, location rounding and geo floors (module-policy.ts). */
   modules?: ModulePolicies;
   /**
-   * How QuerySeries and QueryGeo aggregate and events exports are written: in one go unless given
-   * (Workers: in steps, worker-steps.ts).
+   * How QuerySeries and QueryGeo aggregate, ListEvents pages are found and events exports are written:
+   * in one go unless given (Workers: in steps, worker-steps.ts).
    */
   aggregate?: Aggregations;
 }
@@ -208,7 +208,8 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       );
       const spec = validateList(req, q.tenant, q.asOf, limits);
       const size = pageSize(req.pageSize, limits.defaultEventsPageSize, limits.maxEventsPageSize);
-      const { events, more } = await listEvents(store, spec, size, q.cursor);
+      const { events, more } = await (deps.aggregate?.list?.(spec, size, q.cursor) ??
+        listEvents(store, spec, size, q.cursor));
       const hideLocation = geoFloor(q.principal, policy(req.module)) > 0;
       const last = events[events.length - 1];
       const nextPageToken =

@@ -1,18 +1,19 @@
 /**
- * Aggregations and events exports on Workers in bounded steps (store/stepped-query.ts), each step in a
- * fresh invocation.
+ * Aggregations, ListEvents pages and events exports on Workers in bounded steps (store/stepped-query.ts),
+ * each step in a fresh invocation.
  *
- * Workers cap the CPU time of one invocation. The invocation serving a QuerySeries, a QueryGeo or an
- * events export does no scanning itself: it sends each step, with the partial state, to a fresh Durable
- * Object (worker.ts, class QueryStep), and each of those requests is a new invocation with a new CPU
- * budget. (Time spent waiting on a subrequest is not CPU time.) The state carries aggregated data, so a
- * step request is signed with the server secret: a step endpoint never aggregates anything for a request
- * it did not sign.
+ * Workers cap the CPU time of one invocation. The invocation serving a QuerySeries, a QueryGeo, a
+ * ListEvents page or an events export does no scanning itself: it sends each step, with the partial
+ * state, to a fresh Durable Object (worker.ts, class QueryStep), and each of those requests is a new
+ * invocation with a new CPU budget. (Time spent waiting on a subrequest is not CPU time.) The state
+ * carries aggregated data, so a step request is signed with the server secret: a step endpoint never
+ * aggregates anything for a request it did not sign.
  */
 import { TallyError, type TallyErrorCode } from "../store/errors.ts";
 import type { EventStore } from "../store/event-store.ts";
 import {
   exportEventsStepped,
+  listEventsStepped,
   queryGeoStepped,
   querySeriesStepped,
   runStep,
@@ -57,6 +58,7 @@ export class WorkerSteps {
       series: (spec, limits) => querySeriesStepped(spec, limits, run),
       geo: (spec) => queryGeoStepped(spec, run),
       events: (spec, columns) => exportEventsStepped(spec, columns, run),
+      list: (spec, limit, cursor) => listEventsStepped(spec, limit, cursor, run),
     };
   }
 

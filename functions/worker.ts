@@ -7,8 +7,8 @@
  *   TALLY_KEYS         secret: the API keys as JSON, `[{ "hash", "tenant", "scopes" }]` (npm run key)
  *   TALLY_OPEN         "true" serves tenant "default" without keys — for local tries only
  *   TALLY_LIMITS       JSON of limits to override (docs/configuration.md)
- *   TALLY_STEP_EVENTS  events one query step scans before handing over (default 1,000,000; an export
- *                      step writes at most 50,000 rows)
+ *   TALLY_STEP_EVENTS  events whose rows one query step checks before handing over (default 1,000,000;
+ *                      an export step writes at most 50,000 rows)
  *   TALLY_CACHE_BYTES  decoded segments kept per isolate (default 32 MiB; an isolate has 128 MB)
  *   TALLY_ENCRYPTION_KEYS  secret: `id=<base64>,id2=<base64>` seals segments with AES-256-GCM, the first
  *                      key current (docs/configuration.md); every key is checked against the store first

@@ -83,11 +83,15 @@ export async function columnsFrom(
   maxEvents: number,
 ): Promise<number> {
   let scanned = 0;
+  let day = "";
+  const visit = (d: string, checked: number) => {
+    day = d;
+    scanned += checked;
+  };
   const sel = { ...spec, start: Math.max(spec.start, from) };
-  for await (const matches of scan(store, sel, { cache: false })) {
+  for await (const matches of scan(store, sel, { cache: false, visit })) {
     addColumns(union, matches);
-    scanned += matches.reduce((n, m) => n + m.segment.count, 0);
-    const next = dayStart(matches[0]!.day) + DAY;
+    const next = dayStart(day) + DAY;
     if (scanned >= maxEvents && next < spec.end) return next;
   }
   return spec.end;

@@ -7,6 +7,7 @@ import { csvRow, isoInZone } from "./csv.ts";
 import type { EventStore } from "./event-store.ts";
 import { eventRows } from "./export-events.ts";
 import { type GeoBin, queryGeo } from "./geo-query.ts";
+import type { EventCursor, ListedEvent } from "./list-events.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { querySeries, type SeriesLimits, type SeriesResult } from "./series.ts";
 
@@ -24,6 +25,12 @@ export interface ExportAggregations {
   geo(spec: GeoQuerySpec): Promise<GeoBin[]>;
   /** The events export's text (header and rows); absent: `eventRows`, in this invocation. */
   events?(spec: ListSpec, columns: readonly string[]): AsyncIterable<string>;
+  /** A ListEvents page; absent: `listEvents`, in this invocation. */
+  list?(
+    spec: ListSpec,
+    limit: number,
+    cursor: EventCursor | undefined,
+  ): Promise<{ events: ListedEvent[]; more: boolean }>;
 }
 
 const CHUNK = 64 * 1024;

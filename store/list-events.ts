@@ -5,6 +5,7 @@
  */
 import type { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
+import { dayStart } from "./keys.ts";
 import type { ListSpec } from "./query-spec.ts";
 import { IDS, type Match, scan } from "./scan.ts";
 import type { Segment } from "./segment-format.ts";
@@ -106,13 +107,20 @@ function narrowed(spec: ListSpec, cursor: EventCursor | undefined): ListSpec {
     : { ...spec, start: Math.max(spec.start, cursor.time) };
 }
 
-/** Up to `limit` events after `cursor`, plus whether more follow. */
+/**
+ * Up to `limit` events after `cursor`, plus whether more follow.
+ *
+ * With `maxEvents` (a page in steps, stepped-query.ts), the page may also end early, at the end of the
+ * first partition after which `maxEvents` events have been scanned: `resume` is then where the rest of
+ * the range starts (its start ascending, its end descending), and `more` says nothing.
+ */
 export async function listEvents(
   store: EventStore,
   spec: ListSpec,
   limit: number,
   cursor: EventCursor | undefined,
-): Promise<{ events: ListedEvent[]; more: boolean }> {
+  maxEvents = Number.POSITIVE_INFINITY,
+): Promise<{ events: ListedEvent[]; more: boolean; resume?: number }> {
   const desc = spec.order === "desc";
   const sel = narrowed(spec, cursor);
   if (sel.start >= sel.end) return { events: [], more: false };
@@ -123,6 +131,16 @@ export async function listEvents(
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
     const page: Candidate[] = [];
+    let resume: number | undefined;
+    let scanned = 0;
+    let day = "";
+    // Only a page in steps needs every partition (matching or not) to come back to it.
+    const visit = Number.isFinite(maxEvents)
+      ? (d: string, checked: number) => {
+          day = d;
+          scanned += checked;
+        }
+      : undefined;
     // Each segment's rows are checked only until they yield a page's worth after the cursor.
     const take = { rows: limit + 1, after: cursor };
     const matched = lazy
@@ -133,8 +151,9 @@ export async function listEvents(
           listEach: true,
           take,
           firstColumns: EVENT_COLUMNS,
+          visit,
         })
-      : scan(store, sel, { order: spec.order, take });
+      : scan(store, sel, { order: spec.order, take, visit });
     for await (const matches of matched) {
       for (const c of orderedCandidates(matches, desc)) {
         if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
@@ -142,14 +161,24 @@ export async function listEvents(
         if (page.length > limit) break;
       }
       if (page.length > limit) break;
+      if (scanned >= maxEvents) {
+        const next = desc ? dayStart(day) : dayStart(day) + DAY_MS;
+        if (desc ? next > sel.start : next < sel.end) {
+          resume = next;
+          break;
+        }
+      }
     }
     const shown = page.slice(0, limit);
     const segments = [...new Set(shown.map((c) => c.segment))];
     const loaded = await Promise.all(segments.map((s) => s.ensure(EVENT_COLUMNS)));
     if (loaded.includes(false)) continue;
-    return { events: materialise(shown), more: page.length > limit };
+    const events = materialise(shown);
+    return resume === undefined ? { events, more: page.length > limit } : { events, more: false, resume };
   }
 }
+
+const DAY_MS = 86_400_000;
 
 /**
  * Up to `limit` matching events after `cursor`, in order, as rows of their segments: a ListEvents page

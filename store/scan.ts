@@ -62,6 +62,13 @@ export interface ScanOptions {
    * prefix of each one's matches, and the rest of a day's rows need not be checked.
    */
   take?: Take;
+  /**
+   * Told of each partition once its rows are checked: its day and how many events its segments held
+   * whose rows were checked (those ruled out whole by their header, or claimed, cost next to nothing and
+   * count 0). With it, a partition without matches is yielded too, empty, so a caller that bounds its work
+   * (stepped-query.ts) gets control after every partition, not only after those that match.
+   */
+  visit?: (day: string, checked: number) => void;
 }
 
 /** How many matches a segment's rows are checked for (ScanOptions.take). */
@@ -88,6 +95,7 @@ export async function* scan(
     listEach = false,
     take,
     firstColumns = [],
+    visit,
   }: ScanOptions = {},
 ): AsyncGenerator<Match[]> {
   const geo = sel.geo ? geoPredicate(sel.geo) : undefined;
@@ -106,6 +114,8 @@ export async function* scan(
   // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
   const pending: { partition: Partition; ready: Promise<boolean> }[] = [];
   const iterator = partitions[Symbol.asyncIterator]();
+  // Events whose rows the last matchPartition checked (ScanOptions.visit).
+  let checked = 0;
   let listed = false;
   let extra = firstColumns;
   try {
@@ -134,7 +144,8 @@ export async function* scan(
         partition = await reread();
         out = (await matchPartition(partition))!;
       }
-      if (out.length > 0) yield out;
+      if (visit) visit(partition.day, checked);
+      if (out.length > 0 || visit) yield out;
     }
   } finally {
     await iterator.return?.(undefined);
@@ -143,10 +154,12 @@ export async function* scan(
   /** The partition's matches, or undefined when a lazily read segment has gone since its header was read. */
   async function matchPartition(partition: Partition): Promise<Match[] | undefined> {
     const out: Match[] = [];
+    checked = 0;
     for (const { key, segment, duplicates } of partition.segments) {
       // A segment ruled out whole adds nothing; its columns (a rollup table's too) were never fetched.
       if (!mayMatch(segment, sel)) continue;
       if (claim?.(segment, duplicates)) continue;
+      checked += segment.count;
       // A claim that declined after all (never expected): the rows it was to spare are needed now.
       if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [])))) return undefined;
       const rows = take

@@ -6,12 +6,13 @@ import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import { eventRows, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { queryGeo } from "./geo-query.ts";
-import type { EventCursor } from "./list-events.ts";
+import { type EventCursor, listEvents } from "./list-events.ts";
 import type { AggregationFn, GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { querySeries } from "./series.ts";
 import {
   EXPORT_STEP_ROWS,
   exportEventsStepped,
+  listEventsStepped,
   queryGeoStepped,
   querySeriesStepped,
   runStep,
@@ -142,6 +143,15 @@ describe("stepped aggregation", () => {
     expect(taken.length).toBeGreaterThan(3);
   });
 
+  it("counts partitions without matches against a step's budget", async () => {
+    // No event holds a value this large: every partition's rows are checked and none matches.
+    const spec = series("count", { filters: [{ field: "supplies.value", op: "gte", values: [1_000] }] });
+    const whole = rows(await querySeries(store, spec, { maxGroups: 10_000 }));
+    const { run, taken } = runner(300);
+    expect(rows(await querySeriesStepped(spec, { maxGroups: 10_000 }, run))).toEqual(whole);
+    expect(taken.length).toBeGreaterThan(5);
+  });
+
   it("keeps the group limit across steps", async () => {
     const spec = series("count", { groupBy: ["userId"] });
     await expect(querySeriesStepped(spec, { maxGroups: 50 }, runner(1).run)).rejects.toThrow(
@@ -259,5 +269,51 @@ describe("stepped events export", () => {
     const written = taken.map((s) => (s.kind === "rows" ? (s.csv?.split("\r\n").length ?? 1) - 1 : 0));
     expect(Math.max(...written)).toBeLessThanOrEqual(EXPORT_STEP_ROWS);
     expect(written.reduce((a, b) => a + b, 0)).toBe(whole.split("\r\n").length - 2);
+  });
+});
+
+describe("stepped ListEvents pages", () => {
+  const list = (extra: Partial<ListSpec> = {}): ListSpec => ({ ...selection(), order: "asc", ...extra });
+  const cases: [string, () => ListSpec][] = [
+    ["ascending", () => list()],
+    ["descending", () => list({ order: "desc" })],
+    [
+      "a selective filter, descending",
+      () => list({ order: "desc", filters: [{ field: "supplies.value", op: "gte", values: [9] }] }),
+    ],
+    ["a filter nothing matches", () => list({ filters: [{ field: "org", op: "eq", values: ["org-404"] }] })],
+    ["a box", () => list({ geo: { kind: "box", south: 40, west: -10, north: 60, east: 30 } })],
+  ];
+  for (const [name, spec] of cases) {
+    it(`${name}: every page, in steps of 1 and 300 events, equals the page in one go`, async () => {
+      for (const limit of [1, 7, 100]) {
+        // Page through the first few pages both ways, each from the other's cursor.
+        let cursor: EventCursor | undefined;
+        for (let page = 0; page < 3; page++) {
+          const whole = await listEvents(store, spec(), limit, cursor);
+          for (const maxEvents of [1, 300]) {
+            const { run } = runner(maxEvents);
+            expect(await listEventsStepped(spec(), limit, cursor, run)).toEqual(whole);
+          }
+          const last = whole.events.at(-1);
+          if (!whole.more || !last) break;
+          cursor = { time: last.time, id: last.id };
+        }
+      }
+    });
+  }
+
+  it("takes many steps for a page a selective filter fills slowly, and keeps locations absent", async () => {
+    const spec = list({ filters: [{ field: "supplies.value", op: "gte", values: [9] }] });
+    const whole = await listEvents(store, spec, 60, undefined);
+    expect(whole.more).toBe(true);
+    // Steps of one partition: the page's events span more days than that many steps.
+    const days = new Set(whole.events.map((e) => Math.floor(e.time / 86_400_000))).size;
+    expect(days).toBeGreaterThan(3);
+    const { run, taken } = runner(1);
+    const stepped = await listEventsStepped(spec, 60, undefined, run);
+    expect(stepped).toEqual(whole);
+    expect(taken.length).toBeGreaterThanOrEqual(days);
+    expect(stepped.events.some((e) => Number.isNaN(e.lat))).toBe(true);
   });
 });

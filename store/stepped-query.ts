@@ -19,7 +19,7 @@ import type { EventStore } from "./event-store.ts";
 import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
 import { dayStart } from "./keys.ts";
-import type { EventCursor } from "./list-events.ts";
+import { type EventCursor, type ListedEvent, listEvents } from "./list-events.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { LOCATION, scan } from "./scan.ts";
 import {
@@ -39,7 +39,26 @@ export type Step =
   | { kind: "series"; spec: SeriesSpec; maxGroups: number; from: number; done: boolean; state?: SeriesState }
   | { kind: "geo"; spec: GeoQuerySpec; from: number; done: boolean; state?: GeoState }
   | ColumnsStep
-  | RowsStep;
+  | RowsStep
+  | PageStep;
+
+/**
+ * A ListEvents page: the events found so far (`found`, up to `limit`), the rest of the range from `from`
+ * on (up to it, descending), and once done whether more events follow the page.
+ */
+export type PageStep = {
+  kind: "page";
+  spec: ListSpec;
+  limit: number;
+  cursor?: EventCursor;
+  from: number;
+  done: boolean;
+  found?: SteppedEvent[];
+  more?: boolean;
+};
+
+/** A listed event as a step carries it: JSON has no NaN, so an absent location is null. */
+type SteppedEvent = Omit<ListedEvent, "lat" | "lon"> & { lat: number | null; lon: number | null };
 
 /** An events export's first pass: the union of its data columns (`state`) so far. */
 export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done: boolean; state?: string[] };
@@ -74,6 +93,19 @@ export type StepRunner = (step: Step) => Promise<Step>;
 
 /** Runs one step here: aggregates from `step.from` until `maxEvents` events have been scanned. */
 export async function runStep(store: EventStore, step: Step, maxEvents: number): Promise<Step> {
+  if (step.kind === "page") {
+    const found = step.found ?? [];
+    const desc = step.spec.order === "desc";
+    const rest = desc
+      ? { ...step.spec, end: Math.min(step.spec.end, step.from) }
+      : { ...step.spec, start: Math.max(step.spec.start, step.from) };
+    const page = await listEvents(store, rest, step.limit - found.length, step.cursor, maxEvents);
+    const events = [...found, ...page.events.map(stepped)];
+    // A full page still looks for one event more (limit - found = 0) in the next step: is there more?
+    if (page.resume !== undefined) return { ...step, from: page.resume, done: false, found: events };
+    const end = desc ? step.spec.start : step.spec.end;
+    return { ...step, from: end, done: true, found: events, more: page.more };
+  }
   if (step.kind === "columns") {
     const union = new Set(step.state);
     const from = await columnsFrom(store, step.spec, step.from, union, maxEvents);
@@ -93,18 +125,24 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
     if (cursor) next.after = cursor;
     return next;
   }
+  // Every partition whose rows are checked counts, matching or not (a filter that matches little still
+  // costs its rows); segments ruled out by their header, or answered by a rollup, cost no budget.
   let scanned = 0;
+  let day = "";
+  const visit = (d: string, checked: number) => {
+    day = d;
+    scanned += checked;
+  };
   const sel = { ...step.spec, start: Math.max(step.spec.start, step.from) };
   if (step.kind === "series") {
     const starts = seriesStarts(step.spec);
     const acc = seriesAccumulator(step.spec, starts, step);
     if (step.state) acc.load(step.state);
-    // Segments a rollup answers are counted from it as the scan meets them (they cost no budget).
+    // Segments a rollup answers are counted from it as the scan meets them.
     const claim = rollupClaim(acc, starts, step.spec);
-    for await (const partition of scan(store, sel, { claim, fields: seriesFields(step.spec) })) {
+    for await (const partition of scan(store, sel, { claim, fields: seriesFields(step.spec), visit })) {
       accumulateSeries(acc, starts, step.spec, partition);
-      scanned += partition.reduce((n, m) => n + m.segment.count, 0);
-      const next = dayStart(partition[0]!.day) + DAY_MS;
+      const next = dayStart(day) + DAY_MS;
       if (scanned >= maxEvents && next < step.spec.end)
         return { ...step, from: next, done: false, state: acc.save() };
     }
@@ -112,10 +150,9 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
   }
   const cells = loadCells(step.state);
   const save = (): GeoState => [...cells.values()].map((b) => [b.cellLat, b.cellLon, b.lat, b.lon, b.count]);
-  for await (const partition of scan(store, sel, { fields: [LOCATION] })) {
+  for await (const partition of scan(store, sel, { fields: [LOCATION], visit })) {
     accumulateGeo(cells, step.spec, partition);
-    scanned += partition.reduce((n, m) => n + m.segment.count, 0);
-    const next = dayStart(partition[0]!.day) + DAY_MS;
+    const next = dayStart(day) + DAY_MS;
     if (scanned >= maxEvents && next < step.spec.end)
       return { ...step, from: next, done: false, state: save() };
   }
@@ -173,6 +210,39 @@ export async function* exportEventsStepped(
       throw new Error("an export step made no progress");
     step = { kind: "rows", spec, columns, after: next.after, done: false };
   }
+}
+
+/**
+ * A ListEvents page as a sequence of steps; the same answer as `listEvents`. Each step lists whole
+ * partitions until the page is full or it has checked `maxEvents` events, so a very selective filter over
+ * a long range no longer scans it all in one invocation.
+ */
+export async function listEventsStepped(
+  spec: ListSpec,
+  limit: number,
+  cursor: EventCursor | undefined,
+  run: StepRunner,
+): Promise<{ events: ListedEvent[]; more: boolean }> {
+  const desc = spec.order === "desc";
+  let step: PageStep = { kind: "page", spec, limit, from: desc ? spec.end : spec.start, done: false };
+  if (cursor) step.cursor = cursor;
+  for (;;) {
+    const next = await run(step);
+    if (next.kind !== "page") throw new Error("a page step came back as another kind");
+    if (!next.done && (desc ? next.from >= step.from : next.from <= step.from))
+      throw new Error("a query step made no progress");
+    step = next;
+    if (step.done) break;
+  }
+  return { events: (step.found ?? []).map(listed), more: step.more ?? false };
+}
+
+function stepped(e: ListedEvent): SteppedEvent {
+  return { ...e, lat: Number.isNaN(e.lat) ? null : e.lat, lon: Number.isNaN(e.lon) ? null : e.lon };
+}
+
+function listed(e: SteppedEvent): ListedEvent {
+  return { ...e, lat: e.lat ?? Number.NaN, lon: e.lon ?? Number.NaN };
 }
 
 /** Whether `next` is past `previous` in the listing order. */
