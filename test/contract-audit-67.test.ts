@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, startServer } from "./server-process.ts";
+import { BASE_URL, startWorker, type TestWorker } from "./worker-miniflare.ts";
 
 const dirs: string[] = [];
 const servers: ServerProcess[] = [];
@@ -118,5 +119,65 @@ describe("npm run start:worker takes npm start's configuration (modules, encrypt
     expect(allBytes(nodeDir).includes(MARKER)).toBe(false);
     expect(allBytes(workerDir).includes(MARKER)).toBe(false);
     expect(allBytes(workerDir).length).toBeGreaterThan(0);
+  });
+});
+
+const sha256 = async (key: string) =>
+  Buffer.from(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key))).toString("hex");
+const K1 = Buffer.alloc(32, 1).toString("base64");
+const K1_OTHER = Buffer.alloc(32, 2).toString("base64");
+const K2 = Buffer.alloc(32, 3).toString("base64");
+
+describe("on workerd: encryption keys and geo floors by key", () => {
+  let worker: TestWorker;
+  let keys: string;
+  const rpc = async (key: string, method: string, body: unknown) => {
+    const res = await worker.fetch(`${BASE_URL}/telemetry.v1.TelemetryService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  beforeAll(async () => {
+    keys = JSON.stringify([
+      { name: "admin", hash: await sha256("admin-key"), tenant: "acme", scopes: ["admin", "ingest", "read"] },
+      { name: "public", hash: await sha256("floor-key"), tenant: "acme", scopes: ["read"], minGeoCount: 5 },
+    ]);
+    worker = await startWorker({ bindings: { TALLY_KEYS: keys, TALLY_ENCRYPTION_KEYS: `k1=${K1}` } });
+    const recorded = await rpc("admin-key", "RecordEvents", { module: "mod-geo", events: EVENTS });
+    expect(recorded.body).toEqual({ accepted: 12, duplicates: 0 });
+  }, 60_000);
+  afterAll(() => worker?.dispose());
+
+  it("a key under a geo floor sees no small cells, no points, and no events export", async () => {
+    const cells = await rpc("floor-key", "QueryGeo", {
+      module: "mod-geo",
+      range: RANGE,
+      cellDegrees: 0.001,
+      minCount: 1,
+    });
+    expect(cells).toEqual({ status: 200, body: { bins: [], nextPageToken: "" } });
+    const listed = await rpc("floor-key", "ListEvents", { module: "mod-geo", range: RANGE, pageSize: 2 });
+    expect((listed.body.events as { location?: unknown }[]).map((e) => e.location)).toEqual([
+      undefined,
+      undefined,
+    ]);
+    const link = await rpc("floor-key", "CreateExportLink", { events: { module: "mod-geo", range: RANGE } });
+    expect(link.body.code).toBe("permission_denied");
+  });
+
+  it("a wrong key stops the Worker with a message naming it; a missing one fails queries clearly", async () => {
+    await worker.rebind({ TALLY_KEYS: keys, TALLY_ENCRYPTION_KEYS: `k1=${K1_OTHER}` });
+    const health = await worker.fetch(`${BASE_URL}/healthz`);
+    expect(health.status).toBe(500);
+    expect(await health.text()).toMatch(/"k1"/);
+    await worker.rebind({ TALLY_KEYS: keys, TALLY_ENCRYPTION_KEYS: `k2=${K2}` });
+    const query = await rpc("admin-key", "ListEvents", { module: "mod-geo", range: RANGE });
+    expect(query.body.code).toBe("failed_precondition");
+    expect(query.body.message).toMatch(/k1/);
+    await worker.rebind({ TALLY_KEYS: keys, TALLY_ENCRYPTION_KEYS: `k2=${K2},k1=${K1}` });
+    const again = await rpc("admin-key", "ListEvents", { module: "mod-geo", range: RANGE, pageSize: 100 });
+    expect((again.body.events as unknown[]).length).toBe(12);
   });
 });
