@@ -8,7 +8,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { checkIsolation, worldArb } from "./isolation-world.ts";
 import { type ServerProcess, startServer } from "./server-process.ts";
 import { BASE_URL, startWorker, type TestWorker } from "./worker-miniflare.ts";
 
@@ -180,4 +184,39 @@ describe("on workerd: encryption keys and geo floors by key", () => {
     const again = await rpc("admin-key", "ListEvents", { module: "mod-geo", range: RANGE, pageSize: 100 });
     expect((again.body.events as unknown[]).length).toBe(12);
   });
+});
+
+describe("on workerd: tenant isolation (issue 7, suite 5, on the Worker and R2)", () => {
+  it("no answer, export, link or error of one tenant holds another's data; DeleteData stays in its tenant", async () => {
+    await fc.assert(
+      fc.asyncProperty(worldArb, async (world) => {
+        const keys = await Promise.all(
+          world.tenants.map(async (t) => ({
+            name: t,
+            hash: await sha256(`k-${t}`),
+            tenant: t,
+            scopes: ["ingest", "read", "admin"],
+          })),
+        );
+        const worker = await startWorker({
+          bindings: { TALLY_KEYS: JSON.stringify(keys), TALLY_STEP_EVENTS: "7" },
+        });
+        try {
+          await checkIsolation(
+            world,
+            (t) =>
+              createClient(
+                TelemetryService,
+                worker.transport("connect", { binary: true, key: `k-${world.tenants[t]}` }),
+              ),
+            async (url) => (await worker.fetch(new URL(url, BASE_URL))).text(),
+            { deletes: true },
+          );
+        } finally {
+          await worker.dispose();
+        }
+      }),
+      { numRuns: 2, seed: 67 },
+    );
+  }, 120_000);
 });
