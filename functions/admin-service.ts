@@ -29,7 +29,8 @@ export function adminService(deps: ServiceDeps): AdminRpcs {
 
   return {
     async createKey(req, ctx) {
-      const { tenant } = await admin(ctx);
+      // A key never mints a key below its own geo floor: the floor is for keys that must never see small cells.
+      const { tenant, minGeoCount: floor } = await admin(ctx);
       const scopes = validateScopes(req.scopes);
       if (req.name.length > 256) throw invalidArgument("name", `${req.name.length} characters; at most 256`);
       if (/[\u0000-\u001f\u007f]/.test(req.name)) throw invalidArgument("name", "control characters");
@@ -38,7 +39,7 @@ export function adminService(deps: ServiceDeps): AdminRpcs {
         tenant,
         scopes,
         name: req.name,
-        minGeoCount: req.minGeoCount,
+        minGeoCount: Math.max(req.minGeoCount, floor),
         now: store.now(),
       });
       return { key, info: keyInfo(record) };

@@ -146,6 +146,39 @@ describe("API keys in the store", () => {
   });
 });
 
+describe("a key under a geo floor", () => {
+  it("cannot create a key that escapes its floor (issue #7: keys that should never see small cells)", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    const keys = [
+      {
+        name: "floored admin",
+        hash: await sha256Hex("floored-admin"),
+        tenant: "acme",
+        scopes: ["admin" as const, "ingest" as const],
+        minGeoCount: 5,
+      },
+    ];
+    const deps = testDeps({ storage, keys });
+    const admin = clientOf(deps, "floored-admin");
+    const lower = await admin.createKey({ scopes: ["read"], minGeoCount: 0 });
+    expect(lower.info?.minGeoCount).toBe(5);
+    const higher = await admin.createKey({ scopes: ["read"], minGeoCount: 9 });
+    expect(higher.info?.minGeoCount).toBe(9);
+    // The created key answers QueryGeo with the floor: a cell of one event stays hidden.
+    await admin.recordEvents({
+      module: "mod-a",
+      events: [{ ...events[0]!, location: { lat: 52.5, lon: 13.4 } }],
+    });
+    const geo = await clientOf(deps, lower.key).queryGeo({
+      module: "mod-a",
+      range,
+      cellDegrees: 1,
+      minCount: 1,
+    });
+    expect(geo.bins).toEqual([]);
+  });
+});
+
 describe("constantTimeEqual", () => {
   it("is equality", () => {
     expect(constantTimeEqual("abc", "abc")).toBe(true);

@@ -6,6 +6,7 @@
  *   HOST (127.0.0.1)  PORT (8788)  DATA_DIR (./data)  TALLY_CONFIG (./tally.config.json: keys, limits)
  *   TALLY_SECRET      by default a random secret kept in DATA_DIR/.tally-worker-secret
  *   TALLY_STEP_EVENTS events per query step (see docs/deploy.md, "CPU budget")
+ *   TALLY_ENCRYPTION_KEYS, and the file's "modules" and "encryption": passed on as the Worker's bindings
  *
  * Cron Triggers do not fire by themselves in Miniflare, so this script runs the `scheduled` handler
  * (compaction) every COMPACT_EVERY_MS (60,000).
@@ -15,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { isLoopback, loadConfig } from "../functions/config.ts";
+import type { EncryptionConfig } from "../functions/encryption-config.ts";
 import { BUNDLE, buildWorker, wranglerCompatibility } from "./build-worker.ts";
 
 const config = loadConfig({ ...process.env, PORT: process.env.PORT ?? "8788" });
@@ -30,6 +32,12 @@ const secretFile = join(config.dataDir, ".tally-worker-secret");
 if (!config.secret && !existsSync(secretFile))
   writeFileSync(secretFile, randomBytes(32).toString("hex"), { mode: 0o600 });
 const secret = config.secret ?? readFileSync(secretFile, "utf8").trim();
+
+/** TALLY_ENCRYPTION_KEYS' form, `id=<base64>,…`, the current key first (functions/encryption-config.ts). */
+function encryptionKeysBinding({ current, keys }: EncryptionConfig): string {
+  const ids = [current, ...Object.keys(keys).filter((id) => id !== current)];
+  return ids.map((id) => `${id}=${keys[id] ?? ""}`).join(",");
+}
 
 await buildWorker();
 const mf = new Miniflare({
@@ -47,6 +55,10 @@ const mf = new Miniflare({
     TALLY_SECRET: secret,
     TALLY_LIMITS: JSON.stringify(config.limits),
     ...(config.keys ? { TALLY_KEYS: JSON.stringify(config.keys) } : { TALLY_OPEN: "true" }),
+    // The module policies and encryption keys `npm start` would apply: without them the same configuration
+    // would store precise locations and plaintext here.
+    ...(Object.keys(config.modules).length > 0 ? { TALLY_MODULES: JSON.stringify(config.modules) } : {}),
+    ...(config.encryption ? { TALLY_ENCRYPTION_KEYS: encryptionKeysBinding(config.encryption) } : {}),
     ...(process.env.TALLY_STEP_EVENTS ? { TALLY_STEP_EVENTS: process.env.TALLY_STEP_EVENTS } : {}),
   },
 });

@@ -53,6 +53,8 @@ export interface Sent {
   gzip?: boolean;
   /** Whether `body` is already the whole HTTP body (an envelope, a bomb), not one message to wrap. */
   raw?: boolean;
+  /** An API key, sent as `Authorization: Bearer <key>`. */
+  key?: string;
 }
 
 /**
@@ -98,7 +100,7 @@ async function postAnswered(url: string, headers: Record<string, string>, body: 
 
 /** Sends one request and returns its Connect code ("ok" on success), or throws on an answer no protocol allows. */
 export async function send(url: string, s: Sent): Promise<string> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = s.key ? { authorization: `Bearer ${s.key}` } : {};
   let body = s.body;
   if (s.wire === "grpc-web") {
     headers["content-type"] = "application/grpc-web+proto";

@@ -7,6 +7,7 @@
  * unexpected error, stay up (health check, then a normal record-and-query), and keep its memory bounded.
  * The segment decoder's own fuzzing is in store/segment-format.test.ts.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,20 +18,41 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CompactRequestSchema,
   CreateExportLinkRequestSchema,
+  CreateKeyRequestSchema,
+  DeleteDataRequestSchema,
   ExportCsvRequestSchema,
   ListEventsRequestSchema,
+  ListKeysRequestSchema,
   QueryGeoRequestSchema,
   QuerySeriesRequestSchema,
   RecordEventsRequestSchema,
+  RevokeKeyRequestSchema,
+  TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { CODES, envelope, type Sent, send, type Wire } from "./fuzz-wire.ts";
 import { bundleServer, type ServerProcess, startServer } from "./server-process.ts";
 
 const MAX_REQUEST = 1024 * 1024;
+const sha256 = (key: string) => createHash("sha256").update(key).digest("hex");
+/**
+ * Every scope, so that each RPC gets past authorisation. The key RPCs and DeleteData act for a tenant of
+ * their own: keys they create end no open mode, and a deletion leaves the data the queries scan.
+ */
+const KEY = "fuzz-key";
+const ADMIN_KEY = "fuzz-admin-key";
+const ADMIN_RPCS = new Set(["CreateKey", "ListKeys", "RevokeKey", "DeleteData"]);
+const KEYS = [
+  { name: "fuzz", hash: sha256(KEY), tenant: "fuzz", scopes: ["ingest", "read", "admin"] },
+  { name: "fuzz-admin", hash: sha256(ADMIN_KEY), tenant: "fuzz-admin", scopes: ["ingest", "read", "admin"] },
+];
+const keyFor = (method: string) => (ADMIN_RPCS.has(method) ? ADMIN_KEY : KEY);
 const dir = mkdtempSync(join(tmpdir(), "tally-fuzz-"));
 let server: ServerProcess;
 beforeAll(async () => {
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ limits: { maxRequestBytes: MAX_REQUEST } }));
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ keys: KEYS, limits: { maxRequestBytes: MAX_REQUEST } }),
+  );
   server = await startServer(
     { DATA_DIR: join(dir, "data"), TALLY_CONFIG: join(dir, "config.json"), TALLY_SECRET: "fuzz" },
     { entry: await bundleServer() },
@@ -41,6 +63,7 @@ beforeAll(async () => {
     method: "RecordEvents",
     streaming: false,
     body: new TextEncoder().encode(JSON.stringify(VALID.RecordEvents)),
+    key: KEY,
   });
 });
 afterAll(async () => {
@@ -86,6 +109,10 @@ const VALID: Record<string, Record<string, JsonValue>> = {
   ExportCsv: { events: LIST, bom: true, columns: ["id", "k"] },
   CreateExportLink: { series: SERIES },
   Compact: { module: "mod-fuzz", range: RANGE },
+  CreateKey: { name: "fuzzed", scopes: ["ingest", "read"], minGeoCount: 3 },
+  ListKeys: { includeRevoked: true },
+  RevokeKey: { id: "0123456789abcdef" },
+  DeleteData: { module: "mod-fuzz-gone" },
 };
 const SCHEMAS: Record<string, DescMessage> = {
   RecordEvents: RecordEventsRequestSchema,
@@ -95,6 +122,10 @@ const SCHEMAS: Record<string, DescMessage> = {
   ExportCsv: ExportCsvRequestSchema,
   CreateExportLink: CreateExportLinkRequestSchema,
   Compact: CompactRequestSchema,
+  CreateKey: CreateKeyRequestSchema,
+  ListKeys: ListKeysRequestSchema,
+  RevokeKey: RevokeKeyRequestSchema,
+  DeleteData: DeleteDataRequestSchema,
 };
 const METHODS = Object.keys(VALID);
 /** 64 MiB of zeros in ~64 KiB of gzip. */
@@ -317,11 +348,13 @@ describe("fuzzing every RPC on every wire", () => {
     timeout: 180_000,
   }, async () => {
     const seen = new Map<string, number>();
+    const seenMethods = new Set<string>();
     const before = rssMiB(server.child.pid!);
     let peak = before;
     await fc.assert(
       fc.asyncProperty(request, async (sent) => {
-        const code = await send(server.url, sent);
+        const code = await send(server.url, { ...sent, key: keyFor(sent.method) });
+        seenMethods.add(sent.method);
         seen.set(code, (seen.get(code) ?? 0) + 1);
         if (!(CODES as readonly string[]).includes(code) || code === "internal" || code === "unknown") {
           throw new Error(`${sent.wire} ${sent.method} answered ${code}`);
@@ -343,8 +376,11 @@ describe("fuzzing every RPC on every wire", () => {
       method: "QuerySeries",
       streaming: false,
       body: new TextEncoder().encode(JSON.stringify(VALID.QuerySeries)),
+      key: KEY,
     });
     expect(ok).toBe("ok");
+    // Every RPC of the service was fuzzed (issue #7: "inputs to every RPC").
+    expect([...seenMethods].sort()).toEqual(TelemetryService.methods.map((m) => m.name).sort());
     // Bounded: no request may hold on to memory; 64 MiB bombs must not be inflated.
     expect(peak).toBeLessThan(before + 300);
     expect(seen.get("ok") ?? 0).toBeGreaterThan(0);
