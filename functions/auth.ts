@@ -29,6 +29,11 @@ export interface Principal {
   minGeoCount: number;
 }
 
+/** Whether a principal's key is a stored one (revocable), not a configured key or open mode. */
+export function isStoredKey(keyId: string): boolean {
+  return keyId !== "open" && !keyId.startsWith("config:");
+}
+
 /** The tenant served when no keys are configured (loopback only; see config.ts). */
 export const OPEN_TENANT = "default";
 

@@ -2,6 +2,8 @@
  * Download links for exports: `/exports/<token>`, where the token seals the tenant, the export request
  * and an expiry with the server secret. The link is the credential (a browser's plain GET carries no API
  * key), so it lives 15 minutes and cannot be altered into another tenant's or another query's export.
+ * A link made with a stored key also names that key, and stops working the moment the key is revoked,
+ * as the key itself does.
  */
 import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import type { Context } from "hono";
@@ -11,6 +13,7 @@ import {
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { TallyError } from "../store/errors.ts";
 import { exportCsv } from "../store/export.ts";
+import { isStoredKey, type Principal } from "./auth.ts";
 import type { ServiceDeps } from "./service.ts";
 import { validateExport } from "./validate-export.ts";
 
@@ -24,18 +27,22 @@ interface LinkPayload {
   r: JsonValue;
   /** expiry, ms since the epoch */
   e: number;
+  /** the stored key that made it (key-records.ts), checked at each download; absent for configured keys */
+  k?: string;
 }
 
 export async function createLink(
   deps: ServiceDeps,
-  tenant: string,
+  principal: Principal,
   req: CreateExportLinkRequest,
   now: number,
 ) {
   const same = create(ExportCsvRequestSchema, { query: req.query, bom: req.bom, columns: req.columns });
   const request = toJson(ExportCsvRequestSchema, same);
   const expires = Math.floor(now) + LINK_TTL_MS;
-  const token = await deps.tokens.seal(SCOPE, { t: tenant, r: request, e: expires } satisfies LinkPayload);
+  const payload: LinkPayload = { t: principal.tenant, r: request, e: expires };
+  if (isStoredKey(principal.keyId)) payload.k = principal.keyId;
+  const token = await deps.tokens.seal(SCOPE, payload);
   return { url: `/exports/${token}`, expires };
 }
 
@@ -51,6 +58,12 @@ export async function serveLink(c: Context, deps: ServiceDeps): Promise<Response
       `This export link expired at ${new Date(payload.e).toISOString()}. Create a new one.\n`,
       403,
     );
+  }
+  if (payload.k !== undefined) {
+    const record = await deps.auth.records?.get(payload.k);
+    if (!record || record.tenant !== payload.t || record.revoked !== undefined) {
+      return c.text("The API key that made this export link was revoked. Create a new link.\n", 403);
+    }
   }
   let valid: ReturnType<typeof validateExport>;
   try {

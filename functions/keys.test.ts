@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { ListKeysResponseSchema, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { constantTimeEqual, sha256Hex } from "../store/key-records.ts";
+import { createApp } from "./app.ts";
 import { routerOptions, routes } from "./routes.ts";
 import type { ServiceDeps } from "./service.ts";
 import { testDeps } from "./test-deps.ts";
@@ -95,6 +96,38 @@ describe("API keys in the store", () => {
     expect(await codeOf(there.recordEvents({ module: "m", events }))).toBe(Code.Unauthenticated);
     expect((await clientOf(deps, adminKey).listKeys({})).keys).toEqual([]);
     expect((await clientOf(deps, adminKey).listKeys({ includeRevoked: true })).keys).toHaveLength(1);
+  });
+
+  it("revocation also stops the export links the key made, on every server; a configured key's live on", async () => {
+    const { storage, keys: bootKeys, adminKey } = await bootstrapped();
+    const reader = {
+      name: "reader",
+      hash: await sha256Hex("config-reader"),
+      tenant: "acme",
+      scopes: ["read" as const],
+    };
+    const keys = [...bootKeys, reader];
+    const [deps, other] = [testDeps({ storage, keys }), testDeps({ storage, keys })];
+    const { key, info } = await clientOf(deps, adminKey).createKey({ scopes: ["read", "ingest"] });
+    await clientOf(deps, key).recordEvents({ module: "m", events });
+    const query = { case: "events" as const, value: { module: "m", range } };
+    const { url } = await clientOf(deps, key).createExportLink({ query });
+    const configured = (await clientOf(deps, "config-reader").createExportLink({ query })).url;
+    const download = (d: ServiceDeps, link: string) => createApp(d).request(link);
+    for (const d of [deps, other]) {
+      const res = await download(d, url);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("e1,t,");
+    }
+    await clientOf(other, adminKey).revokeKey({ id: info!.id });
+    for (const d of [deps, other]) {
+      const res = await download(d, url);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toBe(
+        "The API key that made this export link was revoked. Create a new link.\n",
+      );
+      expect((await download(d, configured)).status).toBe(200);
+    }
   });
 
   it("keeps tenants apart: keys act in their own tenant, and another tenant's key id is not found", async () => {

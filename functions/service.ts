@@ -179,7 +179,7 @@ export function telemetryService(deps: ServiceDeps): ServiceImpl<typeof Telemetr
       enforceExportFloor(req, principal, deps.modules);
       const at = now();
       validateExport(req, tenant, at, limits);
-      const link = await createLink(deps, tenant, req, at);
+      const link = await createLink(deps, principal, req, at);
       return { url: link.url, expiresAt: timestampFromMs(link.expires) };
     },
 
