@@ -178,8 +178,29 @@ function alreadyEncoded(res: Response): Response {
   } as ResponseInit);
 }
 
+/** `application/grpc` with or without a codec suffix, not gRPC-web. */
+const PLAIN_GRPC = /^application\/grpc(?:\+[\w.-]+)?\s*(?:;|$)/i;
+
+/**
+ * Plain gRPC needs HTTP/2 trailers, which a fetch Response cannot carry: a gRPC client gets a clean
+ * `unimplemented` as a trailers-only response (its status in the headers), not a 200 it cannot read.
+ */
+function plainGrpcRefused(): Response {
+  const message = "plain gRPC needs HTTP/2 trailers, which Workers cannot send: use Connect or gRPC-web";
+  return new Response(null, {
+    status: 200,
+    headers: {
+      "content-type": "application/grpc",
+      "grpc-status": "12",
+      "grpc-message": encodeURIComponent(message),
+    },
+  });
+}
+
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
+    if (request.method === "POST" && PLAIN_GRPC.test(request.headers.get("content-type") ?? ""))
+      return plainGrpcRefused();
     let worker: Built;
     try {
       worker = await build(env);

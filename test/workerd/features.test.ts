@@ -34,6 +34,26 @@ afterAll(() => worker.dispose());
 const client = (key: string) => createClient(TelemetryService, worker.transport("connect", { key }));
 
 describe("the Worker", () => {
+  it("refuses plain gRPC as unimplemented in a trailers-only answer, and serves gRPC-web", async () => {
+    for (const type of [
+      "application/grpc",
+      "application/grpc+proto",
+      "application/grpc+json; charset=utf-8",
+    ]) {
+      const res = await worker.fetch(`${BASE_URL}/telemetry.v1.TelemetryService/ListKeys`, {
+        method: "POST",
+        headers: { "content-type": type, te: "trailers" },
+        body: new Uint8Array(5),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("grpc-status")).toBe("12");
+      expect(decodeURIComponent(res.headers.get("grpc-message") ?? "")).toMatch(/use Connect or gRPC-web/);
+      expect((await res.arrayBuffer()).byteLength).toBe(0);
+    }
+    const web = createClient(TelemetryService, worker.transport("grpc-web", { key: BOOT }));
+    expect((await web.listKeys({})).keys).toEqual([]);
+  });
+
   it("serves the dashboard from its bundle, hashed files cached for good", async () => {
     const page = await worker.fetch(`${BASE_URL}/`);
     expect(page.status).toBe(200);
