@@ -209,6 +209,56 @@ describe("encryption at rest on a real server", () => {
 });
 
 describe("delete, backup and migrate with the CLI", () => {
+  it("migrates out of a server (as out of a Worker's R2) to a directory and to a server, resumably", async () => {
+    const source = await start({ DATA_DIR: tempDir() });
+    const api = client(source.url);
+    await api.recordEvents({ module: "mod-disco", events: batch("m", 1_234) });
+    await api.recordEvents({ module: "sys-account", events: [...batch("s", 40), { type: "no-location" }] });
+    await api.compact({ module: "mod-disco" });
+    const whole = async (url: string, module: string) => {
+      const events = [];
+      let pageToken = "";
+      do {
+        const page = await client(url).listEvents({ module, range: RANGE, pageSize: 1000, pageToken });
+        events.push(...page.events);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return events;
+    };
+    const dir = tempDir();
+    const state = join(tempDir(), "state.json");
+    const fromArgs = ["migrate", "--from", source.url, "--module", "mod-disco", "--module", "sys-account"];
+    const toDir = [...fromArgs, "--tenant", "default", "--to-dir", dir, "--state", state];
+    const first = (await ok(tally(toDir))) as {
+      modules: { module: string; listed: number; accepted: number }[];
+    };
+    expect(first.modules).toMatchObject([
+      { module: "mod-disco", listed: 1_234, accepted: 1_234, duplicates: 0, skipped: false },
+      { module: "sys-account", listed: 41, accepted: 41, duplicates: 0, skipped: false },
+    ]);
+    // With the state file a rerun skips both; without it, it resends and stores duplicates only.
+    expect(await ok(tally(toDir))).toMatchObject({ modules: [{ skipped: true }, { skipped: true }] });
+    expect(await ok(tally(toDir.slice(0, -2)))).toMatchObject({
+      modules: [
+        { accepted: 0, duplicates: 1_234 },
+        { accepted: 0, duplicates: 41 },
+      ],
+    });
+    const copy = await start({ DATA_DIR: dir });
+    const target = await start({ DATA_DIR: tempDir() });
+    expect(await ok(tally([...fromArgs, "--to", target.url]))).toMatchObject({
+      modules: [{ accepted: 1_234 }, { accepted: 41 }],
+    });
+    for (const module of ["mod-disco", "sys-account"]) {
+      const original = await whole(source.url, module);
+      expect(await whole(copy.url, module)).toEqual(original);
+      expect(await whole(target.url, module)).toEqual(original);
+    }
+    const nameless = await tally(["migrate", "--from", source.url, "--to-dir", dir, "--tenant", "default"]);
+    expect(nameless.code).toBe(2);
+    expect(nameless.stderr).toMatch(/--from needs --module/);
+  });
+
   it("backs up while a server writes, restores elsewhere, deletes, and migrates to a directory and a server", async () => {
     const data = tempDir();
     const server = await start({ DATA_DIR: data, TALLY_ENCRYPTION_KEYS: "" });
