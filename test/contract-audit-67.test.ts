@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { checkIsolation, worldArb } from "./isolation-world.ts";
-import { type ServerProcess, startServer } from "./server-process.ts";
+import { callJson, type ServerProcess, startServer } from "./server-process.ts";
 import { BASE_URL, startWorker, type TestWorker } from "./worker-miniflare.ts";
 
 const dirs: string[] = [];
@@ -27,15 +27,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-async function call(base: string, method: string, body: unknown) {
-  const res = await fetch(`${base}/telemetry.v1.TelemetryService/${method}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 /** Every file under `dir`, read whole (the stores here hold a few KiB). */
 function allBytes(dir: string): Buffer {
@@ -96,25 +87,33 @@ describe("npm run start:worker takes npm start's configuration (modules, encrypt
     ];
     for (const [method, body] of requests) {
       // Page tokens differ: each server signs its own.
-      const [a, b] = [await call(node.url, method, body), await call(worker.url, method, body)].map((r) => ({
-        method,
-        ...r,
-        body: {
-          ...r.body,
-          ...("nextPageToken" in r.body ? { nextPageToken: r.body.nextPageToken !== "" } : {}),
-        },
-      }));
+      const [a, b] = [await callJson(node.url, method, body), await callJson(worker.url, method, body)].map(
+        (r) => ({
+          method,
+          ...r,
+          body: {
+            ...r.body,
+            ...("nextPageToken" in r.body ? { nextPageToken: r.body.nextPageToken !== "" } : {}),
+          },
+        }),
+      );
       expect(b).toEqual(a);
     }
     const events = async (module: string) =>
-      (await call(worker.url, "ListEvents", { module, range: RANGE, pageSize: 1 })).body.events as {
+      (await callJson(worker.url, "ListEvents", { module, range: RANGE, pageSize: 1 })).body.events as {
         location?: unknown;
       }[];
     expect((await events("mod-round"))[0]!.location).toEqual({ lat: 52.1, lon: 13.4 });
     expect((await events("mod-floor"))[0]!.location).toBeUndefined();
     const geo = async (cellDegrees: number) =>
-      (await call(worker.url, "QueryGeo", { module: "mod-floor", range: RANGE, cellDegrees, minCount: 1 }))
-        .body.bins as { count: number }[];
+      (
+        await callJson(worker.url, "QueryGeo", {
+          module: "mod-floor",
+          range: RANGE,
+          cellDegrees,
+          minCount: 1,
+        })
+      ).body.bins as { count: number }[];
     expect(await geo(0.001)).toEqual([]);
     expect((await geo(1)).map((b) => Number(b.count))).toEqual([12]);
   });

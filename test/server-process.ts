@@ -107,6 +107,16 @@ export async function runServerToExit(
 }
 
 /** A Connect client (HTTP/1.1) of a started server, sending `key` as its bearer token when given. */
+/** A Connect JSON call of TelemetryService's `method` on the server at `base`: its status and body. */
+export async function callJson(base: string, method: string, body: unknown) {
+  const res = await fetch(`${base}/telemetry.v1.TelemetryService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
 export function serverClient(url: string, key?: string) {
   return createClient(
     TelemetryService,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, startServer } from "./server-process.ts";
+import { callJson, type ServerProcess, startServer } from "./server-process.ts";
 
 const dirs: string[] = [];
 const servers: ServerProcess[] = [];
@@ -33,15 +33,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-async function call(base: string, method: string, body: unknown) {
-  const res = await fetch(`${base}/telemetry.v1.TelemetryService/${method}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 const RANGE = { start: "2026-03-01T00:00:00Z", end: "2026-03-08T00:00:00Z" };
 const EVENTS = Array.from({ length: 60 }, (_, i) => ({
@@ -79,7 +70,7 @@ describe("npm run start:worker", () => {
 
   it("answers the same Connect requests as npm start", async () => {
     for (const [method, body] of REQUESTS) {
-      const [a, b] = [await call(node.url, method, body), await call(worker.url, method, body)];
+      const [a, b] = [await callJson(node.url, method, body), await callJson(worker.url, method, body)];
       expect({ method, ...b }).toEqual({ method, ...a });
     }
     const health = await Promise.all(
@@ -93,7 +84,7 @@ describe("npm run start:worker", () => {
       const out: unknown[] = [];
       let pageToken = "";
       do {
-        const res = await call(base, "ListEvents", {
+        const res = await callJson(base, "ListEvents", {
           module: "mod-disco",
           range: RANGE,
           pageSize: 7,
@@ -108,7 +99,7 @@ describe("npm run start:worker", () => {
     expect(a.length).toBeGreaterThan(5);
     expect(b).toEqual(a);
     const csv = async (base: string) => {
-      const link = await call(base, "CreateExportLink", {
+      const link = await callJson(base, "CreateExportLink", {
         series: { module: "mod-disco", range: RANGE, interval: "INTERVAL_DAY", groupBy: ["org"] },
       });
       const res = await fetch(`${base}${link.body.url as string}`, {
@@ -130,7 +121,7 @@ describe("npm run start:worker", () => {
     servers.push(worker);
     const [a, b] = await Promise.all(
       [node.url, worker.url].map((u) =>
-        call(u, "QuerySeries", { module: "mod-disco", range: RANGE, interval: "INTERVAL_TOTAL" }),
+        callJson(u, "QuerySeries", { module: "mod-disco", range: RANGE, interval: "INTERVAL_TOTAL" }),
       ),
     );
     expect(b).toEqual(a);
