@@ -318,6 +318,23 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(errors).toEqual([]);
     await page.context().close();
   });
+  it("still follows the map's zoom and pages the table after the breakdown field changed", async () => {
+    const { page, errors } = await open("?range=90d");
+    let debug = await debugOf(page);
+    // Changing the breakdown reloads that panel alone; the others must stay alive.
+    await page.selectOption("select[name=by]", "org");
+    debug = await settled(page, debug.view);
+    const first = debug.panels.events!.data;
+    await page.click("#panel-events button[name=older]");
+    await page.waitForSelector("#panel-events[data-state=ready]", { timeout: 10_000 });
+    expect(await page.textContent("#panel-events .page")).toBe("page 2");
+    expect((await debugOf(page)).panels.events!.data[0]).not.toBe(first[0]);
+    const map = await zoomIn(page);
+    expect(await page.getAttribute("#panel-map", "data-state")).toBe("ready");
+    expect(map.data.length).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
 });
 
 /** Zooms the map in with the wheel until it asks for finer cells; returns its debug entry when ready. */
