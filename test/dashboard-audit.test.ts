@@ -335,6 +335,33 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(errors).toEqual([]);
     await page.context().close();
   });
+
+  it("fits every control, open filter list and map tool on a 390 px screen", async () => {
+    const { page, errors } = await open("?range=90d", { width: 390, height: 844 });
+    const outside = async (selector: string) =>
+      page.$$eval(selector, (elements) =>
+        elements
+          .filter((e) => (e as HTMLElement).offsetParent !== null)
+          .map((e) => ({ e: e.outerHTML.slice(0, 60), r: e.getBoundingClientRect() }))
+          .filter(({ r }) => r.left < 0 || r.right > 390)
+          .map(({ e, r }) => `${e} ${r.left}..${r.right}`),
+      );
+    expect(
+      await outside(
+        "#controls > label, #controls .custom label, #controls summary, .panel button, .panel select, .panel input",
+      ),
+    ).toEqual([]);
+    const spilled: string[] = [];
+    for (const key of ["org", "project", "type", "supply", "need"]) {
+      await page.click(`details[data-filter=${key}] summary`);
+      await page.screenshot({ path: join(SHOTS, `phone-filter-${key}.png`) });
+      spilled.push(...(await outside(`details[data-filter=${key}] .options`)));
+      await page.click("h1");
+    }
+    expect(spilled).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
 });
 
 /** Zooms the map in with the wheel until it asks for finer cells; returns its debug entry when ready. */
