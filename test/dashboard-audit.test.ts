@@ -362,6 +362,50 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(errors).toEqual([]);
     await page.context().close();
   });
+
+  it("shows the cells of the latest zoom when an earlier zoom's answer comes later", async () => {
+    const { page, errors } = await open("?range=90d");
+    // Hold the answer to the first zoom's QueryGeo until the second zoom has been answered.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
+    let first = true;
+    await page.route("**/telemetry.v1.TelemetryService/QueryGeo", async (route) => {
+      if (!first) return route.continue();
+      first = false;
+      arrived();
+      await held;
+      // The page may have cancelled this call meanwhile (that is the point): then there is nothing to continue.
+      await route.continue().catch(() => undefined);
+    });
+    const chart = page.locator("#panel-map .chart");
+    await chart.scrollIntoViewIfNeeded();
+    const box = (await chart.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.52, box.y + box.height * 0.3);
+    for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -400);
+    await firstArrived;
+    // Each wheel step zooms by 1.1: 4 steps ask for 2° cells, 14 for 1° cells.
+    for (let i = 0; i < 10; i++) await page.mouse.wheel(0, -400);
+    await page.waitForFunction(
+      () => (window.__tally.panels.map!.request as { cellDegrees: number }).cellDegrees < 4,
+      undefined,
+      { timeout: 10_000 },
+    );
+    await page.waitForSelector("#panel-map[data-state=ready]", { timeout: 10_000 });
+    const latest = (await debugOf(page)).panels.map!;
+    const cell = (latest.request as { cellDegrees: number }).cellDegrees;
+    release();
+    // The first zoom's answer now arrives; give it time to (wrongly) be drawn.
+    await page.waitForTimeout(1500);
+    const after = (await debugOf(page)).panels.map!;
+    expect((after.request as { cellDegrees: number }).cellDegrees).toBe(cell);
+    expect(after.data).toEqual(latest.data);
+    expect(await page.textContent("#panel-map .total")).toContain(`${cell}° cells`);
+    expect(await page.getAttribute("#panel-map", "data-state")).toBe("ready");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
 });
 
 /** Zooms the map in with the wheel until it asks for finer cells; returns its debug entry when ready. */
