@@ -81,6 +81,7 @@ async function open(search: string, viewport = { width: 1280, height: 900 }): Pr
     timezoneId: ZONE,
     acceptDownloads: true,
     isMobile: viewport.width < 600,
+    hasTouch: viewport.width < 600,
   });
   const page = await context.newPage();
   const errors: string[] = [];
@@ -403,6 +404,42 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(after.data).toEqual(latest.data);
     expect(await page.textContent("#panel-map .total")).toContain(`${cell}° cells`);
     expect(await page.getAttribute("#panel-map", "data-state")).toBe("ready");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("lets a finger draw the box and tap the radius on a phone", async () => {
+    const { page, errors } = await open("?range=90d", { width: 390, height: 844 });
+    let debug = await debugOf(page);
+    const chart = page.locator("#panel-map .chart");
+    await page.click("#panel-map button[name=box]");
+    await chart.scrollIntoViewIfNeeded();
+    const box = (await chart.boundingBox())!;
+    const cdp = await page.context().newCDPSession(page);
+    const touch = (type: "touchStart" | "touchMove" | "touchEnd", x: number, y: number) =>
+      cdp.send("Input.dispatchTouchEvent", {
+        type,
+        touchPoints: type === "touchEnd" ? [] : [{ x: box.x + box.width * x, y: box.y + box.height * y }],
+      });
+    await touch("touchStart", 0.3, 0.2);
+    for (let step = 1; step <= 6; step++) await touch("touchMove", 0.3 + step * 0.05, 0.2 + step * 0.05);
+    await touch("touchEnd", 0.6, 0.5);
+    debug = await settled(page, debug.view);
+    const drawn = new URL(page.url()).searchParams.get("box")!.split(",").map(Number);
+    expect(drawn).toHaveLength(4);
+    expect(drawn[0]!).toBeLessThan(drawn[2]!);
+    expect(drawn[1]!).toBeLessThan(drawn[3]!);
+    expect(debug.panels.map!.request).toMatchObject({ geo: { box: {} } });
+
+    await page.tap("#panel-map button[name=near]");
+    // The location chip in the controls has moved the map down: measure again.
+    const moved = (await chart.boundingBox())!;
+    await page.touchscreen.tap(moved.x + moved.width * 0.5, moved.y + moved.height * 0.4);
+    debug = await settled(page, debug.view);
+    const near = new URL(page.url()).searchParams.get("near")!.split(",").map(Number);
+    expect(near[2]).toBe(250);
+    expect(new URL(page.url()).searchParams.get("box")).toBeNull();
+    await page.screenshot({ path: join(SHOTS, "phone-radius.png") });
     expect(errors).toEqual([]);
     await page.context().close();
   });
