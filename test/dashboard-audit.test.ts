@@ -408,6 +408,20 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     await page.context().close();
   });
 
+  it("takes the radius's point from a click on the middle of an empty map, under its notice", async () => {
+    const { page, errors } = await open("?range=90d&org=no-such-org");
+    const debug = await debugOf(page);
+    expect(await page.getAttribute("#panel-map", "data-state")).toBe("empty");
+    await page.click("#panel-map button[name=near]");
+    await page.locator("#panel-map .chart").scrollIntoViewIfNeeded();
+    const notice = (await page.locator("#panel-map .status").boundingBox())!;
+    await page.mouse.click(notice.x + notice.width / 2, notice.y + notice.height / 2);
+    await settled(page, debug.view);
+    expect(new URL(page.url()).searchParams.get("near")).toMatch(/^-?[\d.]+,-?[\d.]+,250$/);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it("lets a finger draw the box and tap the radius on a phone", async () => {
     const { page, errors } = await open("?range=90d", { width: 390, height: 844 });
     let debug = await debugOf(page);
@@ -431,7 +445,9 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(drawn[1]!).toBeLessThan(drawn[3]!);
     expect(debug.panels.map!.request).toMatchObject({ geo: { box: {} } });
 
-    await page.tap("#panel-map button[name=near]");
+    // The tool is chosen by a click: an emulated tap on the button right after the drag was at times lost
+    // by the headless browser (no click event at all), which is not what this test is about.
+    await page.click("#panel-map button[name=near]");
     // The location chip in the controls has moved the map down: measure again.
     const moved = (await chart.boundingBox())!;
     await page.touchscreen.tap(moved.x + moved.width * 0.5, moved.y + moved.height * 0.4);
