@@ -22,7 +22,11 @@ import { browserTimeZone, isTimeZone, resolveRange } from "./time.ts";
 
 const api = createApi();
 let state = parseState(location.search);
+/** The calls of the current view, and (apart, since the breakdown field reloads that panel alone) its breakdown's. */
 let current: AbortController | undefined;
+let currentBreakdown: AbortController | undefined;
+/** The loads of the current view's other panels: a breakdown change has settled only when they have. */
+let viewLoads: Promise<unknown> = Promise.resolve();
 
 const reload = () => refresh("scope");
 const controls = new Controls(document.querySelector<HTMLFormElement>("#controls")!, (next, change) =>
@@ -71,27 +75,30 @@ async function loadOptions(ctx: QueryContext, signal: AbortSignal): Promise<void
 }
 
 async function refresh(change: Change | "breakdown"): Promise<void> {
-  current?.abort();
-  const controller = new AbortController();
-  current = controller;
+  // A new breakdown field cancels only the breakdown's calls: the map's zoom and the table's pages keep
+  // using the view's signal, which must stay live.
+  currentBreakdown?.abort();
+  currentBreakdown = new AbortController();
+  if (change !== "breakdown" || !current) {
+    current?.abort();
+    current = new AbortController();
+  }
   const view = ++debug.view;
   const tz = state.tz !== "" && isTimeZone(state.tz) ? state.tz : browserTimeZone();
   const ctx = queryContext(state, tz, resolveRange(state, tz, Date.now()));
   controls.show(state);
   by.value = state.breakdown;
-  const signal = controller.signal;
-  const jobs =
-    change === "breakdown"
-      ? [breakdown.load(ctx, signal)]
-      : [
-          types.load(ctx, signal),
-          users.load(ctx, signal),
-          breakdown.load(ctx, signal),
-          map.load(ctx, signal),
-          events.load(ctx, signal),
-          ...(change === "scope" ? [loadOptions(ctx, signal)] : []),
-        ];
-  await Promise.allSettled(jobs);
+  const signal = current.signal;
+  if (change !== "breakdown") {
+    viewLoads = Promise.allSettled([
+      types.load(ctx, signal),
+      users.load(ctx, signal),
+      map.load(ctx, signal),
+      events.load(ctx, signal),
+      ...(change === "scope" ? [loadOptions(ctx, signal)] : []),
+    ]);
+  }
+  await Promise.allSettled([breakdown.load(ctx, currentBreakdown.signal), viewLoads]);
   if (debug.view === view) {
     debug.settled = view;
     document.documentElement.dataset.settled = String(view);

@@ -53,6 +53,8 @@ export class MapPanel {
   private signal: AbortSignal | undefined;
   private tool: "" | "box" | "near" = "";
   private roamTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The calls of the map's latest load: a newer zoom cancels them, so a late answer never wins. */
+  private calls: AbortController | undefined;
 
   constructor(
     private readonly api: Api,
@@ -178,12 +180,15 @@ export class MapPanel {
     this.signal = signal;
     this.setTool("");
     const request = geoRequest(ctx, this.cell);
+    this.calls?.abort();
+    this.calls = new AbortController();
+    const calls = AbortSignal.any([signal, this.calls.signal]);
     this.panel.loading();
     try {
       const bins: GeoBin[] = [];
       let pageToken = "";
       do {
-        const page = await this.api.queryGeo({ ...request, pageToken }, { signal });
+        const page = await this.api.queryGeo({ ...request, pageToken }, { signal: calls });
         bins.push(...page.bins);
         pageToken = page.nextPageToken;
       } while (pageToken !== "");
