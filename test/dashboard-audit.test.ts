@@ -319,6 +319,26 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(errors).toEqual([]);
     await page.context().close();
   });
+  it("keeps the map's zoom and center in the URL: the link, reloaded, asks for the same cells", async () => {
+    const { page, errors } = await open("?range=90d");
+    const entries = await page.evaluate(() => history.length);
+    const zoomed = await zoomIn(page);
+    await page.waitForFunction(() => new URL(location.href).searchParams.has("map"), undefined, {
+      timeout: 10_000,
+    });
+    const search = new URL(page.url()).search;
+    // A zoom replaces the URL rather than adding a history entry per wheel step.
+    expect(await page.evaluate(() => history.length)).toBe(entries);
+    await page.context().close();
+    const again = await open(search);
+    const map = (await debugOf(again.page)).panels.map!;
+    expect(map.request).toEqual(zoomed.request);
+    expect(map.data).toEqual(zoomed.data);
+    expect(new URL(again.page.url()).search).toBe(search);
+    expect([...errors, ...again.errors]).toEqual([]);
+    await again.page.context().close();
+  });
+
   it("still follows the map's zoom and pages the table after the breakdown field changed", async () => {
     const { page, errors } = await open("?range=90d");
     let debug = await debugOf(page);

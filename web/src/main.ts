@@ -35,7 +35,18 @@ const controls = new Controls(document.querySelector<HTMLFormElement>("#controls
 const types = new TypesPanel(api, reload);
 const users = new UsersPanel(api, reload);
 const breakdown = new BreakdownPanel(api, reload);
-const map = new MapPanel(api, reload, (location) => navigate({ ...state, location }, "view"));
+const map = new MapPanel(
+  api,
+  reload,
+  (location) => navigate({ ...state, location }, "view"),
+  // A zoom or pan reloads the map alone (map-panel.ts); the URL only follows it, without a history entry
+  // per wheel step.
+  (view) => {
+    state = parseState(encodeState({ ...state, map: view }));
+    const search = encodeState(state);
+    if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
+  },
+);
 const events = new EventsPanel(api, reload);
 
 const by = document.querySelector<HTMLSelectElement>("select[name=by]")!;

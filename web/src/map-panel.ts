@@ -9,7 +9,7 @@ import { chartIn, type EChartsType, registerWorld } from "./charts.ts";
 import { debug } from "./debug.ts";
 import { Panel } from "./panel.ts";
 import { cellForZoom, geoRequest, json, type QueryContext } from "./requests.ts";
-import type { LocationFilter } from "./state.ts";
+import type { LocationFilter, MapView } from "./state.ts";
 
 const number = new Intl.NumberFormat();
 const EARTH_RADIUS_KM = 6371.0088;
@@ -60,6 +60,8 @@ export class MapPanel {
     private readonly api: Api,
     retry: () => void,
     private readonly onLocation: (loc: LocationFilter | undefined) => void,
+    /** Told of each zoom or pan once it settles, so the view's URL holds it. */
+    private readonly onView: (view: MapView) => void,
   ) {
     this.panel = new Panel(api, "panel-map", retry);
     registerWorld();
@@ -168,8 +170,12 @@ export class MapPanel {
   }
 
   private followZoom(): void {
-    const geo = (this.chart.getOption() as { geo?: { zoom?: number }[] }).geo?.[0];
-    const cell = cellForZoom(geo?.zoom ?? 1);
+    const geo = (this.chart.getOption() as { geo?: { zoom?: number; center?: number[] }[] }).geo?.[0];
+    const zoom = geo?.zoom ?? 1;
+    const [lon, lat] = geo?.center ?? [];
+    if (lon !== undefined && lat !== undefined && Number.isFinite(lon) && Number.isFinite(lat))
+      this.onView({ zoom, lon: Math.max(-180, Math.min(180, lon)), lat: Math.max(-90, Math.min(90, lat)) });
+    const cell = cellForZoom(zoom);
     if (cell === this.cell || !this.ctx || !this.signal) return;
     this.cell = cell;
     void this.load(this.ctx, this.signal);
@@ -179,6 +185,12 @@ export class MapPanel {
     this.ctx = ctx;
     this.signal = signal;
     this.setTool("");
+    // A view from the URL (a shared link, a reload, Back): its zoom and center, and so its cells.
+    const view = ctx.state.map;
+    if (view) {
+      this.chart.setOption({ geo: { zoom: view.zoom, center: [view.lon, view.lat] } });
+      this.cell = cellForZoom(view.zoom);
+    }
     const request = geoRequest(ctx, this.cell);
     this.calls?.abort();
     this.calls = new AbortController();

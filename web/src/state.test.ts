@@ -24,6 +24,7 @@ describe("the dashboard's URL state", () => {
       },
       location: { kind: "circle", lat: -33.86882, lon: 151.20929, radiusKm: 50 },
       breakdown: "project",
+      map: { zoom: 5.054, lon: 13.40495, lat: 52.52001 },
     };
     const search = encodeState(state);
     expect(parseState(search)).toEqual(state);
@@ -52,9 +53,19 @@ describe("the dashboard's URL state", () => {
     });
   });
 
+  it("keeps the map's zoom (to 1e-3) and center (to 1e-5 degrees); a zoom out of 1..256 is no view", () => {
+    const state = defaultState();
+    state.map = { zoom: 2.1435888, lon: -73.98765432, lat: 40.7484405 };
+    const search = encodeState(state);
+    expect(search).toBe(`?map=${encodeURIComponent("2.144,-73.98765,40.74844")}`);
+    expect(parseState(search).map).toEqual({ zoom: 2.144, lon: -73.98765, lat: 40.74844 });
+    expect(parseState("?map=300,0,0").map).toBeUndefined();
+    expect(parseState("?map=2,0").map).toBeUndefined();
+  });
+
   it("falls back to defaults field by field on a damaged link", () => {
     const state = parseState(
-      "?module=Bad Module&range=3y&interval=fortnight&from=2026-13&to=2026-01-01&box=1,2,3&near=95,0,10&by=colour&org=org-1",
+      "?module=Bad Module&range=3y&interval=fortnight&from=2026-13&to=2026-01-01&box=1,2,3&near=95,0,10&by=colour&org=org-1&map=0.5,0,0",
     );
     expect(state).toEqual({ ...defaultState(), filters: { ...defaultState().filters, org: ["org-1"] } });
   });

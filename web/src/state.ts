@@ -26,6 +26,13 @@ export type LocationFilter =
   | { kind: "box"; south: number; west: number; north: number; east: number }
   | { kind: "circle"; lat: number; lon: number; radiusKm: number };
 
+/** The map's zoom (1: the whole world) and the [lon, lat] at its center. */
+export interface MapView {
+  zoom: number;
+  lon: number;
+  lat: number;
+}
+
 export interface DashboardState {
   module: string;
   range: RangeChoice;
@@ -38,6 +45,8 @@ export interface DashboardState {
   filters: Record<FilterKey, string[]>;
   location: LocationFilter | undefined;
   breakdown: BreakdownKey;
+  /** The map's zoom and center, which decide its cells; undefined: the whole world. */
+  map: MapView | undefined;
 }
 
 export const DEFAULT_MODULE = "mod-disco";
@@ -53,6 +62,7 @@ export function defaultState(): DashboardState {
     filters: { org: [], project: [], type: [], supply: [], need: [] },
     location: undefined,
     breakdown: "supply",
+    map: undefined,
   };
 }
 
@@ -107,6 +117,12 @@ export function parseState(search: string): DashboardState {
   }
   state.location = parseLocation(params);
   state.breakdown = oneOf(BREAKDOWNS, params.get("by"), "supply");
+  const map = numbers(params.get("map"), 3);
+  if (map) {
+    const [zoom, lon, lat] = map as [number, number, number];
+    if (zoom >= 1 && zoom <= 256 && Math.abs(lon) <= 180 && Math.abs(lat) <= 90)
+      state.map = { zoom, lon, lat };
+  }
   return state;
 }
 
@@ -134,6 +150,8 @@ export function encodeState(state: DashboardState): string {
   if (loc?.kind === "box") params.set("box", [loc.south, loc.west, loc.north, loc.east].map(coord).join(","));
   if (loc?.kind === "circle") params.set("near", [loc.lat, loc.lon, loc.radiusKm].map(coord).join(","));
   if (state.breakdown !== defaults.breakdown) params.set("by", state.breakdown);
+  const map = state.map;
+  if (map) params.set("map", [Math.round(map.zoom * 1000) / 1000, coord(map.lon), coord(map.lat)].join(","));
   const text = params.toString();
   return text === "" ? "" : `?${text}`;
 }
