@@ -8,35 +8,24 @@
  * breakdown.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { parse } from "csv-parse/sync";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type CreateExportLinkRequest,
   QueryGeoRequestSchema,
   QuerySeriesRequestSchema,
   TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import type { TallyDebug } from "../web/src/debug.ts";
+import { CHROMIUM_ARGS, debugOf, downloadedCsv, exported, seriesRows, settled } from "./dashboard-browser.ts";
 import { ROOT, type ServerProcess, startServer } from "./server-process.ts";
 
 const SHOTS = join(ROOT, "test-output/dashboard-audit");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const DAY = 86_400_000;
 /** The browser's zone in these tests: a fixed offset (+06:00, no DST), so local midnights are easy to state. */
 const ZONE = "Asia/Dhaka";
@@ -96,54 +85,6 @@ async function open(search: string, viewport = { width: 1280, height: 900 }): Pr
   return { page, errors, urls };
 }
 
-async function debugOf(page: Page): Promise<TallyDebug> {
-  return page.evaluate(() => window.__tally);
-}
-
-async function settled(page: Page, after: number): Promise<TallyDebug> {
-  await page.waitForFunction(
-    (v) =>
-      window.__tally !== undefined &&
-      window.__tally.settled > v &&
-      window.__tally.settled === window.__tally.view,
-    after,
-    { timeout: 30_000 },
-  );
-  return debugOf(page);
-}
-
-async function seriesRows(request: JsonValue): Promise<[number, string, number][]> {
-  const rows: [number, string, number][] = [];
-  const req = fromJson(QuerySeriesRequestSchema, request);
-  let pageToken = "";
-  do {
-    const page = await api.querySeries({ ...req, pageToken });
-    for (const r of page.rows) {
-      rows.push([
-        Number(r.bucketStart!.seconds) * 1000 + r.bucketStart!.nanos / 1e6,
-        r.group[0] ?? "",
-        r.value,
-      ]);
-    }
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return rows;
-}
-
-async function exported(query: CreateExportLinkRequest["query"]): Promise<string[][]> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of api.exportCsv({ query })) chunks.push(chunk.data);
-  return parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-async function downloadedCsv(page: Page, panel: string): Promise<string[][]> {
-  const [download] = await Promise.all([
-    page.waitForEvent("download"),
-    page.click(`#panel-${panel} button.csv`),
-  ]);
-  return parse(readFileSync((await download.path())!, "utf8"));
-}
-
 /** The request range of a panel, in ms. */
 function rangeOf(request: JsonValue): [number, number] {
   const range = (request as { range: { start: string; end: string } }).range;
@@ -184,7 +125,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(rangeOf(types.request)).toEqual([zoneMidnight(-29), zoneMidnight(1)]);
     expect(await page.inputValue("select[name=tz]")).toBe("");
     expect(await page.textContent("select[name=tz] option[value='']")).toContain(ZONE);
-    const answer = await seriesRows(types.request);
+    const answer = await seriesRows(api, types.request);
     expect(types.data).toEqual(answer);
     expect(sum(answer)).toBeGreaterThan(100);
     expect(debug.panels.map!.data.length).toBeGreaterThan(3);
@@ -207,7 +148,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     debug = await settled(page, debug.view);
     expect(new URL(page.url()).searchParams.get("range")).toBe("7d");
     expect(rangeOf(debug.panels.types!.request)).toEqual([zoneMidnight(-6), zoneMidnight(1)]);
-    expect(debug.panels.types!.data).toEqual(await seriesRows(debug.panels.types!.request));
+    expect(debug.panels.types!.data).toEqual(await seriesRows(api, debug.panels.types!.request));
 
     await page.selectOption("select[name=range]", "24h");
     debug = await settled(page, debug.view);
@@ -225,7 +166,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     for (const panel of ["types", "users"]) {
       expect(debug.panels[panel]!.request, panel).toMatchObject({ interval: "INTERVAL_WEEK" });
     }
-    const weekly = await seriesRows(debug.panels.types!.request);
+    const weekly = await seriesRows(api, debug.panels.types!.request);
     expect(debug.panels.types!.data).toEqual(weekly);
     expect(new Set(weekly.map((r) => r[0])).size).toBeLessThanOrEqual(15);
 
@@ -278,7 +219,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     const fields = { org: "org", project: "project", type: "type", supply: "supplies.name", need: "needs" };
     const range = (debug.panels.types!.request as { range: JsonValue }).range;
     for (const [key, field] of Object.entries(fields)) {
-      const rows = await seriesRows({
+      const rows = await seriesRows(api, {
         module: "mod-disco",
         range,
         interval: "INTERVAL_TOTAL",
@@ -300,7 +241,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     const map = await zoomIn(page);
     const file = await downloadedCsv(page, "map");
     expect(file).toEqual(
-      await exported({ case: "geo", value: fromJson(QueryGeoRequestSchema, map.request) }),
+      await exported(api, { case: "geo", value: fromJson(QueryGeoRequestSchema, map.request) }),
     );
     expect(file.length - 1).toBe(map.data.length);
 
@@ -310,7 +251,7 @@ describe("the dashboard against issue 5, on `tally demo`'s data", () => {
     expect(debug.panels.breakdown!.request).toMatchObject({ groupBy: ["needs"], interval: "INTERVAL_TOTAL" });
     const breakdown = await downloadedCsv(page, "breakdown");
     expect(breakdown).toEqual(
-      await exported({
+      await exported(api, {
         case: "series",
         value: fromJson(QuerySeriesRequestSchema, debug.panels.breakdown!.request),
       }),

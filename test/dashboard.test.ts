@@ -9,10 +9,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { parse } from "csv-parse/sync";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -22,20 +21,11 @@ import {
   QuerySeriesRequestSchema,
   TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
-import type { TallyDebug } from "../web/src/debug.ts";
+import { CHROMIUM_ARGS, debugOf, downloadedCsv, exported, seriesRows, settled } from "./dashboard-browser.ts";
 import { DISCO, generateReferenceData, toEventInit } from "./reference-data.ts";
 import { ROOT, type ServerProcess, startServer } from "./server-process.ts";
 
 const SHOTS = join(ROOT, "test-output/dashboard");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 /** The reference data's whole span, in Berlin time: daily buckets across both 2026 DST changes. */
 const VIEW = `?module=${DISCO}&from=2026-02-15&to=2026-11-14&tz=Europe/Berlin`;
 
@@ -96,57 +86,6 @@ async function open(search: string, viewport = { width: 1280, height: 900 }): Pr
   return { page, errors, calls };
 }
 
-async function debugOf(page: Page): Promise<TallyDebug> {
-  return page.evaluate(() => window.__tally);
-}
-
-/** Waits until a view newer than `after` has finished loading every panel. */
-async function settled(page: Page, after: number): Promise<TallyDebug> {
-  await page.waitForFunction(
-    (v) =>
-      window.__tally !== undefined &&
-      window.__tally.settled > v &&
-      window.__tally.settled === window.__tally.view,
-    after,
-    { timeout: 30_000 },
-  );
-  return debugOf(page);
-}
-
-/** The API's own answer to a series request the page made: [bucketStart ms, group, value] rows. */
-async function seriesRows(request: JsonValue): Promise<[number, string, number][]> {
-  const rows: [number, string, number][] = [];
-  const req = fromJson(QuerySeriesRequestSchema, request);
-  let pageToken = "";
-  do {
-    const page = await api.querySeries({ ...req, pageToken });
-    for (const r of page.rows) {
-      rows.push([
-        Number(r.bucketStart!.seconds) * 1000 + r.bucketStart!.nanos / 1e6,
-        r.group[0] ?? "",
-        r.value,
-      ]);
-    }
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return rows;
-}
-
-async function exported(query: CreateExportLinkRequest["query"]): Promise<string[][]> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of api.exportCsv({ query })) chunks.push(chunk.data);
-  return parse(Buffer.concat(chunks).toString("utf8"));
-}
-
-async function downloadedCsv(page: Page, panel: string): Promise<string[][]> {
-  const [download] = await Promise.all([
-    page.waitForEvent("download"),
-    page.click(`#panel-${panel} button.csv`),
-  ]);
-  expect(download.suggestedFilename()).toMatch(/\.csv$/);
-  return parse(readFileSync((await download.path())!, "utf8"));
-}
-
 async function shot(page: Page, name: string, selector?: string): Promise<void> {
   const path = join(SHOTS, `${name}.png`);
   if (selector) await page.locator(selector).screenshot({ path });
@@ -198,7 +137,7 @@ describe("the dashboard in headless Chromium", () => {
       timeZone: "Europe/Berlin",
       groupBy: ["type"],
     });
-    const answer = await seriesRows(types.request);
+    const answer = await seriesRows(api, types.request);
     expect(types.data).toEqual(answer);
     expect(types.total).toBe(sum(answer));
     expect(sum(answer)).toBeGreaterThan(1000);
@@ -213,10 +152,10 @@ describe("the dashboard in headless Chromium", () => {
     expect(users.request).toMatchObject({
       aggregation: { function: "AGGREGATION_FUNCTION_COUNT_UNIQUE", field: "userId" },
     });
-    expect(users.data).toEqual(await seriesRows(users.request));
+    expect(users.data).toEqual(await seriesRows(api, users.request));
     const breakdown = debug.panels.breakdown!;
     expect(breakdown.request).toMatchObject({ interval: "INTERVAL_TOTAL", groupBy: ["supplies.name"] });
-    expect(breakdown.data).toEqual(await seriesRows(breakdown.request));
+    expect(breakdown.data).toEqual(await seriesRows(api, breakdown.request));
     await page.context().close();
   });
 
@@ -246,12 +185,12 @@ describe("the dashboard in headless Chromium", () => {
     for (const panel of ["types", "users", "breakdown", "map", "events"]) {
       expect(after.panels[panel]!.request, panel).toMatchObject({ filters });
     }
-    const answer = await seriesRows(after.panels.types!.request);
+    const answer = await seriesRows(api, after.panels.types!.request);
     expect(after.panels.types!.data).toEqual(answer);
     expect(sum(answer)).toBeGreaterThan(0);
     expect(sum(answer)).toBeLessThan(before.panels.types!.total!);
-    expect(after.panels.users!.data).toEqual(await seriesRows(after.panels.users!.request));
-    expect(after.panels.breakdown!.data).toEqual(await seriesRows(after.panels.breakdown!.request));
+    expect(after.panels.users!.data).toEqual(await seriesRows(api, after.panels.users!.request));
+    expect(after.panels.breakdown!.data).toEqual(await seriesRows(api, after.panels.breakdown!.request));
 
     // The breakdown field is part of the view too.
     await page.selectOption("select[name=by]", "org");
@@ -315,7 +254,7 @@ describe("the dashboard in headless Chromium", () => {
       expect(lon).toBeGreaterThanOrEqual(west);
       expect(lon).toBeLessThanOrEqual(east);
     }
-    expect(debug.panels.types!.data).toEqual(await seriesRows(debug.panels.types!.request));
+    expect(debug.panels.types!.data).toEqual(await seriesRows(api, debug.panels.types!.request));
     await shot(page, "map-box", "#panel-map");
 
     // A 500 km radius around a clicked point replaces the box: the point is the biggest circle's centre.
@@ -338,7 +277,7 @@ describe("the dashboard in headless Chromium", () => {
       geo: { circle: { center: { lat: near[0], lon: near[1] }, radiusMeters: 500_000 } },
     });
     expect(debug.panels.map!.total).toBeGreaterThan(0);
-    expect(debug.panels.types!.data).toEqual(await seriesRows(debug.panels.types!.request));
+    expect(debug.panels.types!.data).toEqual(await seriesRows(api, debug.panels.types!.request));
     await shot(page, "map-radius", "#panel-map");
 
     // Zooming in makes the cells finer: the map asks again with a smaller cell size.
@@ -373,7 +312,7 @@ describe("the dashboard in headless Chromium", () => {
     };
     for (const [panel, query] of Object.entries(queries)) {
       const downloaded = await downloadedCsv(page, panel);
-      expect(downloaded, panel).toEqual(await exported(query));
+      expect(downloaded, panel).toEqual(await exported(api, query));
     }
     // The time chart's file holds its rows: a header, then a row per bucket and type.
     const types = await downloadedCsv(page, "types");
@@ -455,7 +394,7 @@ describe("the dashboard in headless Chromium", () => {
     await page.check('details[data-filter=type] input[value="unenrolled"]');
     const after = await settled(page, 1);
     expect(after.panels.types!.request).toMatchObject({ types: ["unenrolled"] });
-    expect(after.panels.types!.data).toEqual(await seriesRows(after.panels.types!.request));
+    expect(after.panels.types!.data).toEqual(await seriesRows(api, after.panels.types!.request));
     await shot(page, "phone-filtered");
     expect(errors).toEqual([]);
     await page.context().close();
