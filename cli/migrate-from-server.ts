@@ -10,14 +10,13 @@
  * lets the rerun skip what was done. Nothing is lost: every event listed is acknowledged by the
  * destination (accepted, or a duplicate of one already there), checked batch by batch.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
 import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Event, Order } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import type { EventStore } from "../store/event-store.ts";
 import type { JsonObject, StoredEvent } from "../store/json.ts";
 import type { TelemetryClient } from "./client.ts";
 import { CliError } from "./errors.ts";
+import { readStateFile, writeStateFile } from "./state-file.ts";
 
 /** Where the events go: a module's batch stored, its acknowledgement returned. */
 export type Destination = (
@@ -111,7 +110,7 @@ export async function migrateFromServer(
       }
       pageToken = page.nextPageToken;
       state.modules[module] = pageToken || "done";
-      if (options.statePath) await saveState(options.statePath, state);
+      if (options.statePath) await writeStateFile(options.statePath, state);
       options.onPage?.(module, copy.listed);
     } while (pageToken);
   }
@@ -119,16 +118,11 @@ export async function migrateFromServer(
 }
 
 function loadState(path: string | undefined, from: string, to: string): State {
-  if (!path || !existsSync(path)) return { from, to, modules: {} };
-  const state = JSON.parse(readFileSync(path, "utf8")) as State;
+  const state = readStateFile<State>(path);
+  if (!state) return { from, to, modules: {} };
   if (state.from !== from || state.to !== to || typeof state.modules !== "object")
     throw new CliError(
       `--state ${path} belongs to another migration (${state.from} to ${state.to}); use another file`,
     );
   return state;
-}
-
-async function saveState(path: string, state: State): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify(state));
-  await rename(`${path}.tmp`, path);
 }

@@ -5,8 +5,6 @@
  * and a state file of finished partitions lets the rerun skip them. Nothing is lost: every event is
  * acknowledged (accepted, or a duplicate of one already there), and the totals are checked at the end.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { EventSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
@@ -15,6 +13,7 @@ import type { EventStore } from "../store/event-store.ts";
 import { listModules } from "../store/retention.ts";
 import type { TelemetryClient } from "./client.ts";
 import { CliError } from "./errors.ts";
+import { readStateFile, writeStateFile } from "./state-file.ts";
 
 interface State {
   tenant: string;
@@ -88,7 +87,7 @@ export async function migrateToServer(
       await flush();
       done.add(name);
       state.done = [...done];
-      if (options.statePath) await saveState(options.statePath, state);
+      if (options.statePath) await writeStateFile(options.statePath, state);
       options.onPartition?.(name, sent);
     }
   }
@@ -96,16 +95,11 @@ export async function migrateToServer(
 }
 
 function loadState(path: string | undefined, tenant: string, to: string): State {
-  if (!path || !existsSync(path)) return { tenant, to, done: [] };
-  const state = JSON.parse(readFileSync(path, "utf8")) as State;
+  const state = readStateFile<State>(path);
+  if (!state) return { tenant, to, done: [] };
   if (state.tenant !== tenant || state.to !== to)
     throw new CliError(
       `--state ${path} belongs to a migration of ${state.tenant} to ${state.to}; use another file`,
     );
   return state;
-}
-
-async function saveState(path: string, state: State): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify(state));
-  await rename(`${path}.tmp`, path);
 }

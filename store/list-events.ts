@@ -26,7 +26,8 @@ export interface Candidate {
   row: number;
 }
 
-function compare(a: EventCursor, b: EventCursor): number {
+/** The listing order of two events (ascending): by time, then by id. */
+export function compare(a: EventCursor, b: EventCursor): number {
   return a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
@@ -130,7 +131,6 @@ export async function listEvents(
   // again from a new listing (whole reads the last time).
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
-    const page: Candidate[] = [];
     let resume: number | undefined;
     let scanned = 0;
     let day = "";
@@ -154,21 +154,13 @@ export async function listEvents(
           visit,
         })
       : scan(store, sel, { order: spec.order, take, visit });
-    for await (const matches of matched) {
-      for (const c of orderedCandidates(matches, desc)) {
-        if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
-        page.push(c);
-        if (page.length > limit) break;
-      }
-      if (page.length > limit) break;
-      if (scanned >= maxEvents) {
-        const next = desc ? dayStart(day) : dayStart(day) + DAY_MS;
-        if (desc ? next > sel.start : next < sel.end) {
-          resume = next;
-          break;
-        }
-      }
-    }
+    const page = await firstAfter(matched, limit, cursor, desc, () => {
+      if (scanned < maxEvents) return false;
+      const next = desc ? dayStart(day) : dayStart(day) + DAY_MS;
+      if (desc ? next <= sel.start : next >= sel.end) return false;
+      resume = next;
+      return true;
+    });
     const shown = page.slice(0, limit);
     const segments = [...new Set(shown.map((c) => c.segment))];
     const loaded = await Promise.all(segments.map((s) => s.ensure(EVENT_COLUMNS)));
@@ -191,20 +183,35 @@ export async function candidatesAfter(
   limit: number,
   cursor: EventCursor | undefined,
 ): Promise<{ page: Candidate[]; more: boolean }> {
-  const desc = spec.order === "desc";
   const sel = narrowed(spec, cursor);
-  const page: Candidate[] = [];
-  if (sel.start >= sel.end) return { page, more: false };
+  if (sel.start >= sel.end) return { page: [], more: false };
   const take = { rows: limit + 1, after: cursor };
-  for await (const matches of scan(store, sel, { order: spec.order, take, cache: false })) {
+  const matched = scan(store, sel, { order: spec.order, take, cache: false });
+  const page = await firstAfter(matched, limit, cursor, spec.order === "desc");
+  return { page: page.slice(0, limit), more: page.length > limit };
+}
+
+/**
+ * The first `limit` + 1 matches after `cursor` in the listing order (the extra one tells that more
+ * follow). `stop`, asked after each partition that left the page short, may end it there.
+ */
+async function firstAfter(
+  matched: AsyncIterable<Match[]>,
+  limit: number,
+  cursor: EventCursor | undefined,
+  desc: boolean,
+  stop?: () => boolean,
+): Promise<Candidate[]> {
+  const page: Candidate[] = [];
+  for await (const matches of matched) {
     for (const c of orderedCandidates(matches, desc)) {
       if (cursor && (desc ? compare(c, cursor) >= 0 : compare(c, cursor) <= 0)) continue;
       page.push(c);
-      if (page.length > limit) break;
+      if (page.length > limit) return page;
     }
-    if (page.length > limit) break;
+    if (stop?.()) break;
   }
-  return { page: page.slice(0, limit), more: page.length > limit };
+  return page;
 }
 
 /** What `materialise` reads of a row beyond its time and id. */

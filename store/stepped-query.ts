@@ -19,7 +19,7 @@ import type { EventStore } from "./event-store.ts";
 import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
 import { dayStart } from "./keys.ts";
-import { type EventCursor, type ListedEvent, listEvents } from "./list-events.ts";
+import { compare, type EventCursor, type ListedEvent, listEvents } from "./list-events.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { LOCATION, scan } from "./scan.ts";
 import {
@@ -247,7 +247,7 @@ function listed(e: SteppedEvent): ListedEvent {
 
 /** Whether `next` is past `previous` in the listing order. */
 function movedOn(previous: EventCursor, next: EventCursor, order: "asc" | "desc"): boolean {
-  const after = next.time - previous.time || (next.id > previous.id ? 1 : next.id < previous.id ? -1 : 0);
+  const after = compare(next, previous);
   return order === "desc" ? after < 0 : after > 0;
 }
 

@@ -41,11 +41,7 @@ const map = new MapPanel(
   (location) => navigate({ ...state, location }, "view"),
   // A zoom or pan reloads the map alone (map-panel.ts); the URL only follows it, without a history entry
   // per wheel step.
-  (view) => {
-    state = parseState(encodeState({ ...state, map: view }));
-    const search = encodeState(state);
-    if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
-  },
+  (view) => show({ ...state, map: view }, "replace"),
 );
 const events = new EventsPanel(api, reload);
 
@@ -57,11 +53,18 @@ by.addEventListener("change", () => {
 });
 
 function navigate(next: DashboardState, change: Change | "breakdown"): void {
+  show(next, "push");
+  refresh(change);
+}
+
+/** Makes `next` the state and the URL: a new history entry, or (a map's zoom) in place of the last. */
+function show(next: DashboardState, entry: "push" | "replace"): void {
   // The view is what its URL says (coordinates rounded as written), so that a reload shows the same.
   const search = encodeState(next);
   state = parseState(search);
-  if (search !== location.search) history.pushState(null, "", `${location.pathname}${search}`);
-  refresh(change);
+  if (search === location.search) return;
+  if (entry === "push") history.pushState(null, "", `${location.pathname}${search}`);
+  else history.replaceState(null, "", `${location.pathname}${search}`);
 }
 
 window.addEventListener("popstate", () => {
