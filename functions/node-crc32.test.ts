@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { generateEvents } from "../scripts/bench-data.ts";
 import { crc32, useCrc32 } from "../store/crc32.ts";
-import { encodeSegment, Segment } from "../store/segment-format.ts";
+import { Segment } from "../store/segment.ts";
+import { encodeSegment } from "../store/segment-encode.ts";
 import { nodeCrc32 } from "./node-crc32.ts";
 
 describe("nodeCrc32", () => {

@@ -14,6 +14,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { useCrc32 } from "../store/crc32.ts";
 import { TallyError } from "../store/errors.ts";
 import type { StoredEvent } from "../store/json.ts";
+import { encodeSegment } from "../store/segment-encode.ts";
 import {
   INLINE_ENCODER,
   type Merged,
@@ -24,7 +25,6 @@ import {
   type SegmentEncoder,
   unpackPrepared,
 } from "../store/segment-encoder.ts";
-import { encodeSegment } from "../store/segment-format.ts";
 import { nodeCrc32 } from "./node-crc32.ts";
 import { nodeInflate } from "./node-inflate.ts";
 

@@ -16,7 +16,7 @@ import {
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
 import type { StoredEvent } from "../store/json.ts";
-import { encodeSegment } from "../store/segment-format.ts";
+import { encodeSegment } from "../store/segment-encode.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { decodeRecordRequest, preparedOf, type RecordRequestLike } from "./record-decoder.ts";
 import { validateRecord } from "./validate-events.ts";

@@ -1,6 +1,6 @@
 /**
  * Partial reads: a driver that has `getItemRanges` lets the store fetch a large segment's header and only
- * the columns a query uses, rather than the whole file (store/segment-format.ts, Segment.lazy). unstorage
+ * the columns a query uses, rather than the whole file (store/segment.ts, Segment.lazy). unstorage
  * has no such call, so the store finds it on the mounted driver (`storage.getMount(key).driver`).
  *
  * @module

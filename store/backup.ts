@@ -17,7 +17,7 @@ import { TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { parseEventKey } from "./keys.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { copySegment, tenantSegments } from "./tenant-copy.ts";
 import { buried, type Tombstone } from "./tombstones.ts";
 

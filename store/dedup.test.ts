@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { duplicateMasks, holds } from "./dedup.ts";
 import type { StoredEvent } from "./json.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
 
 const event = (id: string, time: number): StoredEvent => ({
   id,

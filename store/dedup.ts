@@ -7,7 +7,7 @@
  * first segment (by name) that holds it. Segments are sorted by (time, id), so the check is a merge of the
  * time columns of segments whose time ranges overlap — nothing at all when they do not.
  */
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 /** For each segment (in name order), a mask of rows that repeat an earlier segment's event, or null. */
 export function duplicateMasks(segments: readonly Segment[]): (Uint8Array | null)[] {

@@ -12,7 +12,7 @@
 import type { EventStore } from "./event-store.ts";
 import { eventsPrefix, parseEventKey, segmentWrittenAt, tenantPrefix } from "./keys.ts";
 import { isQuarantined, quarantinedFrom } from "./quarantine.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { buried, type Tombstone } from "./tombstones.ts";
 
 /**

@@ -15,7 +15,7 @@ import { queryGeo } from "./geo-query.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, segmentKey } from "./keys.ts";
 import type { GeoQuerySpec, SeriesSpec } from "./query-spec.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { querySeries } from "./series.ts";
 
 const DAY = 86_400_000;

@@ -11,7 +11,7 @@ import { checkEncryptionKeys } from "./encryption-check.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { listEvents } from "./list-events.ts";
-import { encodeSegment } from "./segment-format.ts";
+import { encodeSegment } from "./segment-encode.ts";
 
 const T0 = Date.UTC(2026, 2, 1);
 const key = (fill: number) => new Uint8Array(32).fill(fill);

@@ -25,9 +25,10 @@ import {
 import { mapLimit } from "./map-limit.ts";
 import { PartitionIds } from "./partition-ids.ts";
 import { isQuarantined, quarantine, quarantinedError, quarantinedFrom } from "./quarantine.ts";
+import { Segment } from "./segment.ts";
 import { SegmentCache } from "./segment-cache.ts";
+import { encodeSegment } from "./segment-encode.ts";
 import { INLINE_ENCODER, mergedEvents, type SegmentEncoder } from "./segment-encoder.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
 import { guardStorage, storageFailure } from "./storage-errors.ts";
 import { buried, type Tombstone, Tombstones } from "./tombstones.ts";
 
@@ -80,7 +81,7 @@ interface RangeDriver {
 }
 /**
  * A lazy read first fetches this much of a segment: its header (~10 KiB for a compacted day) and what the
- * layout puts after it, the smallest rollup tables (segment-format.ts), so that a query answered from them
+ * layout puts after it, the smallest rollup tables (segment-encode.ts `layoutOrder`), so that a query answered from them
  * reads each segment once. A longer header (up to MAX_HEAD_BYTES) is read again at its length. A file no
  * longer than this is read whole.
  */

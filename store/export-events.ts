@@ -13,7 +13,7 @@ import { dayStart } from "./keys.ts";
 import { type Candidate, candidatesAfter, type EventCursor, streamRows } from "./list-events.ts";
 import type { ListSpec } from "./query-spec.ts";
 import { type Match, scan } from "./scan.ts";
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 export async function* eventRows(
   store: EventStore,

@@ -3,10 +3,10 @@
  * that filters, groups and aggregations read both the same way.
  */
 import { canonicalJson, type JsonValue } from "./json.ts";
+import type { Segment } from "./segment.ts";
 import {
   type PathColumn,
   pathColumnBytes,
-  type Segment,
   TAG_FALSE,
   TAG_NULL,
   TAG_NUMBER,

@@ -4,7 +4,8 @@
  */
 import { encodeOperand, type FieldColumn, fieldColumn } from "./fields.ts";
 import type { FilterSpec } from "./query-spec.ts";
-import { type Segment, TAG_NUMBER, TAG_STRING } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
+import { TAG_NUMBER, TAG_STRING } from "./segment-format.ts";
 
 export type RowPredicate = (row: number) => boolean;
 export type CompiledFilter = boolean | RowPredicate;

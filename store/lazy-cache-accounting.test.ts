@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { QUERIES, runTally } from "../scripts/bench-queries.ts";
 import { compactedStore } from "../test/compacted-store.ts";
 import { EventStore } from "./event-store.ts";
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 const AS_OF = Date.UTC(2030, 0, 1);
 

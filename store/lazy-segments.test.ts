@@ -19,7 +19,7 @@ import { queryGeo } from "./geo-query.ts";
 import { type EventCursor, listEvents } from "./list-events.ts";
 import { isQuarantined } from "./quarantine.ts";
 import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { querySeries } from "./series.ts";
 import { queryGeoStepped, querySeriesStepped, runStep, type Step } from "./stepped-query.ts";
 

@@ -8,7 +8,7 @@ import type { StoredEvent } from "./json.ts";
 import { dayStart } from "./keys.ts";
 import type { ListSpec } from "./query-spec.ts";
 import { IDS, type Match, scan } from "./scan.ts";
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 /** An event as ListEvents returns it. */
 export type ListedEvent = Pick<StoredEvent, "id" | "type" | "time" | "data" | "lat" | "lon">;

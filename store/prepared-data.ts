@@ -4,7 +4,7 @@
  * objects, stringifying them and walking them again (the three largest costs of ingest over HTTP).
  *
  * What it holds is exactly what the object path makes of the same data: the text is `JSON.stringify(data)`
- * and the values are what segment-format.ts's walk pushes (flatten.ts's rules), in the walk's order — an
+ * and the values are what segment-encode.ts's walk pushes (flatten.ts's rules), in the walk's order — an
  * object's own value (its canonical text) before its children's, a key whose value holds nothing (an
  * empty array) still reaching its path. record-decoder.test.ts proves the text and the encoded segment
  * byte-equal to the object path's on fuzzed requests. The decoder leaves anything unusual to the object

@@ -15,7 +15,8 @@ import { compileColumnFilter, type RowPredicate } from "./filter.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import { ROLLUP_SLOT_MS, type RollupTable } from "./rollup.ts";
 import { projectRollup } from "./rollup-projection.ts";
-import { type Segment, TAG_STRING } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
+import { TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf } from "./time-buckets.ts";
 
 /** A segment's time span cut at the query's boundaries: piece i is [cuts[i-1], cuts[i]), open-ended. */

@@ -8,7 +8,7 @@
  * reuses every segment inside it. A segment read again from storage is a new object and starts empty; the
  * bytes kept count toward the segment cache's bound (`Segment.hold`) and go with their segment.
  */
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 /** Per group of the query (its values, and the key the accumulator knows it by), events per piece. */
 export interface SegmentCounts {

@@ -15,7 +15,7 @@ import { EventStore } from "./event-store.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
 import { dayOf, segmentKey } from "./keys.ts";
 import type { FilterSpec, SeriesSpec } from "./query-spec.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { querySeries, type SeriesResult } from "./series.ts";
 
 const HOUR = 3_600_000;

@@ -8,7 +8,7 @@ import type { EventStore, Partition } from "./event-store.ts";
 import { compileFilter, type RowPredicate } from "./filter.ts";
 import { bboxMayMatch, geoPredicate } from "./geo.ts";
 import type { Selection } from "./query-spec.ts";
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 export interface Match {
   day: string;

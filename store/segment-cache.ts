@@ -2,7 +2,7 @@
  * Decoded segments, least recently used first out, bounded in bytes. Segments are immutable once written,
  * so a cached one is never stale: a key either holds these bytes or is gone.
  */
-import type { Segment } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
 
 export class SegmentCache {
   private readonly entries = new Map<string, { segment: Segment; bytes: number }>();

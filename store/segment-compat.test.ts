@@ -13,7 +13,7 @@ import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { dayOf, segmentKey } from "./keys.ts";
 import type { SeriesSpec } from "./query-spec.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 import { querySeries, type SeriesResult } from "./series.ts";
 
 const fixture = (name: string) =>

@@ -1,5 +1,5 @@
 /**
- * The segment encoder (segment-format.ts) writes exactly the bytes of the plainer encoder it replaced
+ * The segment encoder (segment-encode.ts) writes exactly the bytes of the plainer encoder it replaced
  * (test/segment-encode-reference.ts) — rows, path columns, dictionary, rollup tables, header — on random
  * schemaless events: nested objects and arrays, unicode (lone surrogates too), numbers (-0, huge, tiny),
  * booleans, nulls, missing locations, duplicate and unsorted times, fresh and compacted.
@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { referenceEncodeSegment } from "../test/segment-encode-reference.ts";
 import type { JsonObject, JsonValue, StoredEvent } from "./json.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
 
 const keyArb = fc.oneof(
   fc.constantFrom("org", "project", "supplies", "needs", "name", "value", "a", "b", "a.b", "__proto__", ""),

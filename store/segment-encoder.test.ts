@@ -5,8 +5,8 @@ import { decodeRecordRequest } from "../functions/record-decoder.ts";
 import { validateRecord } from "../functions/validate-events.ts";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { generateEvents, toEventInit } from "../scripts/bench-data.ts";
+import { encodeSegment } from "./segment-encode.ts";
 import { packPrepared, unpackPrepared } from "./segment-encoder.ts";
-import { encodeSegment } from "./segment-format.ts";
 
 function prepared(count: number, seed: number) {
   const bytes = toBinary(

@@ -9,7 +9,8 @@
 import type { Inflate } from "./codec.ts";
 import type { StoredEvent } from "./json.ts";
 import { type PreparedData, type PreparedParts, preparedFromParts, preparedParts } from "./prepared-data.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
 
 export interface SegmentEncoder {
   /** encodeSegment(events, ingestedAt), wherever it runs. */

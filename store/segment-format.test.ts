@@ -9,7 +9,9 @@ import { describe, expect, it } from "vitest";
 import { crc32 } from "./crc32.ts";
 import { TallyError } from "./errors.ts";
 import type { StoredEvent } from "./json.ts";
-import { encodeSegment, SEGMENT_VERSION, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
+import { SEGMENT_VERSION } from "./segment-format.ts";
 
 const events: StoredEvent[] = Array.from({ length: 40 }, (_, i) => ({
   id: `e${i}`,

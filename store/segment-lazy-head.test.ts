@@ -9,7 +9,8 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { segmentColumns } from "../test/segment-columns.ts";
 import { crc32 } from "./crc32.ts";
 import { TallyError } from "./errors.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
 
 /** A compacted segment (per-column sums, rollup tables) of ~3,000 events: a few hundred KiB. */
 const events = generateEvents(3000, { start: Date.UTC(2026, 0, 5), end: Date.UTC(2026, 0, 6) });

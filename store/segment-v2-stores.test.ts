@@ -17,7 +17,8 @@ import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
 import { isQuarantined } from "./quarantine.ts";
 import type { ListSpec } from "./query-spec.ts";
-import { encodeSegment, Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
+import { encodeSegment } from "./segment-encode.ts";
 import { copyTenant, countEvents } from "./tenant-copy.ts";
 
 const AS_OF = Date.UTC(2030, 0, 1);

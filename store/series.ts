@@ -11,7 +11,8 @@ import type { RollupTable } from "./rollup.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
 import { keepCounts, keptCounts, type SegmentCounts } from "./rollup-results.ts";
 import { type Claim, type Match, scan } from "./scan.ts";
-import { type Segment, TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
+import type { Segment } from "./segment.ts";
+import { TAG_NUMBER, TAG_OBJECT, TAG_STRING } from "./segment-format.ts";
 import { bucketIndexOf, bucketStarts } from "./time-buckets.ts";
 import { valueIds } from "./value-ids.ts";
 

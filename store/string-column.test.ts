@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { StringColumn } from "./segment-format.ts";
+import { StringColumn } from "./string-column.ts";
 
 /** ASCII-only columns (decoded whole once read often) and others (decoded string by string). */
 const texts = fc.oneof(

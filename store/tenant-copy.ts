@@ -14,7 +14,7 @@ import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { parseEventKey } from "./keys.ts";
 import { listModules } from "./retention.ts";
-import { Segment } from "./segment-format.ts";
+import { Segment } from "./segment.ts";
 
 export interface StoredSegment {
   module: string;

@@ -16,7 +16,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { RecordEventsRequestSchema } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { prng } from "../scripts/bench-data.ts";
-import { Segment } from "../store/segment-format.ts";
+import { Segment } from "../store/segment.ts";
 import { bundleServer, type ServerProcess, startServer } from "./server-process.ts";
 
 export interface CrashLoopOptions {

@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { deflateSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import type { Inflate } from "../store/codec.ts";
-import { encodeSegment, Segment } from "../store/segment-format.ts";
+import { Segment } from "../store/segment.ts";
+import { encodeSegment } from "../store/segment-encode.ts";
 
 export function inflatePrefixSuite(name: string, inflate: Inflate): void {
   const prefix = inflate.prefix!;

@@ -1,5 +1,5 @@
 /**
- * The segment encoder as it was before ingest was made faster (segment-format.ts `encodeSegment`), kept
+ * The segment encoder as it was before ingest was made faster (segment-encode.ts `encodeSegment`), kept
  * unchanged as the reference that encoder is proven byte-for-byte equal to on fuzzed events
  * (segment-encode.test.ts). Not used by the store.
  */
@@ -8,11 +8,11 @@ import { crc32 } from "../store/crc32.ts";
 import { csvPaths } from "../store/csv-flatten.ts";
 import { canonicalJson, type JsonValue, type StoredEvent } from "../store/json.ts";
 import { buildRollups } from "../store/rollup.ts";
+import { slotKind } from "../store/segment-encode.ts";
 import {
   type PathColumn,
   type RollupInfo,
   SEGMENT_VERSION,
-  slotKind,
   TAG_FALSE,
   TAG_NULL,
   TAG_NUMBER,
