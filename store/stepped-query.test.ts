@@ -317,3 +317,51 @@ describe("stepped ListEvents pages", () => {
     expect(stepped.events.some((e) => Number.isNaN(e.lat))).toBe(true);
   });
 });
+
+describe("stepped answers keep a location of -0", () => {
+  // The API stores -0 as sent (a client's `-0.0` longitude on the Greenwich meridian), and protobuf writes
+  // -0 on the wire as -0: steps carry it through JSON, which writes -0 as 0.
+  const zero = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+  beforeAll(async () => {
+    for (const [k, day] of [0, 0, 1, 2].entries())
+      await zero.record("acme", "m", [
+        {
+          id: `z${k}`,
+          type: "t",
+          time: START + day * 86_400_000 + k,
+          data: {},
+          lat: -0,
+          lon: k === 3 ? 5 : -0,
+        },
+      ]);
+  });
+  const sel = () => ({
+    tenant: "acme",
+    module: "m",
+    start: START,
+    end: END,
+    types: [],
+    filters: [],
+    asOf: zero.now(),
+  });
+  const run = (step: Step) =>
+    runStep(zero, JSON.parse(JSON.stringify(step)) as Step, 1).then(
+      (s) => JSON.parse(JSON.stringify(s)) as Step,
+    );
+
+  it("QueryGeo: a bin at -0 stays at -0", async () => {
+    const spec: GeoQuerySpec = { ...sel(), cellDegrees: 1, minCount: 1 };
+    const whole = await queryGeo(zero, spec);
+    expect(Object.is(whole.find((b) => b.count === 3)?.lon, -0)).toBe(true);
+    expect(await queryGeoStepped(spec, run)).toEqual(whole);
+  });
+
+  it("ListEvents: an event at -0 stays at -0", async () => {
+    for (const order of ["asc", "desc"] as const) {
+      const spec: ListSpec = { ...sel(), order };
+      const whole = await listEvents(zero, spec, 10, undefined);
+      expect(whole.events.filter((e) => Object.is(e.lat, -0)).length).toBe(4);
+      expect(await listEventsStepped(spec, 10, undefined, run)).toEqual(whole);
+    }
+  });
+});

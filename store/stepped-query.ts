@@ -57,8 +57,23 @@ export type PageStep = {
   more?: boolean;
 };
 
-/** A listed event as a step carries it: JSON has no NaN, so an absent location is null. */
-type SteppedEvent = Omit<ListedEvent, "lat" | "lon"> & { lat: number | null; lon: number | null };
+/** A listed event as a step carries it: its location as `JsonNumber`s (an absent one is NaN, may be -0). */
+type SteppedEvent = Omit<ListedEvent, "lat" | "lon"> & { lat: JsonNumber; lon: JsonNumber };
+
+/**
+ * A number in a step's JSON: JSON writes NaN and ±Infinity as null and -0 as 0, so those travel as
+ * strings. (-0 is a location the API stores as sent, and protobuf writes it as -0: a step must keep it.)
+ */
+type JsonNumber = number | string;
+
+function toJsonNumber(n: number): JsonNumber {
+  if (Object.is(n, -0)) return "-0";
+  return Number.isFinite(n) ? n : String(n);
+}
+
+function fromJsonNumber(v: JsonNumber): number {
+  return typeof v === "number" ? v : Number(v);
+}
 
 /** An events export's first pass: the union of its data columns (`state`) so far. */
 export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done: boolean; state?: string[] };
@@ -85,8 +100,8 @@ export const EXPORT_STEP_ROWS = 50_000;
 /** And at most about this much text (events of large data make long rows). */
 export const EXPORT_STEP_CHARS = 8 * 1024 * 1024;
 
-/** Geo cells as `[cellLat, cellLon, latSum, lonSum, count]`. */
-export type GeoState = [number, number, number, number, number][];
+/** Geo cells as `[cellLat, cellLon, latSum, lonSum, count]` (a sum of locations at -0 is -0). */
+export type GeoState = [number, number, JsonNumber, JsonNumber, number][];
 
 /** Runs one step somewhere (in process, or in a fresh Worker invocation) and returns the next. */
 export type StepRunner = (step: Step) => Promise<Step>;
@@ -149,7 +164,8 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
     return { ...step, from: step.spec.end, done: true, state: acc.save() };
   }
   const cells = loadCells(step.state);
-  const save = (): GeoState => [...cells.values()].map((b) => [b.cellLat, b.cellLon, b.lat, b.lon, b.count]);
+  const save = (): GeoState =>
+    [...cells.values()].map((b) => [b.cellLat, b.cellLon, toJsonNumber(b.lat), toJsonNumber(b.lon), b.count]);
   for await (const partition of scan(store, sel, { fields: [LOCATION], visit })) {
     accumulateGeo(cells, step.spec, partition);
     const next = dayStart(day) + DAY_MS;
@@ -238,11 +254,11 @@ export async function listEventsStepped(
 }
 
 function stepped(e: ListedEvent): SteppedEvent {
-  return { ...e, lat: Number.isNaN(e.lat) ? null : e.lat, lon: Number.isNaN(e.lon) ? null : e.lon };
+  return { ...e, lat: toJsonNumber(e.lat), lon: toJsonNumber(e.lon) };
 }
 
 function listed(e: SteppedEvent): ListedEvent {
-  return { ...e, lat: e.lat ?? Number.NaN, lon: e.lon ?? Number.NaN };
+  return { ...e, lat: fromJsonNumber(e.lat), lon: fromJsonNumber(e.lon) };
 }
 
 /** Whether `next` is past `previous` in the listing order. */
@@ -253,7 +269,8 @@ function movedOn(previous: EventCursor, next: EventCursor, order: "asc" | "desc"
 
 function loadCells(state: GeoState | undefined): GeoCells {
   const cells = new GeoCells();
-  for (const [cellLat, cellLon, lat, lon, count] of state ?? []) cells.add(cellLat, cellLon, lat, lon, count);
+  for (const [cellLat, cellLon, lat, lon, count] of state ?? [])
+    cells.add(cellLat, cellLon, fromJsonNumber(lat), fromJsonNumber(lon), count);
   return cells;
 }
 
