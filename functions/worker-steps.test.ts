@@ -53,9 +53,12 @@ describe("WorkerSteps", () => {
     const whole = await text(eventRows(store, spec, []));
     expect(whole.split("\r\n").length - 2).toBe(events);
     expect(await text(events$(spec, []))).toBe(whole);
-    // A columns pass over the days, then a rows step per 100 events.
+    // A columns pass over the days, then a rows step per 100 events — or fewer, when a step has checked
+    // 100 events by the end of a partition (those of the day it went on in count too).
     expect(kinds.filter((k) => k === "columns").length).toBeGreaterThan(3);
-    expect(kinds.filter((k) => k === "rows").length).toBe(Math.ceil(events / 100));
+    const rowSteps = kinds.filter((k) => k === "rows").length;
+    expect(rowSteps).toBeGreaterThanOrEqual(Math.ceil(events / 100));
+    expect(rowSteps).toBeLessThanOrEqual(2 * Math.ceil(events / 100));
     kinds.length = 0;
     const chosen = await text(eventRows(store, spec, ["userId", "org"]));
     expect(await text(events$(spec, ["userId", "org"]))).toBe(chosen);

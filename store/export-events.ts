@@ -40,7 +40,9 @@ export function eventsHeader(columns: readonly string[]): string {
  * One step of an events export in steps (stepped-query.ts): the rows of up to `limit` events after
  * `cursor`, ending after the first row that brings the text to `maxChars` (so a step's text stays
  * bounded whatever its events hold), and the cursor the next step goes on from. The rows are those
- * `eventRows` writes for them.
+ * `eventRows` writes for them. With `maxEvents`, the step also ends at the end of the first partition
+ * after which that many events have been checked (a selective filter's rows may be far apart): `resume`
+ * is then where the rest of the range starts (candidatesAfter).
  */
 export async function eventRowsAfter(
   store: EventStore,
@@ -49,18 +51,18 @@ export async function eventRowsAfter(
   limit: number,
   cursor: EventCursor | undefined,
   maxChars = Number.POSITIVE_INFINITY,
-): Promise<{ csv: string; cursor: EventCursor | undefined; more: boolean }> {
-  const { page, more } = await candidatesAfter(store, spec, limit, cursor);
+  maxEvents = Number.POSITIVE_INFINITY,
+): Promise<{ csv: string; cursor: EventCursor | undefined; more: boolean; resume?: number }> {
+  const { page, more, resume } = await candidatesAfter(store, spec, limit, cursor, maxEvents);
   const rows = new RowWriter(columns);
   let csv = "";
   let written = 0;
   while (written < page.length && csv.length < maxChars) csv += rows.row(page[written++]!);
   const last = page[written - 1];
-  return {
-    csv,
-    cursor: last ? { time: last.time, id: last.id } : cursor,
-    more: more || written < page.length,
-  };
+  const next = last ? { time: last.time, id: last.id } : cursor;
+  // Rows left unwritten lie before `resume`: the next step goes on from the cursor, not from there.
+  if (resume !== undefined && written === page.length) return { csv, cursor: next, more: true, resume };
+  return { csv, cursor: next, more: more || resume !== undefined || written < page.length };
 }
 
 /** Every data column of the matching events, sorted. */

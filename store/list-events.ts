@@ -131,16 +131,8 @@ export async function listEvents(
   // again from a new listing (whole reads the last time).
   for (let attempt = 0; ; attempt++) {
     const lazy = attempt < 2;
-    let resume: number | undefined;
-    let scanned = 0;
-    let day = "";
-    // Only a page in steps needs every partition (matching or not) to come back to it.
-    const visit = Number.isFinite(maxEvents)
-      ? (d: string, checked: number) => {
-          day = d;
-          scanned += checked;
-        }
-      : undefined;
+    const bound = workBound(sel, maxEvents);
+    const { visit } = bound;
     // Each segment's rows are checked only until they yield a page's worth after the cursor.
     const take = { rows: limit + 1, after: cursor };
     const matched = lazy
@@ -154,18 +146,13 @@ export async function listEvents(
           visit,
         })
       : scan(store, sel, { order: spec.order, take, visit });
-    const page = await firstAfter(matched, limit, cursor, desc, () => {
-      if (scanned < maxEvents) return false;
-      const next = desc ? dayStart(day) : dayStart(day) + DAY_MS;
-      if (desc ? next <= sel.start : next >= sel.end) return false;
-      resume = next;
-      return true;
-    });
+    const page = await firstAfter(matched, limit, cursor, desc, bound.stop);
     const shown = page.slice(0, limit);
     const segments = [...new Set(shown.map((c) => c.segment))];
     const loaded = await Promise.all(segments.map((s) => s.ensure(EVENT_COLUMNS)));
     if (loaded.includes(false)) continue;
     const events = materialise(shown);
+    const { resume } = bound;
     return resume === undefined ? { events, more: page.length > limit } : { events, more: false, resume };
   }
 }
@@ -173,21 +160,54 @@ export async function listEvents(
 const DAY_MS = 86_400_000;
 
 /**
+ * The bound on a page's work in steps: `visit` (scan's) counts the events whose rows were checked, and
+ * `stop`, asked after a partition, ends the page there once `maxEvents` have been, unless it was the last
+ * of `sel`; `resume` is then where the rest of the range starts (its start ascending, its end descending).
+ * Only a page in steps (a finite `maxEvents`) needs every partition, matching or not, to come back to it.
+ */
+function workBound(sel: ListSpec, maxEvents: number) {
+  const desc = sel.order === "desc";
+  let scanned = 0;
+  let day = "";
+  const bound = {
+    resume: undefined as number | undefined,
+    visit: Number.isFinite(maxEvents)
+      ? (d: string, checked: number) => {
+          day = d;
+          scanned += checked;
+        }
+      : undefined,
+    stop: () => {
+      if (scanned < maxEvents) return false;
+      const next = desc ? dayStart(day) : dayStart(day) + DAY_MS;
+      if (desc ? next <= sel.start : next >= sel.end) return false;
+      bound.resume = next;
+      return true;
+    },
+  };
+  return bound;
+}
+
+/**
  * Up to `limit` matching events after `cursor`, in order, as rows of their segments: a ListEvents page
  * for an export step (export-events.ts) that formats rows itself. Segments are read whole and not cached,
- * as a streamed export's are.
+ * as a streamed export's are. With `maxEvents`, the page may end early as `listEvents`'s does (`resume`).
  */
 export async function candidatesAfter(
   store: EventStore,
   spec: ListSpec,
   limit: number,
   cursor: EventCursor | undefined,
-): Promise<{ page: Candidate[]; more: boolean }> {
+  maxEvents = Number.POSITIVE_INFINITY,
+): Promise<{ page: Candidate[]; more: boolean; resume?: number }> {
   const sel = narrowed(spec, cursor);
   if (sel.start >= sel.end) return { page: [], more: false };
   const take = { rows: limit + 1, after: cursor };
-  const matched = scan(store, sel, { order: spec.order, take, cache: false });
-  const page = await firstAfter(matched, limit, cursor, spec.order === "desc");
+  const bound = workBound(sel, maxEvents);
+  const matched = scan(store, sel, { order: spec.order, take, cache: false, visit: bound.visit });
+  const page = await firstAfter(matched, limit, cursor, spec.order === "desc", bound.stop);
+  const { resume } = bound;
+  if (resume !== undefined) return { page, more: false, resume };
   return { page: page.slice(0, limit), more: page.length > limit };
 }
 

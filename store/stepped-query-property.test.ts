@@ -77,9 +77,14 @@ async function storeOf(data: ReturnType<typeof stored>[][], compact: boolean) {
   return store;
 }
 
-function runner(store: EventStore, maxEvents: number, between?: () => Promise<void>) {
+function runner(
+  store: EventStore,
+  maxEvents: number,
+  between?: () => Promise<void>,
+  limits?: { rows: number; chars: number },
+) {
   return async (step: Step) => {
-    const next = await runStep(store, JSON.parse(JSON.stringify(step)) as Step, maxEvents);
+    const next = await runStep(store, JSON.parse(JSON.stringify(step)) as Step, maxEvents, limits);
     await between?.();
     return JSON.parse(JSON.stringify(next)) as Step;
   };
@@ -245,7 +250,9 @@ describe("steps equal the one-pass answer (property)", () => {
         common,
         fc.constantFrom<"asc" | "desc">("asc", "desc"),
         fc.constantFrom([], ["org", "r2.deep", "none"]),
-        async (c, order, columns) => {
+        // A step's row and text limits, small: steps end on them and on the events checked together.
+        fc.record({ rows: fc.integer({ min: 1, max: 6 }), chars: fc.constantFrom(1, 40, 90, 10_000) }),
+        async (c, order, columns, limits) => {
           const store = await storeOf(
             c.batches.map((b) => b.map(stored)),
             c.compact,
@@ -269,6 +276,7 @@ describe("steps equal the one-pass answer (property)", () => {
                   store,
                   c.maxEvents,
                   churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
+                  limits,
                 ),
               ),
             ),

@@ -81,13 +81,16 @@ export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done:
 /**
  * An events export's rows: a step writes those of the events after `after` (all of them from the start)
  * as `csv`, up to EXPORT_STEP_ROWS rows or the row that reaches EXPORT_STEP_CHARS characters, and moves
- * `after` to the last; its `csv` is output, not state.
+ * `after` to the last; its `csv` is output, not state. A step that has checked `maxEvents` events also
+ * ends after the partition it is in, and `from` says where the rest of the range starts (up to it,
+ * descending), so that a selective filter's few rows far apart take several steps, not one long scan.
  */
 export type RowsStep = {
   kind: "rows";
   spec: ListSpec;
   columns: string[];
   after?: EventCursor;
+  from?: number;
   done: boolean;
   csv?: string;
 };
@@ -106,15 +109,26 @@ export type GeoState = [number, number, JsonNumber, JsonNumber, number][];
 /** Runs one step somewhere (in process, or in a fresh Worker invocation) and returns the next. */
 export type StepRunner = (step: Step) => Promise<Step>;
 
-/** Runs one step here: aggregates from `step.from` until `maxEvents` events have been scanned. */
-export async function runStep(store: EventStore, step: Step, maxEvents: number): Promise<Step> {
+/**
+ * Runs one step here: aggregates from `step.from` until `maxEvents` events have been scanned. `limits`:
+ * an export step's rows and text (tests make them small).
+ */
+export async function runStep(
+  store: EventStore,
+  step: Step,
+  maxEvents: number,
+  limits = { rows: EXPORT_STEP_ROWS, chars: EXPORT_STEP_CHARS },
+): Promise<Step> {
   if (step.kind === "page") {
     const found = step.found ?? [];
     const desc = step.spec.order === "desc";
-    const rest = desc
-      ? { ...step.spec, end: Math.min(step.spec.end, step.from) }
-      : { ...step.spec, start: Math.max(step.spec.start, step.from) };
-    const page = await listEvents(store, rest, step.limit - found.length, step.cursor, maxEvents);
+    const page = await listEvents(
+      store,
+      rest(step.spec, step.from),
+      step.limit - found.length,
+      step.cursor,
+      maxEvents,
+    );
     const events = [...found, ...page.events.map(stepped)];
     // A full page still looks for one event more (limit - found = 0) in the next step: is there more?
     if (page.resume !== undefined) return { ...step, from: page.resume, done: false, found: events };
@@ -127,17 +141,19 @@ export async function runStep(store: EventStore, step: Step, maxEvents: number):
     return { ...step, from, done: from >= step.spec.end, state: [...union] };
   }
   if (step.kind === "rows") {
-    const limit = Math.max(1, Math.min(maxEvents, EXPORT_STEP_ROWS));
-    const { csv, cursor, more } = await eventRowsAfter(
+    const limit = Math.max(1, Math.min(maxEvents, limits.rows));
+    const { csv, cursor, more, resume } = await eventRowsAfter(
       store,
-      step.spec,
+      rest(step.spec, step.from),
       step.columns,
       limit,
       step.after,
-      EXPORT_STEP_CHARS,
+      limits.chars,
+      maxEvents,
     );
     const next: RowsStep = { ...step, done: !more, csv };
     if (cursor) next.after = cursor;
+    if (resume !== undefined) next.from = resume;
     return next;
   }
   // Every partition whose rows are checked counts, matching or not (a filter that matches little still
@@ -221,11 +237,28 @@ export async function* exportEventsStepped(
     if (next.kind !== "rows") throw new Error("a rows step came back as another kind");
     if (next.csv) yield next.csv;
     if (next.done) return;
-    // A step that is not the last wrote rows after its cursor, so the cursor moved on; else it would loop.
-    if (!next.csv || !next.after || (step.after && !movedOn(step.after, next.after, spec.order)))
-      throw new Error("an export step made no progress");
-    step = { kind: "rows", spec, columns, after: next.after, done: false };
+    // A step that is not the last wrote rows after its cursor, so the cursor moved on, or finished
+    // partitions, so the rest of the range shrank; else it would loop.
+    const wrote = next.csv && next.after && (!step.after || movedOn(step.after, next.after, spec.order));
+    if (!wrote && !shrank(spec, step.from, next.from)) throw new Error("an export step made no progress");
+    step = { kind: "rows", spec, columns, done: false };
+    if (next.after) step.after = next.after;
+    if (next.from !== undefined) step.from = next.from;
   }
+}
+
+/** The part of the range still to go through: from `from` on (up to it, descending). */
+function rest(spec: ListSpec, from: number | undefined): ListSpec {
+  if (from === undefined) return spec;
+  return spec.order === "desc"
+    ? { ...spec, end: Math.min(spec.end, from) }
+    : { ...spec, start: Math.max(spec.start, from) };
+}
+
+/** Whether the rest of the range starting at `next` is smaller than from `previous`. */
+function shrank(spec: ListSpec, previous: number | undefined, next: number | undefined): boolean {
+  if (next === undefined) return false;
+  return spec.order === "desc" ? next < (previous ?? spec.end) : next > (previous ?? spec.start);
 }
 
 /**
