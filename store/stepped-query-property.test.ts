@@ -53,12 +53,25 @@ function stored(e: typeof event extends fc.Arbitrary<infer T> ? T : never): Stor
   };
 }
 
-const batches = fc.array(fc.array(event as Gen, { minLength: 1, maxLength: 8 }), {
+const batches = fc.array(fc.array(event as Gen, { minLength: 1, maxLength: 5 }), {
   minLength: 1,
-  maxLength: 4,
+  maxLength: 11,
 });
 /** Range edges: day edges, mid-day, and past the data. */
-const EDGES = [-DAY, 0, 1, DAY - 1, DAY, DAY + 2, 2 * DAY, 3 * DAY + 5, 3 * DAY + 6, 6 * DAY];
+const EDGES = [
+  -40 * DAY,
+  -DAY,
+  0,
+  1,
+  DAY - 1,
+  DAY,
+  DAY + 2,
+  2 * DAY,
+  3 * DAY + 5,
+  3 * DAY + 6,
+  6 * DAY,
+  40 * DAY,
+];
 const range = fc
   .tuple(fc.constantFrom(...EDGES), fc.constantFrom(...EDGES))
   .filter(([a, b]) => a < b)
