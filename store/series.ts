@@ -667,9 +667,10 @@ export class Accumulator {
         const n = stats ? this.n[g]![b]! : 0;
         if (count[b] === 0 && n === 0) continue;
         out.push(b, count[b]!);
-        // JSON has no Infinity or NaN (a sum can overflow): those travel as strings.
+        // JSON has no Infinity or NaN (a sum can overflow), and writes -0 (a minimum) as 0: those travel
+        // as strings.
         const sum = stats ? this.sum[g]![b]! : 0;
-        if (stats) out.push(Number.isFinite(sum) ? sum : String(sum), n);
+        if (stats) out.push(Object.is(sum, -0) ? "-0" : Number.isFinite(sum) ? sum : String(sum), n);
       }
       return out;
     });

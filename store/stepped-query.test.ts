@@ -363,7 +363,7 @@ describe("stepped ListEvents pages", () => {
   });
 });
 
-describe("stepped answers keep a location of -0", () => {
+describe("stepped answers keep -0 (a location, a minimum)", () => {
   // The API stores -0 as sent (a client's `-0.0` longitude on the Greenwich meridian), and protobuf writes
   // -0 on the wire as -0: steps carry it through JSON, which writes -0 as 0.
   const zero = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
@@ -374,7 +374,7 @@ describe("stepped answers keep a location of -0", () => {
           id: `z${k}`,
           type: "t",
           time: START + day * 86_400_000 + k,
-          data: {},
+          data: { v: k === 3 ? 1 : -0 },
           lat: -0,
           lon: k === 3 ? 5 : -0,
         },
@@ -399,6 +399,22 @@ describe("stepped answers keep a location of -0", () => {
     const whole = await queryGeo(zero, spec);
     expect(Object.is(whole.find((b) => b.count === 3)?.lon, -0)).toBe(true);
     expect(await queryGeoStepped(spec, run)).toEqual(whole);
+  });
+
+  it("QuerySeries: a minimum or maximum of -0 stays -0", async () => {
+    for (const fn of ["min", "max"] as const) {
+      const spec: SeriesSpec = {
+        ...sel(),
+        interval: "day",
+        timeZone: "UTC",
+        weekStart: 1,
+        groupBy: [],
+        aggregation: { fn, field: "v" },
+      };
+      const whole = rows(await querySeries(zero, spec, { maxGroups: 10 }));
+      expect(whole.filter((r) => Object.is(r[2], -0)).length).toBe(2);
+      expect(rows(await querySeriesStepped(spec, { maxGroups: 10 }, run))).toEqual(whole);
+    }
   });
 
   it("ListEvents: an event at -0 stays at -0", async () => {
