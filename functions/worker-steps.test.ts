@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { createStorage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { generateEvents } from "../scripts/bench-data.ts";
@@ -75,6 +76,59 @@ describe("WorkerSteps", () => {
     });
     await expect(text(other.aggregations().events!(spec, ["org"]))).rejects.toThrow(
       /a query step failed with HTTP 403/,
+    );
+  });
+
+  it("refuses a signed step altered in any byte (another tenant, another cursor) or with its signature altered", async () => {
+    const { store, secret, spec } = await setup(100);
+    const server = new WorkerSteps({ store, secret, maxEvents: 100 });
+    // Real signed step requests, as the serving invocation sends them: a ListEvents page in steps.
+    const sent: { body: string; mac: string }[] = [];
+    const steps = new WorkerSteps({
+      store,
+      secret,
+      maxEvents: 100,
+      remote: {
+        async fetch(request) {
+          sent.push({
+            body: await request.clone().text(),
+            mac: request.headers.get("x-tally-step-mac") ?? "",
+          });
+          return server.serve(request);
+        },
+      },
+    });
+    await steps.aggregations().list!(spec, 5, { time: spec.end - 1, id: "z" });
+    expect(sent.length).toBeGreaterThan(0);
+    const serve = (body: string, mac: string) =>
+      server.serve(
+        new Request("https://tally.internal/_tally/step", {
+          method: "POST",
+          headers: { "x-tally-step-mac": mac },
+          body,
+        }),
+      );
+    const { body, mac } = sent[0]!;
+    expect((await serve(body, mac)).status).toBe(200);
+    expect((await serve(body.replace('"tenant":"t"', '"tenant":"u"'), mac)).status).toBe(403);
+    expect((await serve(body, "")).status).toBe(403);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(body.length - 1),
+        fc.integer({ min: 1, max: 0x7e }),
+        fc.boolean(),
+        async (at, code, inMac) => {
+          const change = (text: string, k: number) => {
+            const c = text.charCodeAt(k % text.length) ^ code;
+            return (
+              text.slice(0, k % text.length) + String.fromCharCode(c) + text.slice((k % text.length) + 1)
+            );
+          };
+          const res = inMac ? await serve(body, change(mac, at)) : await serve(change(body, at), mac);
+          expect(res.status).toBe(403);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });
