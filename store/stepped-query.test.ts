@@ -3,9 +3,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { generateEvents } from "../scripts/bench-data.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import { compactModule } from "./compaction.ts";
+import { deleteData } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
 import { eventRows, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { queryGeo } from "./geo-query.ts";
+import { dayOf } from "./keys.ts";
 import { type EventCursor, listEvents } from "./list-events.ts";
 import type { AggregationFn, GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
 import { querySeries } from "./series.ts";
@@ -425,4 +427,132 @@ describe("stepped answers keep -0 (a location, a minimum)", () => {
       expect(await listEventsStepped(spec, 10, undefined, run)).toEqual(whole);
     }
   });
+});
+
+describe("deletion and retention between steps", () => {
+  // DeleteData and retention hide data from every reader at once, whatever a query's snapshot: the answer
+  // of a query in steps is the one-pass answer of the store as it is once the deletion is there, not a
+  // mix of earlier steps that counted the deleted events and later ones that did not.
+  const DAY = 86_400_000;
+  let clock = 0;
+  async function fresh(retentionDays: number | undefined) {
+    const s = new EventStore({
+      storage: createStorage({ driver: memoryDriver() }),
+      now: () => (clock += 0.5),
+      retentionDays: () => retentionDays,
+    });
+    const events = generateEvents(1_500, { seed: 11, start: START, end: START + 20 * DAY }).filter(
+      (e) => e.module === "mod-disco",
+    );
+    for (let i = 0; i < events.length; i += 300)
+      await s.record("acme", "mod-disco", events.slice(i, i + 300));
+    return s;
+  }
+  /** Steps of 50 events; `change` runs once, after the first step that has gone past day 5. */
+  function changing(s: EventStore, change: () => Promise<unknown>) {
+    let changed = false;
+    return async (step: Step) => {
+      const next = await runStep(s, JSON.parse(JSON.stringify(step)) as Step, 50);
+      if (!changed && next.kind !== "rows" && !next.done && next.from > START + 5 * DAY) {
+        changed = true;
+        await change();
+      }
+      return JSON.parse(JSON.stringify(next)) as Step;
+    };
+  }
+  const changes: [string, number | undefined, (s: EventStore) => Promise<unknown>][] = [
+    [
+      "DeleteData of day 3",
+      undefined,
+      (s) => deleteData(s, { tenant: "acme", module: "mod-disco", day: dayOf(START + 3 * DAY) }),
+    ],
+    // Retention keeps 6 days: day 2 on from day 8, day 4 on from day 10.
+    [
+      "retention's first day passing days 2 and 3",
+      6,
+      async () => {
+        clock = START + 10 * DAY + 1;
+      },
+    ],
+  ];
+  const specs = (s: EventStore) => {
+    const sel = {
+      tenant: "acme",
+      module: "mod-disco",
+      start: START,
+      end: START + 20 * DAY,
+      types: [],
+      filters: [],
+      asOf: s.now(),
+    };
+    const series: SeriesSpec = {
+      ...sel,
+      interval: "day",
+      timeZone: "UTC",
+      weekStart: 1,
+      groupBy: ["org"],
+      aggregation: { fn: "count_unique", field: "userId" },
+    };
+    return {
+      series,
+      geo: { ...sel, cellDegrees: 1, minCount: 1 },
+      list: { ...sel, order: "asc" } as ListSpec,
+    };
+  };
+  const kinds: [
+    string,
+    (s: EventStore, q: ReturnType<typeof specs>, run?: (step: Step) => Promise<Step>) => Promise<unknown>,
+  ][] = [
+    [
+      "QuerySeries",
+      async (s, q, run) =>
+        rows(
+          await (run
+            ? querySeriesStepped(q.series, { maxGroups: 1_000 }, run)
+            : querySeries(s, q.series, { maxGroups: 1_000 })),
+        ),
+    ],
+    ["QueryGeo", (s, q, run) => (run ? queryGeoStepped(q.geo, run) : queryGeo(s, q.geo))],
+    [
+      "a ListEvents page",
+      (s, q, run) =>
+        run ? listEventsStepped(q.list, 1_000, undefined, run) : listEvents(s, q.list, 1_000, undefined),
+    ],
+  ];
+  it("gives up (unavailable, retry) on a query that deletions keep starting again", async () => {
+    clock = START + 8 * DAY;
+    const s = await fresh(undefined);
+    const q = specs(s);
+    let k = 0;
+    const run = async (step: Step) => {
+      const next = await runStep(s, JSON.parse(JSON.stringify(step)) as Step, 50);
+      await deleteData(s, { tenant: "acme", module: "mod-disco", day: dayOf(START + (k++ % 20) * DAY) });
+      return JSON.parse(JSON.stringify(next)) as Step;
+    };
+    await expect(querySeriesStepped(q.series, { maxGroups: 1_000 }, run)).rejects.toThrow(
+      /deleted while it ran; retry/,
+    );
+    // Each start's first step notes the deletion before it; its second finds the next: three starts again,
+    // and the fourth is refused.
+    expect(k).toBe(7);
+  });
+
+  for (const [change, retention, apply] of changes) {
+    for (const [kind, answer] of kinds) {
+      it(`${kind}: ${change} between steps gives the one-pass answer after it`, async () => {
+        clock = START + 8 * DAY;
+        const s = await fresh(retention);
+        const q = specs(s);
+        const before = await answer(s, q);
+        const stepped = await answer(
+          s,
+          q,
+          changing(s, () => apply(s)),
+        );
+        const after = await answer(s, q);
+        expect(after).not.toEqual(before);
+        expect(stepped).toEqual(after);
+      });
+    }
+  }
 });

@@ -15,12 +15,13 @@
  * of text) after a (time, id) cursor, as ListEvents pages do, so a day of a million events takes several
  * steps; the text is `eventRows`'s. Its steps read the query's snapshot like the others.
  */
+import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
-import { dayStart } from "./keys.ts";
+import { dayOf, dayStart } from "./keys.ts";
 import { compare, type EventCursor, type ListedEvent, listEvents } from "./list-events.ts";
-import type { GeoQuerySpec, ListSpec, SeriesSpec } from "./query-spec.ts";
+import type { GeoQuerySpec, ListSpec, Selection, SeriesSpec } from "./query-spec.ts";
 import { LOCATION, scan } from "./scan.ts";
 import {
   accumulateSeries,
@@ -36,17 +37,39 @@ const DAY_MS = 86_400_000;
 
 /** One step's work order and, once run, its result: `done`, or the state and where to go on. */
 export type Step =
-  | { kind: "series"; spec: SeriesSpec; maxGroups: number; from: number; done: boolean; state?: SeriesState }
-  | { kind: "geo"; spec: GeoQuerySpec; from: number; done: boolean; state?: GeoState }
+  | ({
+      kind: "series";
+      spec: SeriesSpec;
+      maxGroups: number;
+      from: number;
+      done: boolean;
+      state?: SeriesState;
+    } & Watch)
+  | ({ kind: "geo"; spec: GeoQuerySpec; from: number; done: boolean; state?: GeoState } & Watch)
   | ColumnsStep
   | RowsStep
   | PageStep;
 
 /**
+ * What a query in steps carries to see data hidden while it runs. DeleteData (a tombstone) and retention
+ * hide data from every reader at once, whatever a query's snapshot, so a deletion between two steps would
+ * leave earlier steps' counts (or a page's events) of data later steps no longer see: an answer no single
+ * pass gives. The first step notes what hides data before it scans (`seen`); a step that finds more hidden
+ * once it has scanned starts the query again from the beginning (`restarts`), with what it finds then.
+ */
+type Watch = { seen?: Hidden; restarts?: number };
+
+/** What hides a query's data: the first day its module's retention keeps, the tombstones over its days. */
+type Hidden = { retainedFrom: string; stones: string[] };
+
+/** A query in steps that keeps meeting deletions gives up after this many fresh starts (`aborted`). */
+const MAX_RESTARTS = 3;
+
+/**
  * A ListEvents page: the events found so far (`found`, up to `limit`), the rest of the range from `from`
  * on (up to it, descending), and once done whether more events follow the page.
  */
-export type PageStep = {
+export type PageStep = Watch & {
   kind: "page";
   spec: ListSpec;
   limit: number;
@@ -76,7 +99,13 @@ function fromJsonNumber(v: JsonNumber): number {
 }
 
 /** An events export's first pass: the union of its data columns (`state`) so far. */
-export type ColumnsStep = { kind: "columns"; spec: ListSpec; from: number; done: boolean; state?: string[] };
+export type ColumnsStep = Watch & {
+  kind: "columns";
+  spec: ListSpec;
+  from: number;
+  done: boolean;
+  state?: string[];
+};
 
 /**
  * An events export's rows: a step writes those of the events after `after` (all of them from the start)
@@ -118,6 +147,68 @@ export async function runStep(
   step: Step,
   maxEvents: number,
   limits = { rows: EXPORT_STEP_ROWS, chars: EXPORT_STEP_CHARS },
+): Promise<Step> {
+  // An export's rows stream out as they are written, as a single pass's do: nothing to start again.
+  if (step.kind === "rows") return runPartitions(store, step, maxEvents, limits);
+  const seen = step.seen ?? (await hidden(store, step.spec));
+  const next = (await runPartitions(store, step, maxEvents, limits)) as Exclude<Step, RowsStep>;
+  if (!hidesMore(await hidden(store, step.spec), seen)) return { ...next, seen };
+  const restarts = (step.restarts ?? 0) + 1;
+  if (restarts > MAX_RESTARTS)
+    throw new TallyError("unavailable", "data of this query was being deleted while it ran; retry");
+  return { ...first(step), restarts };
+}
+
+/** What hides the data of `sel` now (Hidden). */
+async function hidden(store: EventStore, sel: Selection): Promise<Hidden> {
+  const from = dayOf(sel.start);
+  const to = dayOf(Math.max(sel.start, sel.end - 1));
+  return {
+    retainedFrom: store.retainedFrom(sel.module),
+    stones: await store.tombstones.keysCovering(sel.tenant, sel.module, from, to),
+  };
+}
+
+/** Whether `now` may hide data `before` did not (a retired tombstone hides nothing more). */
+function hidesMore(now: Hidden, before: Hidden): boolean {
+  return now.retainedFrom !== before.retainedFrom || now.stones.some((key) => !before.stones.includes(key));
+}
+
+/** The first step of the query `step` belongs to. */
+function first(step: Exclude<Step, RowsStep>): Exclude<Step, RowsStep> {
+  switch (step.kind) {
+    case "series":
+      return {
+        kind: "series",
+        spec: step.spec,
+        maxGroups: step.maxGroups,
+        from: step.spec.start,
+        done: false,
+      };
+    case "geo":
+      return { kind: "geo", spec: step.spec, from: step.spec.start, done: false };
+    case "columns":
+      return { kind: "columns", spec: step.spec, from: step.spec.start, done: false };
+    case "page": {
+      const { spec, limit, cursor } = step;
+      const again: PageStep = {
+        kind: "page",
+        spec,
+        limit,
+        from: spec.order === "desc" ? spec.end : spec.start,
+        done: false,
+      };
+      if (cursor) again.cursor = cursor;
+      return again;
+    }
+  }
+}
+
+async function runPartitions(
+  store: EventStore,
+  step: Step,
+  maxEvents: number,
+  limits: { rows: number; chars: number },
 ): Promise<Step> {
   if (step.kind === "page") {
     const found = step.found ?? [];
@@ -278,12 +369,17 @@ export async function listEventsStepped(
   for (;;) {
     const next = await run(step);
     if (next.kind !== "page") throw new Error("a page step came back as another kind");
-    if (!next.done && (desc ? next.from >= step.from : next.from <= step.from))
+    if (!next.done && !restarted(step, next) && (desc ? next.from >= step.from : next.from <= step.from))
       throw new Error("a query step made no progress");
     step = next;
     if (step.done) break;
   }
   return { events: (step.found ?? []).map(listed), more: step.more ?? false };
+}
+
+/** Whether `next` is the query starting again after `step` (runStep's restarts). */
+function restarted(step: Watch, next: Watch): boolean {
+  return (next.restarts ?? 0) > (step.restarts ?? 0);
 }
 
 function stepped(e: ListedEvent): SteppedEvent {
@@ -315,8 +411,10 @@ async function runAll(first: PartitionStep, run: StepRunner): Promise<PartitionS
   while (!step.done) {
     const next = await run(step);
     if (next.kind === "rows") throw new Error("a partition step came back as rows");
-    // Every step finishes at least one partition, so `from` always moves on; anything else would loop.
-    if (!next.done && next.from <= step.from) throw new Error("a query step made no progress");
+    // Every step finishes at least one partition, so `from` always moves on (unless the query starts
+    // again, a bounded number of times); anything else would loop.
+    if (!next.done && !restarted(step, next) && next.from <= step.from)
+      throw new Error("a query step made no progress");
     step = next;
   }
   return step;

@@ -56,6 +56,26 @@ export class Tombstones {
     );
   }
 
+  /**
+   * The keys of the tombstones that may cover part of a module's days [from, to] (yyyymmdd), sorted: from
+   * the listing alone, no tombstone read (a query in steps notes them to see a deletion arrive).
+   */
+  async keysCovering(tenant: string, module: string, from: string, to: string): Promise<string[]> {
+    let keys: string[];
+    try {
+      keys = await this.storage.getKeys(TOMBSTONES_PREFIX);
+    } catch (cause) {
+      throw new TallyError("unavailable", "storage list failed; retry", { cause });
+    }
+    return keys
+      .filter((key) => {
+        const t = parseTombstoneKey(key);
+        if (!t || t.tenant !== tenant || (t.module !== undefined && t.module !== module)) return false;
+        return t.day === undefined || (t.day >= from && t.day <= to);
+      })
+      .sort();
+  }
+
   async write(scope: TombstoneScope, before: number): Promise<Tombstone> {
     const nonce = new Uint32Array(2);
     crypto.getRandomValues(nonce);
