@@ -62,7 +62,7 @@ type Watch = { seen?: Hidden; restarts?: number };
 /** What hides a query's data: the first day its module's retention keeps, the tombstones over its days. */
 type Hidden = { retainedFrom: string; stones: string[] };
 
-/** A query in steps that keeps meeting deletions gives up after this many fresh starts (`aborted`). */
+/** A query in steps that keeps meeting deletions gives up after this many fresh starts (`unavailable`). */
 const MAX_RESTARTS = 3;
 
 /**
