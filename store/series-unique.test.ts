@@ -123,3 +123,53 @@ describe("QuerySeries grouped by one field", () => {
     );
   });
 });
+
+describe("QuerySeries COUNT_UNIQUE", () => {
+  it("has a row for every group an event joins, whether or not the event has a value to count", async () => {
+    // As SUM, AVG, MIN, MAX and COUNT do: a group appears when an event joins it. Before, an event without
+    // the counted field joined no group — and none at all of a segment where no event had it — so which
+    // groups appeared depended on how events happened to share segments (and changed at compaction).
+    const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+    const at = (id: string, minute: number, data: JsonObject): StoredEvent => ({
+      id,
+      type: "t",
+      time: T0 + minute * 60_000,
+      data,
+      lat: Number.NaN,
+      lon: Number.NaN,
+    });
+    await store.record("acme", "m", [at("1", 0, { g: "a" })]);
+    await store.record("acme", "m", [at("2", 1, { g: "b", u: "x" }), at("3", 2, { g: "c" })]);
+    const answer = async (fn: AggregationFn) => {
+      const r = await querySeries(
+        store,
+        {
+          tenant: "acme",
+          module: "m",
+          start: T0,
+          end: T0 + DAY,
+          types: [],
+          filters: [],
+          asOf: store.now(),
+          interval: "day",
+          timeZone: "UTC",
+          weekStart: 1,
+          groupBy: ["g"],
+          aggregation: { fn, field: fn === "count" ? "" : "u" },
+        },
+        { maxGroups: 10 },
+        { rollups: false },
+      );
+      return r.groups.map((group, g) => [group[0], r.value(0, g)]);
+    };
+    const expected = [
+      ["a", 0],
+      ["b", 1],
+      ["c", 0],
+    ];
+    expect(await answer("sum")).toEqual(expected.map(([g]) => [g, 0]));
+    expect(await answer("count_unique")).toEqual(expected);
+    await compactModule(store, "acme", "m");
+    expect(await answer("count_unique")).toEqual(expected);
+  });
+});

@@ -272,8 +272,9 @@ export function accumulateSeries(
     }
     // Single group-by, one string value (the common row): the group straight from the row's dictionary code.
     const column = single ? groupColumns[0] : undefined;
-    if (fn === "count_unique") {
-      if (aggColumn) uniqueRows(acc, starts, b, rows, time, ungrouped, column, groupColumns, aggColumn);
+    // (A segment where no event has the counted field: its rows still join their groups, below.)
+    if (fn === "count_unique" && aggColumn) {
+      uniqueRows(acc, starts, b, rows, time, ungrouped, column, groupColumns, aggColumn);
       continue;
     }
     let codeGroups = column ? new Int32Array(64) : undefined;
@@ -356,7 +357,8 @@ function uniqueRows(
     const r = rows[i]!;
     const vs = vOffsets[r]!;
     const ve = vOffsets[r + 1]!;
-    if (vs === ve) continue;
+    // A row without a value still joins its groups (which then appear, as with the other functions);
+    // `add` counts nothing for it.
     let g = ungrouped;
     if (column !== undefined && gOffsets !== undefined && gTags !== undefined && gVals !== undefined) {
       const k = gOffsets[r]!;
