@@ -3,9 +3,11 @@
  *
  * Writers drop such duplicates against what the partition holds when they write, but two writers racing
  * each other (a client retry landing on another process while the first attempt is still being written)
- * can both store the event. So readers decide too: within a partition, an (id, time) pair counts only in the
- * first segment (by name) that holds it. Segments are sorted by (time, id), so the check is a merge of the
- * time columns of segments whose time ranges overlap — nothing at all when they do not.
+ * can both store the event. So readers decide too: within a partition, an (id, time) pair counts only once:
+ * in the copy ingested first (of equal ones, the first segment's by name), so that a query as of any
+ * instant after that counts it, whichever copies later writes and compactions hold. Segments are sorted
+ * by (time, id), so the check is a merge of the time columns of segments whose time ranges overlap —
+ * nothing at all when they do not.
  */
 import type { Segment } from "./segment.ts";
 
@@ -82,16 +84,27 @@ function markCluster(segments: readonly Segment[], cluster: number[], masks: (Ui
     take(first);
     while (heap.length > 0 && timeOf(heap[0]!) === time) take(pop());
     if (run.length < 2 || run.every(([i]) => i === run[0]![0])) continue;
-    const firstHolder = new Map<string, number>();
+    const mark = (i: number, r: number) => {
+      const mask = masks[i] ?? new Uint8Array(segments[i]!.count);
+      masks[i] = mask;
+      mask[r] = 1;
+    };
+    // Per id: the copy that counts — the first ingested, then the first segment's. Not simply the first
+    // segment's: a compaction that listed its partition before a racing retry was stored writes its merged
+    // segment (the first copy, with its ingestion time) after the retry's, and a query as of an instant
+    // between the two ingestions would then see the retry's copy as not yet ingested and the merged one
+    // as a duplicate — the event counted nowhere.
+    const holders = new Map<string, [segment: number, row: number, ingested: number]>();
     for (const [i, r] of run) {
       const id = segments[i]!.id(r);
-      const holder = firstHolder.get(id);
-      if (holder === undefined || holder === i) firstHolder.set(id, i);
-      else {
-        const mask = masks[i] ?? new Uint8Array(segments[i]!.count);
-        masks[i] = mask;
-        mask[r] = 1;
-      }
+      const ingested = segments[i]!.ingested[r]!;
+      const holder = holders.get(id);
+      if (holder === undefined) holders.set(id, [i, r, ingested]);
+      else if (holder[0] === i) continue;
+      else if (ingested < holder[2]) {
+        mark(holder[0], holder[1]);
+        holders.set(id, [i, r, ingested]);
+      } else mark(i, r);
     }
   }
 }

@@ -587,9 +587,9 @@ export class EventStore {
     // Duplicates are marked only across segments (dedup.ts): a lone segment has none, nothing to look up.
     if (masks && live.length > 1) {
       const signature = live.map((s) => s.key).join("|");
-      // Duplicates can only be among several segments; their check reads times and ids. A segment
+      // Duplicates can only be among several segments; their check reads times, ids and ingestion times. A segment
       // compacted away since its header was read: list the partition again and read it whole.
-      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b"])))
+      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b", "ingested"])))
         return this.loadPartition(tenant, module, day, undefined, masks, cache);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
