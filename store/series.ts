@@ -272,11 +272,13 @@ export function accumulateSeries(
     }
     // Single group-by, one string value (the common row): the group straight from the row's dictionary code.
     const column = single ? groupColumns[0] : undefined;
-    // (A segment where no event has the counted field: its rows still join their groups, below.)
     if (fn === "count_unique" && aggColumn) {
       uniqueRows(acc, starts, b, rows, time, ungrouped, column, groupColumns, aggColumn);
       continue;
     }
+    // A segment where no event has the field aggregated adds nothing, but grouped, its rows still join
+    // their groups (below), which then appear.
+    if (!aggColumn && fn !== "count" && ungrouped >= 0) continue;
     let codeGroups = column ? new Int32Array(64) : undefined;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
