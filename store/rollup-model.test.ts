@@ -117,7 +117,7 @@ const stepArb = (era: number) =>
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("race" as const), of: fc.nat() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("compact" as const) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), day: fc.nat(1) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), day: fc.option(fc.nat(1)) }) },
     {
       weight: 1,
       arbitrary: fc.record({ kind: fc.constant("retention" as const), days: fc.option(fc.nat(1)) }),
@@ -333,9 +333,10 @@ describe("rollups, rows and the reference model", () => {
               }
             } else if (step.kind === "compact") await compactModule(store, "t", "m");
             else if (step.kind === "delete") {
-              const day = dayOf(era + step.day * DAY);
-              await deleteData(store, { tenant: "t", module: "m", day });
-              held = held.filter((e) => dayOf(e.time) !== day);
+              // A day, or (null) the whole module.
+              const day = step.day === null ? undefined : dayOf(era + step.day * DAY);
+              await deleteData(store, { tenant: "t", module: "m", ...(day ? { day } : {}) });
+              held = held.filter((e) => day !== undefined && dayOf(e.time) !== day);
             } else if (step.kind === "retention") retention = step.days ?? undefined;
             else if (step.kind === "query") await ask(views[step.view % views.length]!);
           }
