@@ -348,10 +348,20 @@ export class EventStore {
     });
     if (candidates.size === 0) return list;
     const held = new Uint8Array(list.length);
+    const unconfirmed: number[] = [];
     for (const [key, rows] of candidates) {
       const segment = await this.loadSegment(key);
       if (!segment) return undefined;
-      for (const i of rows) if (holds(segment, list[i]!.id, list[i]!.time)) held[i] = 1;
+      for (const i of rows)
+        if (holds(segment, list[i]!.id, list[i]!.time)) held[i] = 1;
+        else unconfirmed.push(i);
+    }
+    // A hit the named segment does not hold is a fingerprint collision: a slot names one segment (the
+    // latest to add it), so another segment may hold this event under the same fingerprint. Searched.
+    if (unconfirmed.length > 0) {
+      const searched = unconfirmed.map((i) => list[i]!);
+      const fresh = new Set(await this.freshBySearch(tenant, module, day, searched));
+      for (const i of unconfirmed) if (!fresh.has(list[i]!)) held[i] = 1;
     }
     return list.filter((_, i) => held[i] === 0);
   }

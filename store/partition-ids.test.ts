@@ -130,6 +130,27 @@ describe("writers' duplicate check through partition fingerprints", () => {
     expect(await count(store)).toBe(2);
   });
 
+  it("finds a retry whose fingerprint a later distinct event of the partition shares (a real collision)", async () => {
+    // Two distinct events of one day with equal 64-bit fingerprints, found by solving the hash's bits
+    // (integer milliseconds, so a client can send both). The later one took the slot's owner.
+    const [a, b] = [event("a", 1772681040585), event("kehfzf", 1772747319443)];
+    fingerprint(a.id, a.time);
+    const first = [hashed.a, hashed.b];
+    fingerprint(b.id, b.time);
+    expect([hashed.a, hashed.b]).toEqual(first);
+    expect(dayOf(a.time)).toBe(dayOf(b.time));
+    const { store } = setup();
+    expect(await store.record("t", "m", [a])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.record("t", "m", [b])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.record("t", "m", [{ ...a }])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await store.record("t", "m", [{ ...b }])).toEqual({ accepted: 0, duplicates: 1 });
+    // The partition holds the two events once each: no retry was written again.
+    let rows = 0;
+    for await (const p of store.partitions("t", "m", a.time, a.time + 86_400_000))
+      for (const s of p.segments) rows += s.segment.count;
+    expect(rows).toBe(2);
+  });
+
   it("gives the same answers with no index, a tiny one and the default (random retries)", async () => {
     const ev = fc.record({ id: fc.constantFrom("a", "b", "c", "d"), t: fc.integer({ min: 0, max: 3 }) });
     await fc.assert(
