@@ -349,7 +349,12 @@ export class EventStore {
     if (candidates.size === 0) return list;
     const held = new Uint8Array(list.length);
     const unconfirmed: number[] = [];
+    const listed = new Set(keys);
     for (const [key, rows] of candidates) {
+      // The segment cache may still hold a segment another process has deleted (DeleteData, its tombstone
+      // since retired). A candidate the listing lacks is confirmed to exist (it may be a segment this
+      // process wrote after the listing); a gone one makes the entry be rebuilt.
+      if (!listed.has(key) && !(await this.storage.hasItem(key))) return undefined;
       const segment = await this.loadSegment(key);
       if (!segment) return undefined;
       for (const i of rows)

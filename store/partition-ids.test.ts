@@ -5,7 +5,7 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import type { RangeReadable } from "../storage-drivers/ranges.ts";
 import { compactModule } from "./compaction.ts";
-import { deleteData } from "./deletion.ts";
+import { deleteData, resumeDeletions, TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
 import { FingerprintSet, fingerprint, hashed } from "./id-fingerprints.ts";
 import type { StoredEvent } from "./json.ts";
@@ -92,6 +92,25 @@ describe("writers' duplicate check through partition fingerprints", () => {
     const { store } = setup();
     await store.record("t", "m", [event("a", DAY), event("b", DAY + 1)]);
     await deleteData(store, { tenant: "t", module: "m" });
+    expect(await store.record("t", "m", [event("a", DAY), event("c", DAY + 2)])).toEqual({
+      accepted: 2,
+      duplicates: 0,
+    });
+    expect(await count(store)).toBe(2);
+  });
+
+  it("accepts again what another process deleted, once its tombstone is retired (a segment still cached here)", async () => {
+    const { storage, store } = setup();
+    await store.record("t", "m", [event("a", DAY), event("b", DAY + 1)]);
+    // A retry reads the segment its fingerprints name, and a query reads it too: both keep it cached.
+    expect(await store.record("t", "m", [event("a", DAY)])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await count(store)).toBe(2);
+    const other = new EventStore({ storage });
+    await deleteData(other, { tenant: "t", module: "m" });
+    // The sweep after the grace period retires the tombstone (another process, its clock past the grace).
+    const later = new EventStore({ storage, now: () => Date.now() + TOMBSTONE_GRACE_MS + 60_000 });
+    await resumeDeletions(later);
+    expect(await storage.getKeys("")).toEqual([]);
     expect(await store.record("t", "m", [event("a", DAY), event("c", DAY + 2)])).toEqual({
       accepted: 2,
       duplicates: 0,
