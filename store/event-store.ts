@@ -602,9 +602,9 @@ export class EventStore {
     // Duplicates are marked only across segments (dedup.ts): a lone segment has none, nothing to look up.
     if (masks && live.length > 1) {
       const signature = live.map((s) => s.key).join("|");
-      // Duplicates can only be among several segments; their check reads times and ids. A segment
+      // Duplicates can only be among several segments; their check reads times, ids and ingestion instants. A segment
       // compacted away since its header was read: list the partition again and read it whole.
-      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b"])))
+      if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b", "ingested"])))
         return this.loadPartition(tenant, module, day, undefined, masks, cache);
       m = this.masks.get(signature) ?? duplicateMasks(live.map((s) => s.segment));
       if (this.masks.size > 10_000) this.masks.clear();
@@ -973,8 +973,8 @@ function preciseNow(): number {
 
 /**
  * Time-ordered, collision-resistant segment names: 11 base-36 digits of microseconds, then 12 random ones.
- * Microseconds, because the first segment by name holds a duplicated event: names must order like the
- * sub-millisecond ingestion instants that page snapshots compare.
+ * Microseconds, because names order like the sub-millisecond ingestion instants that page snapshots
+ * compare (of a duplicated event's copies the first ingested counts, dedup.ts; then the first by name).
  */
 function newSegmentName(now: number): string {
   const random = new Uint32Array(2);
