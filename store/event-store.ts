@@ -121,6 +121,12 @@ export class EventStore {
   /** Concurrent record calls, committed in groups per module (when `groupCommit`). */
   private readonly commits: GroupCommit<PendingBatch, number> | undefined;
   private readonly encoder: SegmentEncoder;
+  /**
+   * Segments `record` is writing, until they are written and indexed or taken back after a failure: a
+   * writer's duplicate check that lists one waits for it to settle, since an event found only in a
+   * segment about to be taken back is no duplicate (its call fails; a retry checked meanwhile must store it).
+   */
+  private readonly unsettled = new Map<string, Promise<void>>();
 
   /** Bytes the segment cache holds: segments, and what queries derived from them and keep with them. */
   get cachedBytes(): number {
@@ -244,18 +250,28 @@ export class EventStore {
         return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
-    const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) {
-      // A batch spanning days is several segments: take back those that landed, so a failed call stores
-      // nothing and its retry counts every event once.
-      await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
-      throw storageFailure("write", failed.reason);
-    }
-    fresh.forEach(([day, list], i) => {
-      this.written.add(`${tenant}:${module}:${day}`);
-      this.indexWritten(tenant, module, day, written[i]!.key, list);
+    let settle: () => void = () => {};
+    const settling = new Promise<void>((resolve) => {
+      settle = resolve;
     });
+    for (const w of written) this.unsettled.set(w.key, settling);
+    try {
+      const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) {
+        // A batch spanning days is several segments: take back those that landed, so a failed call stores
+        // nothing and its retry counts every event once.
+        await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
+        throw storageFailure("write", failed.reason);
+      }
+      fresh.forEach(([day, list], i) => {
+        this.written.add(`${tenant}:${module}:${day}`);
+        this.indexWritten(tenant, module, day, written[i]!.key, list);
+      });
+    } finally {
+      for (const w of written) this.unsettled.delete(w.key);
+      settle();
+    }
     return stored;
   }
 
@@ -297,9 +313,15 @@ export class EventStore {
     let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     for (const e of list) [lo, hi] = [Math.min(lo, e.time), Math.max(hi, e.time)];
     for (let lazy = true; ; lazy = false) {
-      const existing = await this.loadPartition(tenant, module, day, undefined, false, true, undefined, lazy);
+      const load = () => this.loadPartition(tenant, module, day, undefined, false, true, undefined, lazy);
+      let existing = await load();
+      if (!(await this.settled(existing.map((s) => s.key)))) existing = await load();
       const meeting = existing.filter(
-        (s) => s.segment.count > 0 && s.segment.maxTime >= lo && s.segment.minTime <= hi,
+        (s) =>
+          s.segment.count > 0 &&
+          s.segment.maxTime >= lo &&
+          s.segment.minTime <= hi &&
+          !this.unsettled.has(s.key),
       );
       // A segment compacted away since its header was read: read the partition again, whole.
       if (lazy && !(await loadColumns(meeting, ["time", "id.o", "id.b"]))) continue;
@@ -316,9 +338,15 @@ export class EventStore {
     list: StoredEvent[],
   ): Promise<StoredEvent[] | undefined | "search"> {
     const prefix = eventsPrefix(tenant, module);
-    const keys = (await this.storage.getKeys(`${prefix}:${day}`)).filter(
-      (key) => parseSegmentKey(prefix, key)?.day === day,
-    );
+    const listKeys = async () =>
+      (await this.storage.getKeys(`${prefix}:${day}`)).filter(
+        (key) => parseSegmentKey(prefix, key)?.day === day,
+      );
+    let keys = await listKeys();
+    if (!(await this.settled(keys))) keys = await listKeys();
+    // Writes begun since the first listing are concurrent with this one: they may hold its events too
+    // (then both are stored, and readers count them once), but must not be taken for what the partition holds.
+    keys = keys.filter((key) => !this.unsettled.has(key));
     // Read after the listing, as partitionState does: a deletion hides segments the index still holds.
     if ((await this.tombstones.covering(tenant, module, day)).length > 0) return "search";
     const entry = this.ids.entry(partition);
@@ -369,6 +397,21 @@ export class EventStore {
       for (const i of unconfirmed) if (!fresh.has(list[i]!)) held[i] = 1;
     }
     return list.filter((_, i) => held[i] === 0);
+  }
+
+  /**
+   * Whether `keys` name none of this process's writes in progress; else waits for those to settle (written,
+   * or taken back) and answers false, and the caller lists again.
+   */
+  private async settled(keys: readonly string[]): Promise<boolean> {
+    const pending: Promise<void>[] = [];
+    for (const key of keys) {
+      const settling = this.unsettled.get(key);
+      if (settling) pending.push(settling);
+    }
+    if (pending.length === 0) return true;
+    await Promise.all(pending);
+    return false;
   }
 
   /** Adds a segment this process wrote to its partition's fingerprints, if the partition is indexed. */
