@@ -122,9 +122,11 @@ export class EventStore {
   private readonly commits: GroupCommit<PendingBatch, number> | undefined;
   private readonly encoder: SegmentEncoder;
   /**
-   * Segments `record` is writing, until they are written and indexed or taken back after a failure: a
-   * writer's duplicate check that lists one waits for it to settle, since an event found only in a
-   * segment about to be taken back is no duplicate (its call fails; a retry checked meanwhile must store it).
+   * Segments `record` is writing, until they are written and indexed or taken back after a failure: an
+   * event found only in a segment about to be taken back is no duplicate (its call fails; a retry checked
+   * meanwhile must store it). With group commit (one long-lived process) a writer's duplicate check that
+   * lists one waits for it to settle; without (Workers: a request must not wait on another's I/O) it
+   * ignores it, as it would a concurrent writer's (if both are stored, readers count the event once).
    */
   private readonly unsettled = new Map<string, Promise<void>>();
 
@@ -400,10 +402,11 @@ export class EventStore {
   }
 
   /**
-   * Whether `keys` name none of this process's writes in progress; else waits for those to settle (written,
-   * or taken back) and answers false, and the caller lists again.
+   * Whether `keys` name none of this process's writes in progress; else, with group commit, waits for
+   * those to settle (written, or taken back) and answers false, and the caller lists again.
    */
   private async settled(keys: readonly string[]): Promise<boolean> {
+    if (!this.commits) return true;
     const pending: Promise<void>[] = [];
     for (const key of keys) {
       const settling = this.unsettled.get(key);
