@@ -95,6 +95,13 @@ export function badInputSuite(title: string, fetch: () => PathFetch): void {
         /^events\[0\]\.id: 300 characters/,
       ],
       [
+        // Stored as UTF-8, a lone surrogate would become U+FFFD: two distinct ids one event (the store
+        // would count them once). The JSON decoder refuses it, as the binary one refuses invalid UTF-8.
+        "an id with a lone surrogate",
+        { module: "mod-disco", events: [...good(1), { type: "x", id: "a\ud800" }] },
+        /^events\[1\]\.id: cannot decode/,
+      ],
+      [
         "a time before 1970",
         { module: "mod-disco", events: [{ type: "x", time: "1969-12-31T23:59:59Z" }] },
         /^events\[0\]\.time:/,

@@ -614,8 +614,8 @@ describe("decodeRecordRequest by hand", () => {
     }
   });
 
-  it("decodes UTF-8 like TextDecoder: a leading BOM goes, invalid bytes throw", () => {
-    expect(onlyEvent(str(1, "\uFEFFid"), str(2, "a\uFEFF")).id).toBe("id");
+  it("decodes UTF-8 as sent: a leading BOM stays (text-encoding.ts), invalid bytes throw", () => {
+    expect(onlyEvent(str(1, "\uFEFFid"), str(2, "a\uFEFF")).id).toBe("\uFEFFid");
     expect(onlyEvent(str(2, "a\uFEFF")).type).toBe("a\uFEFF");
     expect(onlyEvent(str(2, "x".repeat(30) + "😀")).type).toBe("x".repeat(30) + "😀");
     expect(onlyEvent(str(2, "y".repeat(10_000))).type).toBe("y".repeat(10_000));

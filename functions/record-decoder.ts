@@ -18,8 +18,8 @@
  *   int32 such as `nanos` arrives sign-extended in 10 bytes), 64-bit ones throw past 10 bytes, tags
  *   longer than 5 bytes or above 2^32 throw, field number 0 and wire types 6 and 7 throw.
  * - int64 `seconds` as a bigint; doubles little-endian, every bit pattern (NaN, ±Infinity, -0) kept.
- * - Strings are validated UTF-8 (proto3 fields verify it): invalid UTF-8 throws, and a leading byte order
- *   mark is dropped, as TextDecoder does.
+ * - Strings are validated UTF-8 (proto3 fields verify it): invalid UTF-8 throws; a leading byte order
+ *   mark is kept (as protobuf-es does once text-encoding.ts configures it).
  * - Singular fields: the last occurrence wins; a message field seen twice is merged (two `location`s
  *   merge lat and lon; two `data`s add up their keys, later keys winning; a Value's `struct_value` or
  *   `list_value` seen twice merges too, unless another kind came in between).
@@ -44,6 +44,7 @@ import {
   TAG_TRUE,
 } from "../store/segment-format.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import "./text-encoding.ts";
 
 /**
  * What the decoder returns: the generated message type itself, so `validateRecord(req, …)` takes it as is.
@@ -53,7 +54,8 @@ export type RecordRequestLike = RecordEventsRequest;
 
 /** protobuf-es's default `recursionLimit`. */
 const RECURSION_LIMIT = 100;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is kept, as text-encoding.ts makes protobuf-es keep it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
 // The input being decoded. Module state rather than a reader object: decoding is synchronous and not

@@ -203,6 +203,50 @@ describe("the RecordEvents fast path answers like the Connect handler", () => {
     expect((await stored(p.fast, "mod-disco")).events).toHaveLength(10 + 5 + 1 + 500);
   });
 
+  it("keeps an id as sent over Connect JSON and binary, fast path or not, so a retry over either is a duplicate", async () => {
+    // U+FEFF first: a plain TextDecoder drops it, so binary requests read "\ufeffa" as "a".
+    const events = ["\ufeffa", "a", "\ufeff"].map((id, i) => ({
+      id,
+      type: "retried",
+      time: timestampFromMs(T0 + i),
+    }));
+    const app = createApp(testDeps({ now: () => NOW }));
+    const json = createClient(
+      TelemetryService,
+      createConnectTransport({
+        baseUrl: "http://tally.test",
+        useBinaryFormat: false,
+        fetch: async (input, init) => app.request(input instanceof Request ? input : String(input), init),
+      }),
+    );
+    const plain = createApp(testDeps({ now: () => NOW }), { recordFastPath: false });
+    expect(await json.recordEvents({ module: "mod-disco", events })).toMatchObject({
+      accepted: 3,
+      duplicates: 0,
+    });
+    expect(await client(app).recordEvents({ module: "mod-disco", events })).toMatchObject({
+      accepted: 0,
+      duplicates: 3,
+    });
+    expect(await client(plain).recordEvents({ module: "mod-disco", events })).toMatchObject({
+      accepted: 3,
+      duplicates: 0,
+    });
+    const listed = await json.listEvents({
+      module: "mod-disco",
+      range: { start: timestampFromMs(T0), end: timestampFromMs(T0 + 10) },
+    });
+    expect(listed.events.map((e) => e.id)).toEqual(["\ufeffa", "a", "\ufeff"]);
+    expect(
+      (
+        await client(plain).listEvents({
+          module: "mod-disco",
+          range: { start: timestampFromMs(T0), end: timestampFromMs(T0 + 10) },
+        })
+      ).events.map((e) => e.id),
+    ).toEqual(["\ufeffa", "a", "\ufeff"]);
+  });
+
   it("refuses invalid batches with the same code and message, and stores nothing of them", async () => {
     const p = pair({ limits: { maxEventsPerBatch: 20 } });
     const cases: [RecordInit, Code, RegExp][] = [

@@ -9,6 +9,7 @@ import { errorInterceptor } from "./errors.ts";
 import { mapParseErrors } from "./parse-errors.ts";
 import { rateLimitInterceptor } from "./rate-limit.ts";
 import { type ServiceDeps, telemetryService } from "./service.ts";
+import "./text-encoding.ts";
 
 export function routes(router: ConnectRouter, deps: ServiceDeps): ConnectRouter {
   router.service(TelemetryService, telemetryService(deps));

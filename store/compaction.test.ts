@@ -203,3 +203,52 @@ describe.each([
     expect(events.map((e) => e.id)).toEqual(["a"]);
   });
 });
+
+describe("a retry racing a compaction", () => {
+  it("keeps a snapshot's answer: the merged copy of an event is not hidden behind a later racing copy", async () => {
+    const storage = createStorage({ driver: memoryDriver() });
+    let clock = 1000;
+    const store = new EventStore({ storage, now: () => clock });
+    await store.record("t", "m", [ev("a", 1)]);
+    clock = 2000;
+    await store.record("t", "m", [ev("b", 2)]);
+    const sel = {
+      tenant: "t",
+      module: "m",
+      start: T0,
+      end: T0 + 86_400_000,
+      types: [],
+      filters: [],
+      order: "asc" as const,
+    };
+    const snapshot = async () =>
+      (await listEvents(new EventStore({ storage }), { ...sel, asOf: 3000 }, 10, undefined)).events.map(
+        (e) => e.id,
+      );
+    expect(await snapshot()).toEqual(["a", "b"]);
+    // A compactor lists the partition (as compactPartition does) ...
+    const { live } = await store.partitionState("t", "m", DAY);
+    // ... then a retry of "a" races its first write (another process, which did not see it) ...
+    clock = 4000;
+    await new EventStore({ storage, now: () => clock }).writeSegment("t", "m", DAY, [ev("a", 1)], []);
+    expect(await snapshot()).toEqual(["a", "b"]);
+    // ... and the compactor writes its merge (named after the retry's segment) and deletes its inputs.
+    clock = 5000;
+    await store.writeMerged(
+      "t",
+      "m",
+      DAY,
+      live.map((s) => ({ ...s, mask: null })),
+      live.map((s) => s.name),
+    );
+    for (const s of live) await store.removeSegment(s.key);
+    // Still both at the snapshot (the merged "a" was ingested at 1000), and "a" once now.
+    expect(await snapshot()).toEqual(["a", "b"]);
+    const now = await listEvents(new EventStore({ storage }), { ...sel, asOf: 9000 }, 10, undefined);
+    expect(now.events.map((e) => e.id)).toEqual(["a", "b"]);
+    // The next compaction keeps one copy, the first ingested.
+    await compactPartition(new EventStore({ storage }), "t", "m", DAY);
+    expect(await segmentKeys(storage)).toBe(1);
+    expect(await snapshot()).toEqual(["a", "b"]);
+  });
+});

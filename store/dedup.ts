@@ -3,11 +3,12 @@
  *
  * Writers drop such duplicates against what the partition holds when they write, but two writers racing
  * each other (a client retry landing on another process while the first attempt is still being written)
- * can both store the event. So readers decide too: within a partition, an (id, time) pair counts only once:
- * in the copy ingested first (of equal ones, the first segment's by name), so that a query as of any
- * instant after that counts it, whichever copies later writes and compactions hold. Segments are sorted
- * by (time, id), so the check is a merge of the time columns of segments whose time ranges overlap —
- * nothing at all when they do not.
+ * can both store the event. So readers decide too: within a partition, an (id, time) pair counts only in the
+ * segment that holds its first ingested copy (of equal instants, the first by name). Not simply the first
+ * by name: a compaction's merged segment is named when it is written, after a racing retry's segment it did
+ * not list, yet holds the earlier copy — and a page snapshot taken between the two must still see it.
+ * Segments are sorted by (time, id), so the check is a merge of the time columns of segments whose time
+ * ranges overlap — nothing at all when they do not.
  */
 import type { Segment } from "./segment.ts";
 
@@ -34,7 +35,8 @@ export function duplicateMasks(segments: readonly Segment[]): (Uint8Array | null
 
 /**
  * A k-way merge of the clustered segments' time columns (each sorted) through a binary heap: O(n log k).
- * Within each run of equal times, a row whose id an earlier segment (lower index) holds is marked.
+ * Within each run of equal times, an id held by several segments is marked in all but the one holding its
+ * first ingested copy (of equal instants, the lowest index).
  */
 function markCluster(segments: readonly Segment[], cluster: number[], masks: (Uint8Array | null)[]): void {
   const cursor = new Map<number, number>(cluster.map((i) => [i, 0]));
@@ -84,27 +86,25 @@ function markCluster(segments: readonly Segment[], cluster: number[], masks: (Ui
     take(first);
     while (heap.length > 0 && timeOf(heap[0]!) === time) take(pop());
     if (run.length < 2 || run.every(([i]) => i === run[0]![0])) continue;
-    const mark = (i: number, r: number) => {
-      const mask = masks[i] ?? new Uint8Array(segments[i]!.count);
-      masks[i] = mask;
-      mask[r] = 1;
-    };
-    // Per id: the copy that counts — the first ingested, then the first segment's. Not simply the first
-    // segment's: a compaction that listed its partition before a racing retry was stored writes its merged
-    // segment (the first copy, with its ingestion time) after the retry's, and a query as of an instant
-    // between the two ingestions would then see the retry's copy as not yet ingested and the merged one
-    // as a duplicate — the event counted nowhere.
-    const holders = new Map<string, [segment: number, row: number, ingested: number]>();
+    const holders = new Map<string, [number, number][]>();
     for (const [i, r] of run) {
       const id = segments[i]!.id(r);
-      const ingested = segments[i]!.ingested[r]!;
-      const holder = holders.get(id);
-      if (holder === undefined) holders.set(id, [i, r, ingested]);
-      else if (holder[0] === i) continue;
-      else if (ingested < holder[2]) {
-        mark(holder[0], holder[1]);
-        holders.set(id, [i, r, ingested]);
-      } else mark(i, r);
+      const rows = holders.get(id);
+      if (rows) rows.push([i, r]);
+      else holders.set(id, [[i, r]]);
+    }
+    const at = ([i, r]: [number, number]) => segments[i]!.ingested[r]!;
+    for (const rows of holders.values()) {
+      if (rows.length < 2) continue;
+      let keep = rows[0]!;
+      for (const row of rows)
+        if (at(row) < at(keep) || (at(row) === at(keep) && row[0] < keep[0])) keep = row;
+      for (const [i, r] of rows) {
+        if (i === keep[0]) continue;
+        const mask = masks[i] ?? new Uint8Array(segments[i]!.count);
+        masks[i] = mask;
+        mask[r] = 1;
+      }
     }
   }
 }

@@ -121,6 +121,14 @@ export class EventStore {
   /** Concurrent record calls, committed in groups per module (when `groupCommit`). */
   private readonly commits: GroupCommit<PendingBatch, number> | undefined;
   private readonly encoder: SegmentEncoder;
+  /**
+   * Segments `record` is writing, until they are written and indexed or taken back after a failure: an
+   * event found only in a segment about to be taken back is no duplicate (its call fails; a retry checked
+   * meanwhile must store it). With group commit (one long-lived process) a writer's duplicate check that
+   * lists one waits for it to settle; without (Workers: a request must not wait on another's I/O) it
+   * ignores it, as it would a concurrent writer's (if both are stored, readers count the event once).
+   */
+  private readonly unsettled = new Map<string, Promise<void>>();
 
   /** Bytes the segment cache holds: segments, and what queries derived from them and keep with them. */
   get cachedBytes(): number {
@@ -244,18 +252,28 @@ export class EventStore {
         return { key, plain, bytes: await this.codec.seal(key, plain) };
       }),
     );
-    const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) {
-      // A batch spanning days is several segments: take back those that landed, so a failed call stores
-      // nothing and its retry counts every event once.
-      await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
-      throw storageFailure("write", failed.reason);
-    }
-    fresh.forEach(([day, list], i) => {
-      this.written.add(`${tenant}:${module}:${day}`);
-      this.indexWritten(tenant, module, day, written[i]!.key, list);
+    let settle: () => void = () => {};
+    const settling = new Promise<void>((resolve) => {
+      settle = resolve;
     });
+    for (const w of written) this.unsettled.set(w.key, settling);
+    try {
+      const results = await Promise.allSettled(written.map((w) => this.storage.setItemRaw(w.key, w.bytes)));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) {
+        // A batch spanning days is several segments: take back those that landed, so a failed call stores
+        // nothing and its retry counts every event once.
+        await Promise.allSettled(written.map((w) => this.storage.removeItem(w.key)));
+        throw storageFailure("write", failed.reason);
+      }
+      fresh.forEach(([day, list], i) => {
+        this.written.add(`${tenant}:${module}:${day}`);
+        this.indexWritten(tenant, module, day, written[i]!.key, list);
+      });
+    } finally {
+      for (const w of written) this.unsettled.delete(w.key);
+      settle();
+    }
     return stored;
   }
 
@@ -297,9 +315,15 @@ export class EventStore {
     let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     for (const e of list) [lo, hi] = [Math.min(lo, e.time), Math.max(hi, e.time)];
     for (let lazy = true; ; lazy = false) {
-      const existing = await this.loadPartition(tenant, module, day, undefined, false, true, undefined, lazy);
+      const load = () => this.loadPartition(tenant, module, day, undefined, false, true, undefined, lazy);
+      let existing = await load();
+      if (!(await this.settled(existing.map((s) => s.key)))) existing = await load();
       const meeting = existing.filter(
-        (s) => s.segment.count > 0 && s.segment.maxTime >= lo && s.segment.minTime <= hi,
+        (s) =>
+          s.segment.count > 0 &&
+          s.segment.maxTime >= lo &&
+          s.segment.minTime <= hi &&
+          !this.unsettled.has(s.key),
       );
       // A segment compacted away since its header was read: read the partition again, whole.
       if (lazy && !(await loadColumns(meeting, ["time", "id.o", "id.b"]))) continue;
@@ -316,9 +340,15 @@ export class EventStore {
     list: StoredEvent[],
   ): Promise<StoredEvent[] | undefined | "search"> {
     const prefix = eventsPrefix(tenant, module);
-    const keys = (await this.storage.getKeys(`${prefix}:${day}`)).filter(
-      (key) => parseSegmentKey(prefix, key)?.day === day,
-    );
+    const listKeys = async () =>
+      (await this.storage.getKeys(`${prefix}:${day}`)).filter(
+        (key) => parseSegmentKey(prefix, key)?.day === day,
+      );
+    let keys = await listKeys();
+    if (!(await this.settled(keys))) keys = await listKeys();
+    // Writes begun since the first listing are concurrent with this one: they may hold its events too
+    // (then both are stored, and readers count them once), but must not be taken for what the partition holds.
+    keys = keys.filter((key) => !this.unsettled.has(key));
     // Read after the listing, as partitionState does: a deletion hides segments the index still holds.
     if ((await this.tombstones.covering(tenant, module, day)).length > 0) return "search";
     const entry = this.ids.entry(partition);
@@ -348,12 +378,43 @@ export class EventStore {
     });
     if (candidates.size === 0) return list;
     const held = new Uint8Array(list.length);
+    const unconfirmed: number[] = [];
+    const listed = new Set(keys);
     for (const [key, rows] of candidates) {
+      // The segment cache may still hold a segment another process has deleted (DeleteData, its tombstone
+      // since retired). A candidate the listing lacks is confirmed to exist (it may be a segment this
+      // process wrote after the listing); a gone one makes the entry be rebuilt.
+      if (!listed.has(key) && !(await this.storage.hasItem(key))) return undefined;
       const segment = await this.loadSegment(key);
       if (!segment) return undefined;
-      for (const i of rows) if (holds(segment, list[i]!.id, list[i]!.time)) held[i] = 1;
+      for (const i of rows)
+        if (holds(segment, list[i]!.id, list[i]!.time)) held[i] = 1;
+        else unconfirmed.push(i);
+    }
+    // A hit the named segment does not hold is a fingerprint collision: a slot names one segment (the
+    // latest to add it), so another segment may hold this event under the same fingerprint. Searched.
+    if (unconfirmed.length > 0) {
+      const searched = unconfirmed.map((i) => list[i]!);
+      const fresh = new Set(await this.freshBySearch(tenant, module, day, searched));
+      for (const i of unconfirmed) if (!fresh.has(list[i]!)) held[i] = 1;
     }
     return list.filter((_, i) => held[i] === 0);
+  }
+
+  /**
+   * Whether `keys` name none of this process's writes in progress; else, with group commit, waits for
+   * those to settle (written, or taken back) and answers false, and the caller lists again.
+   */
+  private async settled(keys: readonly string[]): Promise<boolean> {
+    if (!this.commits) return true;
+    const pending: Promise<void>[] = [];
+    for (const key of keys) {
+      const settling = this.unsettled.get(key);
+      if (settling) pending.push(settling);
+    }
+    if (pending.length === 0) return true;
+    await Promise.all(pending);
+    return false;
   }
 
   /** Adds a segment this process wrote to its partition's fingerprints, if the partition is indexed. */
@@ -587,7 +648,7 @@ export class EventStore {
     // Duplicates are marked only across segments (dedup.ts): a lone segment has none, nothing to look up.
     if (masks && live.length > 1) {
       const signature = live.map((s) => s.key).join("|");
-      // Duplicates can only be among several segments; their check reads times, ids and ingestion times. A segment
+      // Duplicates can only be among several segments; their check reads times, ids and ingestion instants. A segment
       // compacted away since its header was read: list the partition again and read it whole.
       if (!this.masks.has(signature) && !(await loadColumns(live, ["time", "id.o", "id.b", "ingested"])))
         return this.loadPartition(tenant, module, day, undefined, masks, cache);
@@ -958,8 +1019,8 @@ function preciseNow(): number {
 
 /**
  * Time-ordered, collision-resistant segment names: 11 base-36 digits of microseconds, then 12 random ones.
- * Microseconds, because the first segment by name holds a duplicated event: names must order like the
- * sub-millisecond ingestion instants that page snapshots compare.
+ * Microseconds, because names order like the sub-millisecond ingestion instants that page snapshots
+ * compare (of a duplicated event's copies the first ingested counts, dedup.ts; then the first by name).
  */
 function newSegmentName(now: number): string {
   const random = new Uint32Array(2);

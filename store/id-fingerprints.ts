@@ -4,7 +4,8 @@
  *
  * A fingerprint is 64 bits from two independent 32-bit hashes, kept in typed arrays (12 bytes a slot, no
  * object per event). A hit is only a candidate: the writer confirms it in the named segment, so a
- * collision can cost a read but never drops an event.
+ * collision can cost a read but never drops an event; and since a slot names only the latest segment to
+ * add its fingerprint, a hit that segment does not hold is searched for in the partition's segments.
  */
 
 /** The two 32-bit halves of the last `fingerprint` call (read them before the next call). */

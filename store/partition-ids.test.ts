@@ -5,7 +5,7 @@ import { generateEvents } from "../scripts/bench-data.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
 import type { RangeReadable } from "../storage-drivers/ranges.ts";
 import { compactModule } from "./compaction.ts";
-import { deleteData } from "./deletion.ts";
+import { deleteData, resumeDeletions, TOMBSTONE_GRACE_MS } from "./deletion.ts";
 import { EventStore } from "./event-store.ts";
 import { FingerprintSet, fingerprint, hashed } from "./id-fingerprints.ts";
 import type { StoredEvent } from "./json.ts";
@@ -99,6 +99,25 @@ describe("writers' duplicate check through partition fingerprints", () => {
     expect(await count(store)).toBe(2);
   });
 
+  it("accepts again what another process deleted, once its tombstone is retired (a segment still cached here)", async () => {
+    const { storage, store } = setup();
+    await store.record("t", "m", [event("a", DAY), event("b", DAY + 1)]);
+    // A retry reads the segment its fingerprints name, and a query reads it too: both keep it cached.
+    expect(await store.record("t", "m", [event("a", DAY)])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await count(store)).toBe(2);
+    const other = new EventStore({ storage });
+    await deleteData(other, { tenant: "t", module: "m" });
+    // The sweep after the grace period retires the tombstone (another process, its clock past the grace).
+    const later = new EventStore({ storage, now: () => Date.now() + TOMBSTONE_GRACE_MS + 60_000 });
+    await resumeDeletions(later);
+    expect(await storage.getKeys("")).toEqual([]);
+    expect(await store.record("t", "m", [event("a", DAY), event("c", DAY + 2)])).toEqual({
+      accepted: 2,
+      duplicates: 0,
+    });
+    expect(await count(store)).toBe(2);
+  });
+
   it("rebuilds when a segment it names has gone (removed by another process)", async () => {
     const { storage, store } = setup();
     await store.record("t", "m", [event("a", DAY), event("b", DAY + 1)]);
@@ -128,6 +147,27 @@ describe("writers' duplicate check through partition fingerprints", () => {
       duplicates: 1,
     });
     expect(await count(store)).toBe(2);
+  });
+
+  it("finds a retry whose fingerprint a later distinct event of the partition shares (a real collision)", async () => {
+    // Two distinct events of one day with equal 64-bit fingerprints, found by solving the hash's bits
+    // (integer milliseconds, so a client can send both). The later one took the slot's owner.
+    const [a, b] = [event("a", 1772681040585), event("kehfzf", 1772747319443)];
+    fingerprint(a.id, a.time);
+    const first = [hashed.a, hashed.b];
+    fingerprint(b.id, b.time);
+    expect([hashed.a, hashed.b]).toEqual(first);
+    expect(dayOf(a.time)).toBe(dayOf(b.time));
+    const { store } = setup();
+    expect(await store.record("t", "m", [a])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.record("t", "m", [b])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.record("t", "m", [{ ...a }])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await store.record("t", "m", [{ ...b }])).toEqual({ accepted: 0, duplicates: 1 });
+    // The partition holds the two events once each: no retry was written again.
+    let rows = 0;
+    for await (const p of store.partitions("t", "m", a.time, a.time + 86_400_000))
+      for (const s of p.segments) rows += s.segment.count;
+    expect(rows).toBe(2);
   });
 
   it("gives the same answers with no index, a tiny one and the default (random retries)", async () => {

@@ -111,6 +111,58 @@ describe("record: concurrent calls committed as a group", () => {
     expect(await stored(store)).toHaveLength(4);
   });
 
+  it.each([true, false])(
+    "stores a retry checked while an earlier call's write is failing, rather than take it for a duplicate of a segment taken back (group commit: %s)",
+    async (groupCommit) => {
+      const memory = memoryDriver();
+      let release: () => void = () => {};
+      const failing = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let landed: () => void = () => {};
+      const dayLanded = new Promise<void>((resolve) => {
+        landed = resolve;
+      });
+      let armed = false;
+      let listed: () => void = () => {};
+      const retryListed = new Promise<void>((resolve) => {
+        listed = resolve;
+      });
+      const driver: Driver = {
+        ...memory,
+        getKeys: async (base: string, opts: unknown) => {
+          const keys = await memory.getKeys(base, opts as never);
+          if (armed) listed();
+          return keys;
+        },
+        setItemRaw: async (key: string, value: unknown, opts: unknown) => {
+          // The day before's segment of the first call hangs, then fails; its segment of DAY lands at once.
+          if (key.includes(":20260302:")) {
+            await failing;
+            throw Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
+          }
+          await memory.setItemRaw!(key, value, opts as never);
+          landed();
+        },
+      };
+      const store = new EventStore({ storage: createStorage({ driver }), groupCommit });
+      const first = store.record("t", "m", [event("a", DAY), event("b", DAY - 3_600_000)]);
+      first.catch(() => {});
+      await dayLanded;
+      // The client's retry of "a" (say, after a timeout), checked while the first call's write has not
+      // failed yet: its segment of DAY is listed.
+      armed = true;
+      const retry = store.record("t", "m", [event("a", DAY)]);
+      await retryListed;
+      // Let it answer if it would without waiting for the first call's outcome (it would say duplicate).
+      await Promise.race([retry, new Promise((resolve) => setTimeout(resolve, 50))]);
+      release();
+      expect(await retry).toEqual({ accepted: 1, duplicates: 0 });
+      await expect(first).rejects.toMatchObject({ code: "unavailable" });
+      expect(await stored(store)).toEqual([`a/${DAY}`]);
+    },
+  );
+
   it("drops repeats within a batch, whether it comes sorted by (time, id) or not", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(eventArb, { maxLength: 12 }), fc.boolean(), async (batch, sort) => {

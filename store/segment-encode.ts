@@ -28,7 +28,8 @@ import {
 } from "./segment-format.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: false });
+// ignoreBOM: a text that starts with U+FEFF keeps it (string-column.ts says why).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Encodes events (any order) into segment bytes. `ingestedAt` is when the write happened (ms), for events

@@ -24,7 +24,8 @@ import {
 } from "./segment-format.ts";
 import { StringColumn } from "./string-column.ts";
 
-const decoder = new TextDecoder("utf-8", { fatal: false });
+// ignoreBOM: a text that starts with U+FEFF keeps it (string-column.ts says why).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Where a lazily read segment's columns come from: byte ranges [offset, offset + length) of its file, each
