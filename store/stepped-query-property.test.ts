@@ -134,6 +134,35 @@ function churn(store: EventStore, c: { late: ReturnType<typeof stored>[][]; comp
   };
 }
 
+type Case = typeof common extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * A case's store, the selection all its queries share (as of the store's now), and its step runner: the
+ * case's late writes and compaction between steps, and optionally an export step's row and text limits.
+ */
+async function caseOf(c: Case) {
+  const store = await storeOf(
+    c.batches.map((b) => b.map(stored)),
+    c.compact,
+  );
+  const selection = {
+    tenant: "t",
+    module: "m",
+    ...c.range,
+    types: [] as string[],
+    filters: c.filters,
+    asOf: store.now(),
+  };
+  const run = (limits?: { rows: number; chars: number }) =>
+    runner(
+      store,
+      c.maxEvents,
+      churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
+      limits,
+    );
+  return { store, selection, run };
+}
+
 describe("steps equal the one-pass answer (property)", () => {
   it("QuerySeries", async () => {
     await fc.assert(
@@ -144,17 +173,9 @@ describe("steps equal the one-pass answer (property)", () => {
         fc.constantFrom("UTC", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu"),
         fc.constantFrom([], ["org"]),
         async (c, fn, interval, timeZone, groupBy) => {
-          const store = await storeOf(
-            c.batches.map((b) => b.map(stored)),
-            c.compact,
-          );
+          const { store, selection, run } = await caseOf(c);
           const spec: SeriesSpec = {
-            tenant: "t",
-            module: "m",
-            ...c.range,
-            types: [],
-            filters: c.filters,
-            asOf: store.now(),
+            ...selection,
             interval: interval as SeriesSpec["interval"],
             timeZone,
             weekStart: 1,
@@ -162,15 +183,7 @@ describe("steps equal the one-pass answer (property)", () => {
             aggregation: { fn, field: fn === "count_unique" ? "org" : "value" },
           };
           const one = await querySeries(store, spec, { maxGroups: 100 });
-          const steps = await querySeriesStepped(
-            spec,
-            { maxGroups: 100 },
-            runner(
-              store,
-              c.maxEvents,
-              churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
-            ),
-          );
+          const steps = await querySeriesStepped(spec, { maxGroups: 100 }, run());
           const rows = (r: typeof one) =>
             Array.from(r.starts).flatMap((s, b) => r.groups.map((g, i) => [s, g, r.value(b, i)]));
           expect(rows(steps)).toEqual(rows(one));
@@ -183,30 +196,9 @@ describe("steps equal the one-pass answer (property)", () => {
   it("QueryGeo", async () => {
     await fc.assert(
       fc.asyncProperty(common, fc.constantFrom(0.5, 1, 10), async (c, cellDegrees) => {
-        const store = await storeOf(
-          c.batches.map((b) => b.map(stored)),
-          c.compact,
-        );
-        const spec = {
-          tenant: "t",
-          module: "m",
-          ...c.range,
-          types: [],
-          filters: c.filters,
-          asOf: store.now(),
-          cellDegrees,
-          minCount: 1,
-        };
-        expect(
-          await queryGeoStepped(
-            spec,
-            runner(
-              store,
-              c.maxEvents,
-              churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
-            ),
-          ),
-        ).toEqual(await queryGeo(store, spec));
+        const { store, selection, run } = await caseOf(c);
+        const spec = { ...selection, cellDegrees, minCount: 1 };
+        expect(await queryGeoStepped(spec, run())).toEqual(await queryGeo(store, spec));
       }),
       { numRuns: Number(process.env.STEP_RUNS ?? 60) },
     );
@@ -219,34 +211,12 @@ describe("steps equal the one-pass answer (property)", () => {
         fc.constantFrom<"asc" | "desc">("asc", "desc"),
         fc.integer({ min: 1, max: 4 }),
         async (c, order, limit) => {
-          const store = await storeOf(
-            c.batches.map((b) => b.map(stored)),
-            c.compact,
-          );
-          const spec: ListSpec = {
-            tenant: "t",
-            module: "m",
-            ...c.range,
-            types: [],
-            filters: c.filters,
-            asOf: store.now(),
-            order,
-          };
+          const { store, selection, run } = await caseOf(c);
+          const spec: ListSpec = { ...selection, order };
           let cursor: EventCursor | undefined;
           for (let page = 0; page < 20; page++) {
             const one = await listEvents(store, spec, limit, cursor);
-            expect(
-              await listEventsStepped(
-                spec,
-                limit,
-                cursor,
-                runner(
-                  store,
-                  c.maxEvents,
-                  churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
-                ),
-              ),
-            ).toEqual(one);
+            expect(await listEventsStepped(spec, limit, cursor, run())).toEqual(one);
             const last = one.events.at(-1);
             if (!one.more || !last) break;
             cursor = { time: last.time, id: last.id };
@@ -266,34 +236,10 @@ describe("steps equal the one-pass answer (property)", () => {
         // A step's row and text limits, small: steps end on them and on the events checked together.
         fc.record({ rows: fc.integer({ min: 1, max: 6 }), chars: fc.constantFrom(1, 40, 90, 10_000) }),
         async (c, order, columns, limits) => {
-          const store = await storeOf(
-            c.batches.map((b) => b.map(stored)),
-            c.compact,
-          );
-          const spec: ListSpec = {
-            tenant: "t",
-            module: "m",
-            ...c.range,
-            types: [],
-            filters: c.filters,
-            asOf: store.now(),
-            order,
-          };
+          const { store, selection, run } = await caseOf(c);
+          const spec: ListSpec = { ...selection, order };
           const one = await text(eventRows(store, spec, columns));
-          expect(
-            await text(
-              exportEventsStepped(
-                spec,
-                columns,
-                runner(
-                  store,
-                  c.maxEvents,
-                  churn(store, { late: c.late.map((b) => b.map(stored)), compactBetween: c.compactBetween }),
-                  limits,
-                ),
-              ),
-            ),
-          ).toBe(one);
+          expect(await text(exportEventsStepped(spec, columns, run(limits)))).toBe(one);
         },
       ),
       { numRuns: Number(process.env.STEP_RUNS ?? 60) },
