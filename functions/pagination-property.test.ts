@@ -1,0 +1,136 @@
+/**
+ * Pagination against its contract (docs/api.md "Pagination"), as properties: for any page size, all pages
+ * of QuerySeries, QueryGeo and ListEvents (both orders) concatenated equal the one big answer taken at the
+ * first page's instant, with writes and compactions between pages; ties on time go by id, ids that are
+ * prefixes of each other included.
+ */
+import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Interval, Order, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { routerOptions, routes } from "./routes.ts";
+import { testDeps } from "./test-deps.ts";
+
+const T0 = Date.UTC(2026, 2, 1);
+const HOUR = 3_600_000;
+const MODULE = "mod-pages";
+const RANGE = { start: timestampFromMs(T0), end: timestampFromMs(T0 + 3 * 24 * HOUR) };
+
+/** Two clients of one server: Connect JSON and Connect binary (a token of one is good on the other). */
+function clients() {
+  const deps = testDeps();
+  const over = (useBinaryFormat: boolean) =>
+    createClient(
+      TelemetryService,
+      createRouterTransport((router) => routes(router, deps), {
+        router: routerOptions(deps),
+        transport: { useBinaryFormat },
+      }),
+    );
+  return [over(false), over(true)] as const;
+}
+type Client = ReturnType<typeof clients>[number];
+
+// Few distinct times, ids and cells, so that ties on time, id prefixes and equal counts are common.
+const arbEvent = fc.record({
+  id: fc.constantFrom("", "a", "ab", "abc", "b", "B", "a\u{1F600}", "a\uFEFF", "aa"),
+  hour: fc.constantFrom(0, 0, 1, 23, 24, 47, 48, 71),
+  ms: fc.constantFrom(0, 0, 1),
+  org: fc.constantFrom("x", "y", "z"),
+  cell: fc.constantFrom(0, 1, 2, 3),
+});
+type Ev = typeof arbEvent extends fc.Arbitrary<infer T> ? T : never;
+const arbBatch = fc.array(arbEvent, { minLength: 0, maxLength: 12 });
+const arbBetween = fc.array(fc.oneof(arbBatch, fc.constant("compact" as const)), { maxLength: 6 });
+
+async function write(c: Client, batch: Ev[]) {
+  if (batch.length === 0) return;
+  await c.recordEvents({
+    module: MODULE,
+    events: batch.map((e) => ({
+      id: e.id,
+      type: "t",
+      time: timestampFromMs(T0 + e.hour * HOUR + e.ms),
+      data: { org: e.org },
+      location: { lat: e.cell * 10 + 1, lon: e.cell * 10 + 1 },
+    })),
+  });
+}
+
+const ms = (t: Parameters<typeof timestampDate>[0] | undefined) => (t ? timestampDate(t).getTime() : null);
+
+type Rpc = "series" | "geo" | "asc" | "desc";
+
+async function page(c: Client, rpc: Rpc, pageSize: number, pageToken: string) {
+  const common = { module: MODULE, range: RANGE, pageSize, pageToken };
+  if (rpc === "series") {
+    const r = await c.querySeries({ ...common, interval: Interval.HOUR, groupBy: ["org"] });
+    return {
+      items: r.rows.map((x) => JSON.stringify([ms(x.bucketStart), x.group, x.value])),
+      next: r.nextPageToken,
+    };
+  }
+  if (rpc === "geo") {
+    const r = await c.queryGeo({ ...common, cellDegrees: 5 });
+    return { items: r.bins.map((x) => JSON.stringify(x)), next: r.nextPageToken };
+  }
+  const r = await c.listEvents({ ...common, order: rpc === "desc" ? Order.DESC : Order.ASC });
+  return {
+    items: r.events.map((x) => JSON.stringify([x.id, ms(x.time), x.data, x.location])),
+    next: r.nextPageToken,
+  };
+}
+
+const BIG: Record<Rpc, number> = { series: 10_000, geo: 10_000, asc: 1000, desc: 1000 };
+
+/** All pages; page n is asked for with sizes[n % sizes.length] over cs[n % cs.length]. */
+async function allPages(
+  cs: readonly Client[],
+  rpc: Rpc,
+  sizes: number[],
+  between: (n: number) => Promise<void>,
+) {
+  const items: string[] = [];
+  let token = "";
+  for (let n = 0; ; n++) {
+    const size = sizes[n % sizes.length]!;
+    const p = await page(cs[n % cs.length]!, rpc, size, token);
+    // A page is full unless it is the last; the last one may be exactly full.
+    if (p.next) expect(p.items.length).toBe(size);
+    items.push(...p.items);
+    if (!p.next) return items;
+    expect(n).toBeLessThan(500);
+    await between(n);
+    token = p.next;
+  }
+}
+
+describe("pagination properties", () => {
+  for (const rpc of ["series", "geo", "asc", "desc"] as const) {
+    it(`${rpc}: all pages at any sizes, over JSON and binary, equal the first page's snapshot, with writes and compactions between`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          arbBatch,
+          fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
+          fc.array(arbBetween, { maxLength: 4 }),
+          fc.boolean(),
+          async (initial, sizes, betweens, mixed) => {
+            const [c, binary] = clients();
+            await write(c, initial);
+            const whole = await page(c, rpc, BIG[rpc], "");
+            expect(whole.next).toBe("");
+            const got = await allPages(mixed ? [c, binary] : [c], rpc, sizes, async (n) => {
+              for (const step of betweens[n] ?? []) {
+                if (step === "compact") await c.compact({ module: MODULE });
+                else await write(c, step);
+              }
+            });
+            expect(got).toEqual(whole.items);
+          },
+        ),
+        { numRuns: Number(process.env.RUNS ?? 40) },
+      );
+    }, 120_000);
+  }
+});
