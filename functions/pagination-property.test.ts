@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { Interval, Order, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { routerOptions, routes } from "./routes.ts";
 import { testDeps } from "./test-deps.ts";
+import { WorkerSteps } from "./worker-steps.ts";
 
 const T0 = Date.UTC(2026, 2, 1);
 const HOUR = 3_600_000;
@@ -18,8 +19,15 @@ const MODULE = "mod-pages";
 const RANGE = { start: timestampFromMs(T0), end: timestampFromMs(T0 + 3 * 24 * HOUR) };
 
 /** Two clients of one server: Connect JSON and Connect binary (a token of one is good on the other). */
-function clients() {
+function clients(stepped = false) {
   const deps = testDeps();
+  // As on Workers: every query in steps, here of one event each (a step still finishes its partition).
+  if (stepped)
+    deps.aggregate = new WorkerSteps({
+      store: deps.store,
+      secret: new Uint8Array(32),
+      maxEvents: 1,
+    }).aggregations();
   const over = (useBinaryFormat: boolean) =>
     createClient(
       TelemetryService,
@@ -35,7 +43,7 @@ type Client = ReturnType<typeof clients>[number];
 // Few distinct times, ids and cells, so that ties on time, id prefixes and equal counts are common.
 const arbEvent = fc.record({
   id: fc.constantFrom("", "a", "ab", "abc", "b", "B", "a\u{1F600}", "a\uFEFF", "aa"),
-  hour: fc.constantFrom(0, 0, 1, 23, 24, 47, 48, 71),
+  hour: fc.constantFrom(-1, 0, 0, 1, 23, 24, 47, 48, 71, 72),
   ms: fc.constantFrom(0, 0, 1),
   org: fc.constantFrom("x", "y", "z"),
   cell: fc.constantFrom(0, 1, 2, 3),
@@ -107,17 +115,20 @@ async function allPages(
 }
 
 describe("pagination properties", () => {
-  for (const rpc of ["series", "geo", "asc", "desc"] as const) {
-    it(`${rpc}: all pages at any sizes, over JSON and binary, equal the first page's snapshot, with writes and compactions between`, async () => {
+  for (const [rpc, stepped] of (["series", "geo", "asc", "desc"] as const).flatMap((r) => [
+    [r, false] as const,
+    [r, true] as const,
+  ])) {
+    it(`${rpc}${stepped ? " in steps" : ""}: all pages at any sizes, over JSON and binary, equal the first page's snapshot, with writes and compactions between`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          arbBatch,
+          fc.array(arbBatch, { maxLength: 12 }),
           fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
           fc.array(arbBetween, { maxLength: 4 }),
           fc.boolean(),
           async (initial, sizes, betweens, mixed) => {
-            const [c, binary] = clients();
-            await write(c, initial);
+            const [c, binary] = clients(stepped);
+            for (const batch of initial) await write(c, batch);
             const whole = await page(c, rpc, BIG[rpc], "");
             expect(whole.next).toBe("");
             const got = await allPages(mixed ? [c, binary] : [c], rpc, sizes, async (n) => {

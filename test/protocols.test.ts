@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { create, type DescMessage, fromJson, toJson } from "@bufbuild/protobuf";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { type Client, Code, type ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   compressionGzip,
   createConnectTransport,
@@ -160,5 +160,40 @@ describe("every protocol answers the reference queries alike", () => {
       const answer = fromJson(response, JSON.parse(stdout));
       expect({ ...answer, nextPageToken: "" }, `buf curl ${protocol}: ${q.name}`).toEqual(expected);
     });
+  });
+});
+
+describe("page tokens across protocols", () => {
+  it("a query paged with each page over the next protocol gives the same pages", async () => {
+    const clients = Object.values(TRANSPORTS).map((t) => createClient(TelemetryService, t(server.url)));
+    for (const q of REFERENCE_QUERIES) {
+      const pageSize = SCHEMAS[q.rpc].page;
+      const pages: unknown[] = [];
+      let pageToken = "";
+      do {
+        const client = clients[pages.length % clients.length]!;
+        // biome-ignore lint/suspicious/noExplicitAny: the three RPCs share the paging fields.
+        const res: any = await (client[q.rpc] as any)({ ...q.request, pageSize, pageToken });
+        pages.push({ ...res, nextPageToken: "" });
+        pageToken = res.nextPageToken;
+      } while (pageToken && pages.length < 1000);
+      expect(pages, q.name).toEqual(await baseline(q, pageSize));
+    }
+  });
+
+  it.each(Object.keys(TRANSPORTS))("%s: an altered token is invalid_argument on pageToken", async (name) => {
+    const client = createClient(TelemetryService, TRANSPORTS[name]!(server.url));
+    const q = REFERENCE_QUERIES.find((r) => r.rpc === "listEvents")!;
+    // biome-ignore lint/suspicious/noExplicitAny: the request of a reference query.
+    const first: any = await client.listEvents({ ...(q.request as any), pageSize: 1 });
+    expect(first.nextPageToken).not.toBe("");
+    const altered = `${first.nextPageToken.slice(0, -1)}${first.nextPageToken.endsWith("A") ? "B" : "A"}`;
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const error = await client.listEvents({ ...(q.request as any), pageSize: 1, pageToken: altered }).then(
+      () => undefined,
+      (e: unknown) => e as ConnectError,
+    );
+    expect(error?.code).toBe(Code.InvalidArgument);
+    expect(error?.rawMessage).toMatch(/^pageToken: /);
   });
 });
