@@ -92,7 +92,10 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length > 65_536) return undefined;
   try {
     const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(s, (c) => c.charCodeAt(0));
+    const bytes = Uint8Array.from(s, (c) => c.charCodeAt(0));
+    // Only the canonical text: atob ignores a last character's padding bits, so several texts decode to
+    // the same bytes, and an altered token would pass.
+    return base64url(bytes) === text ? bytes : undefined;
   } catch {
     return undefined;
   }
