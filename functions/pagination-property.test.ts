@@ -8,7 +8,7 @@ import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Interval, Order, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
+import { Interval, Operator, Order, TelemetryService } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { routerOptions, routes } from "./routes.ts";
 import { testDeps } from "./test-deps.ts";
 import { WorkerSteps } from "./worker-steps.ts";
@@ -46,6 +46,7 @@ const arbEvent = fc.record({
   hour: fc.constantFrom(-1, 0, 0, 1, 23, 24, 47, 48, 71, 72),
   ms: fc.constantFrom(0, 0, 1),
   org: fc.constantFrom("x", "y", "z"),
+  type: fc.constantFrom("t", "u", "v"),
   cell: fc.constantFrom(0, 1, 2, 3),
 });
 type Ev = typeof arbEvent extends fc.Arbitrary<infer T> ? T : never;
@@ -61,7 +62,7 @@ async function write(c: Client, batch: Ev[]) {
     module: MODULE,
     events: batch.map((e) => ({
       id: e.id,
-      type: "t",
+      type: e.type,
       time: timestampFromMs(T0 + e.hour * HOUR + e.ms),
       data: { org: e.org },
       location: { lat: e.cell * 10 + 1, lon: e.cell * 10 + 1 },
@@ -76,10 +77,18 @@ const dayRange = (day: number) => ({
   end: timestampFromMs(T0 + (day + 1) * 24 * HOUR),
 });
 
+/** A type filter and a data filter: rows checked one by one rather than taken whole. */
+const FILTERS = {
+  types: ["t", "u"],
+  filters: [
+    { field: "org", op: Operator.NEQ, values: [{ kind: { case: "stringValue" as const, value: "y" } }] },
+  ],
+};
+
 type Rpc = "series" | "geo" | "asc" | "desc";
 
-async function page(c: Client, rpc: Rpc, pageSize: number, pageToken: string) {
-  const common = { module: MODULE, range: RANGE, pageSize, pageToken };
+async function page(c: Client, rpc: Rpc, pageSize: number, pageToken: string, filtered = false) {
+  const common = { module: MODULE, range: RANGE, pageSize, pageToken, ...(filtered ? FILTERS : {}) };
   if (rpc === "series") {
     const r = await c.querySeries({ ...common, interval: Interval.HOUR, groupBy: ["org"] });
     return {
@@ -93,7 +102,7 @@ async function page(c: Client, rpc: Rpc, pageSize: number, pageToken: string) {
   }
   const r = await c.listEvents({ ...common, order: rpc === "desc" ? Order.DESC : Order.ASC });
   return {
-    items: r.events.map((x) => JSON.stringify([x.id, ms(x.time), x.data, x.location])),
+    items: r.events.map((x) => JSON.stringify([x.id, x.type, ms(x.time), x.data, x.location])),
     next: r.nextPageToken,
   };
 }
@@ -106,12 +115,13 @@ async function allPages(
   rpc: Rpc,
   sizes: number[],
   between: (n: number) => Promise<void>,
+  filtered = false,
 ) {
   const items: string[] = [];
   let token = "";
   for (let n = 0; ; n++) {
     const size = sizes[n % sizes.length]!;
-    const p = await page(cs[n % cs.length]!, rpc, size, token);
+    const p = await page(cs[n % cs.length]!, rpc, size, token, filtered);
     // A page is full unless it is the last; the last one may be exactly full.
     if (p.next) expect(p.items.length).toBe(size);
     items.push(...p.items);
@@ -134,18 +144,26 @@ describe("pagination properties", () => {
           fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 3 }),
           fc.array(arbBetween, { maxLength: 4 }),
           fc.boolean(),
-          async (initial, sizes, betweens, mixed) => {
+          fc.boolean(),
+          async (initial, sizes, betweens, mixed, filtered) => {
             const [c, binary] = clients(stepped);
             for (const batch of initial) await write(c, batch);
-            const whole = await page(c, rpc, BIG[rpc], "");
+            const whole = await page(c, rpc, BIG[rpc], "", filtered);
             expect(whole.next).toBe("");
-            const got = await allPages(mixed ? [c, binary] : [c], rpc, sizes, async (n) => {
-              for (const step of betweens[n] ?? []) {
-                if (step === "compact") await c.compact({ module: MODULE });
-                else if (typeof step === "number") await c.compact({ module: MODULE, range: dayRange(step) });
-                else await write(c, step);
-              }
-            });
+            const got = await allPages(
+              mixed ? [c, binary] : [c],
+              rpc,
+              sizes,
+              async (n) => {
+                for (const step of betweens[n] ?? []) {
+                  if (step === "compact") await c.compact({ module: MODULE });
+                  else if (typeof step === "number")
+                    await c.compact({ module: MODULE, range: dayRange(step) });
+                  else await write(c, step);
+                }
+              },
+              filtered,
+            );
             expect(got).toEqual(whole.items);
           },
         ),
