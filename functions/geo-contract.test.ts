@@ -13,8 +13,10 @@ import { describe, expect, it } from "vitest";
 import {
   type GeoFilter,
   GeoFilterSchema,
+  Interval,
   ListEventsRequestSchema,
   QueryGeoRequestSchema,
+  QuerySeriesRequestSchema,
   TelemetryService,
 } from "../proto/gen/telemetry/v1/telemetry_pb.ts";
 import { compactModule } from "../store/compaction.ts";
@@ -80,7 +82,7 @@ function depsOf(stepped: boolean): ServiceDeps {
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b), 1e-3);
 
 describe.each([false, true])("location handling (Workers steps: %s)", (stepped) => {
-  it("QueryGeo and ListEvents select and bin located events as the reference model does", async () => {
+  it("QueryGeo, QuerySeries and ListEvents select and bin located events as the reference model does", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(location, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
@@ -129,6 +131,11 @@ describe.each([false, true])("location handling (Workers steps: %s)", (stepped) 
               expect(close(bins[i]!.lon, expected[i]!.lon), `bin ${i} lon`).toBe(true);
             }
           }
+          const seriesRequest = { module: MODULE, range, ...(geo ? { geo } : {}), interval: Interval.TOTAL };
+          const series = await client.querySeries(seriesRequest);
+          expect(series.rows.map((r) => r.value)).toEqual(
+            model.querySeries(create(QuerySeriesRequestSchema, seriesRequest)).map((r) => r.value),
+          );
           const listRequest = { module: MODULE, range, ...(geo ? { geo } : {}) };
           const ids = [];
           let pageToken = "";
