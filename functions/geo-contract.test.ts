@@ -141,11 +141,16 @@ describe.each([false, true])("location handling (Workers steps: %s)", (stepped) 
           let pageToken = "";
           do {
             const res = await client.listEvents({ ...listRequest, pageSize, pageToken });
-            ids.push(...res.events.map((e) => e.id));
+            ids.push(
+              ...res.events.map((e) => [
+                e.id,
+                e.location ? { lat: e.location.lat, lon: e.location.lon } : undefined,
+              ]),
+            );
             pageToken = res.nextPageToken;
           } while (pageToken);
           expect(ids).toEqual(
-            model.listEvents(create(ListEventsRequestSchema, listRequest)).map((e) => e.id),
+            model.listEvents(create(ListEventsRequestSchema, listRequest)).map((e) => [e.id, e.location]),
           );
         },
       ),
