@@ -71,10 +71,18 @@ export function applyIngestPolicy(
   const scale = 10 ** decimals;
   for (const e of events) {
     if (Number.isNaN(e.lat)) continue;
-    // + 0 turns -0 into 0, so a rounded point near the equator is stored as it would be written.
-    e.lat = Math.round(e.lat * scale) / scale + 0;
-    e.lon = Math.round(e.lon * scale) / scale + 0;
+    e.lat = roundTo(e.lat, scale);
+    e.lon = roundTo(e.lon, scale);
   }
+}
+
+/**
+ * `v` rounded to a multiple of 1 / `scale`, ties away from zero: the same on both sides of the equator and
+ * the prime meridian (Math.round alone takes ties up, so -1.5 would become -1 while 1.5 becomes 2). + 0
+ * turns -0 into 0, so a rounded point near the equator is stored as it would be written.
+ */
+function roundTo(v: number, scale: number): number {
+  return (Math.sign(v) * Math.round(Math.abs(v) * scale)) / scale + 0;
 }
 
 /** The QueryGeo floor for this caller and module: the larger of the key's and the module's. */

@@ -247,7 +247,8 @@ export function validateGeoQuery(
   limits: Limits,
 ): GeoQuerySpec {
   const selection = validateSelection(req, tenant, asOf, limits);
-  const cellDegrees = req.cellDegrees || 1;
+  // Only 0 (unset) means the default: `|| 1` would take NaN (proto3 JSON "NaN") as unset too.
+  const cellDegrees = req.cellDegrees === 0 ? 1 : req.cellDegrees;
   if (!Number.isFinite(cellDegrees) || cellDegrees < 0.0001 || cellDegrees > 180) {
     throw invalidArgument("cellDegrees", "must be between 0.0001 and 180");
   }

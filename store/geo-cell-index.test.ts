@@ -75,3 +75,33 @@ describe("cellIndex", () => {
     expect(cellIndex(lat, lon, 0.1)).not.toBe(a);
   });
 });
+
+describe("buildCellIndex at the 16-bit limits", () => {
+  it("numbers every cell right when rows and distinct cells reach and pass 65,535", () => {
+    for (const rows of [0xfffe, 0xffff, 0x10000, 0x10001]) {
+      // Every row in a cell of its own (cells of 0.0001°), the last row not located.
+      const lat = Float64Array.from({ length: rows }, (_, r) =>
+        r === rows - 1 ? Number.NaN : -90 + r * 0.0013,
+      );
+      const lon = Float64Array.from({ length: rows }, (_, r) =>
+        r === rows - 1 ? Number.NaN : 179.99 - r * 0.0049,
+      );
+      const index = buildCellIndex(lat, lon, 0.0001)!;
+      expect(index.size).toBe(rows - 1);
+      expect(index.located.length).toBe(rows - 1);
+      expect(index.located[rows - 2]).toBe(rows - 2);
+      expect(index.cellOf[rows - 1]).toBe(0);
+      let wrong = 0;
+      for (let r = 0; r < rows - 1; r++) {
+        const cell = index.cellOf[r]!;
+        if (
+          cell !== r + 1 ||
+          index.cellLat[cell - 1] !== Math.floor(lat[r]! / 0.0001) ||
+          index.cellLon[cell - 1] !== Math.floor(lon[r]! / 0.0001)
+        )
+          wrong++;
+      }
+      expect(wrong).toBe(0);
+    }
+  });
+});
