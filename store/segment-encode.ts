@@ -6,9 +6,9 @@
 import { deflateSync } from "fflate";
 import { crc32 } from "./crc32.ts";
 import { csvPaths } from "./csv-flatten.ts";
-import { canonicalJsonOf, type JsonObject, type JsonValue, type StoredEvent } from "./json.ts";
+import { canonicalJsonOf, type JsonValue, type StoredEvent } from "./json.ts";
 import { type PreparedData, TAG_VISIT } from "./prepared-data.ts";
-import { buildRollups, type RollupTable, type SlotNumbers } from "./rollup.ts";
+import { buildRollups, type SlotNumbers } from "./rollup.ts";
 import {
   align8,
   type ColumnKind,
