@@ -67,3 +67,19 @@ export function canonicalJson(value: JsonValue): string {
   }
   return `${out}}`;
 }
+
+/**
+ * A number as JSON state carries it (query steps): JSON writes NaN and ±Infinity as null and -0 as 0, so
+ * those travel as strings. (-0 is a location the API stores as sent, and protobuf writes it as -0; a
+ * minimum may be -0 too: a step must keep it.)
+ */
+export type JsonNumber = number | string;
+
+export function toJsonNumber(n: number): JsonNumber {
+  if (Object.is(n, -0)) return "-0";
+  return Number.isFinite(n) ? n : String(n);
+}
+
+export function fromJsonNumber(v: JsonNumber): number {
+  return typeof v === "number" ? v : Number(v);
+}

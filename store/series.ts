@@ -6,6 +6,7 @@ import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { type FieldColumn, fieldColumn, groupText, valueKey } from "./fields.ts";
 import { IdSet } from "./id-set.ts";
+import { toJsonNumber } from "./json.ts";
 import type { SeriesSpec } from "./query-spec.ts";
 import type { RollupTable } from "./rollup.ts";
 import { countPieces, planRollups, rollupColumn } from "./rollup-query.ts";
@@ -671,10 +672,9 @@ export class Accumulator {
         const n = stats ? this.n[g]![b]! : 0;
         if (count[b] === 0 && n === 0) continue;
         out.push(b, count[b]!);
-        // JSON has no Infinity or NaN (a sum can overflow), and writes -0 (a minimum) as 0: those travel
-        // as strings.
+        // A sum can overflow to Infinity, a minimum be -0: JSON keeps neither (toJsonNumber).
         const sum = stats ? this.sum[g]![b]! : 0;
-        if (stats) out.push(Object.is(sum, -0) ? "-0" : Number.isFinite(sum) ? sum : String(sum), n);
+        if (stats) out.push(toJsonNumber(sum), n);
       }
       return out;
     });

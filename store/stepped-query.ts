@@ -19,6 +19,7 @@ import { TallyError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { columnsFrom, eventRowsAfter, eventsHeader } from "./export-events.ts";
 import { accumulateGeo, type GeoBin, GeoCells, geoBins } from "./geo-query.ts";
+import { fromJsonNumber, type JsonNumber, toJsonNumber } from "./json.ts";
 import { dayOf, dayStart } from "./keys.ts";
 import { compare, type EventCursor, type ListedEvent, listEvents } from "./list-events.ts";
 import type { GeoQuerySpec, ListSpec, Selection, SeriesSpec } from "./query-spec.ts";
@@ -82,21 +83,6 @@ export type PageStep = Watch & {
 
 /** A listed event as a step carries it: its location as `JsonNumber`s (an absent one is NaN, may be -0). */
 type SteppedEvent = Omit<ListedEvent, "lat" | "lon"> & { lat: JsonNumber; lon: JsonNumber };
-
-/**
- * A number in a step's JSON: JSON writes NaN and ±Infinity as null and -0 as 0, so those travel as
- * strings. (-0 is a location the API stores as sent, and protobuf writes it as -0: a step must keep it.)
- */
-type JsonNumber = number | string;
-
-function toJsonNumber(n: number): JsonNumber {
-  if (Object.is(n, -0)) return "-0";
-  return Number.isFinite(n) ? n : String(n);
-}
-
-function fromJsonNumber(v: JsonNumber): number {
-  return typeof v === "number" ? v : Number(v);
-}
 
 /** An events export's first pass: the union of its data columns (`state`) so far. */
 export type ColumnsStep = Watch & {
