@@ -141,6 +141,37 @@ describe("lazily read segments", () => {
     );
   });
 
+  it("QueryGeo reads no time column of a segment whose span lies in the range, and reads it when the range cuts the span", async () => {
+    const driver = await megabyteDay();
+    const [file] = await segmentFiles(driver);
+    const time = segmentColumns(file!.bytes).get("time")!;
+    const readsTime = (calls: (readonly (readonly [number, number])[])[]) =>
+      calls.some((ranges) => ranges.some(([o, n]) => o < time.start + 8 && time.start < o + n));
+    const base = { tenant: TENANT, module: MODULE, types: [], filters: [], asOf: AS_OF };
+    const whole: GeoQuerySpec = {
+      ...base,
+      start: START,
+      end: START + 90 * DAY,
+      cellDegrees: 0.5,
+      minCount: 1,
+    };
+    // From noon of the segment's day: its span is cut, so its rows are found by their times.
+    const cut: GeoQuerySpec = { ...whole, start: START + 60.5 * DAY };
+    for (const [spec, timesRead] of [
+      [whole, false],
+      [cut, true],
+    ] as const) {
+      const lazy = reading(driver);
+      const bins = await queryGeo(lazy.store, spec);
+      expect(bins).toEqual(await queryGeo(reading(driver, false).store, spec));
+      expect(bins.length).toBeGreaterThan(0);
+      expect(readsTime(lazy.counter.calls)).toBe(timesRead);
+      // In steps too (Workers): the same bins, the same columns read.
+      const stepped = reading(driver);
+      expect(await queryGeoStepped(spec, (step) => runStep(stepped.store, step, 3000))).toEqual(bins);
+      expect(readsTime(stepped.counter.calls)).toBe(timesRead);
+    }
+  });
   it("a ListEvents page from a day's segment of megabytes: its header, then every column in one call, in parts", async () => {
     const driver = await megabyteDay();
     const [file] = await segmentFiles(driver);

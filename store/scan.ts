@@ -44,6 +44,12 @@ export interface ScanOptions {
    */
   fields?: readonly string[];
   /**
+   * Whether the caller reads the matched rows' times (default true). False (QueryGeo): a segment whose
+   * whole span lies in the range matches without its time column, which a cold full-range query would
+   * otherwise read for every segment only to learn that all rows are in range.
+   */
+  times?: boolean;
+  /**
    * Partitions a lazy scan reads ahead of the one it yields (a caller that usually stops after the first,
    * ListEvents, asks for few).
    */
@@ -91,6 +97,7 @@ export async function* scan(
     cache = true,
     claim,
     fields,
+    times = true,
     ahead = COLUMNS_AHEAD,
     listEach = false,
     take,
@@ -125,7 +132,7 @@ export async function* scan(
         if (next.done) listed = true;
         else {
           const ready = lazy
-            ? loadColumns(next.value.segments, sel, fields, claim, extra)
+            ? loadColumns(next.value.segments, sel, fields, times, claim, extra)
             : Promise.resolve(true);
           extra = [];
           ready.catch(() => {});
@@ -161,7 +168,7 @@ export async function* scan(
       if (claim?.(segment, duplicates)) continue;
       checked += segment.count;
       // A claim that declined after all (never expected): the rows it was to spare are needed now.
-      if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [])))) return undefined;
+      if (lazy && !(await segment.ensure(rowColumns(segment, sel, fields ?? [], times)))) return undefined;
       const rows = take
         ? takeRows(segment, duplicates, sel, geo, take, order === "desc")
         : matchRows(segment, duplicates, sel, geo);
@@ -183,6 +190,7 @@ async function loadColumns(
   segments: readonly { segment: Segment; duplicates: Uint8Array | null }[],
   sel: Selection,
   fields: readonly string[],
+  times: boolean,
   claim: Claim | undefined,
   extra: readonly string[],
 ): Promise<boolean> {
@@ -191,7 +199,7 @@ async function loadColumns(
     if (segment.complete || !mayMatch(segment, sel)) continue;
     const k = claim?.rollupIndex?.(segment, duplicates);
     let columns: string[];
-    if (k === undefined) columns = [...rowColumns(segment, sel, fields), ...extra];
+    if (k === undefined) columns = [...rowColumns(segment, sel, fields, times), ...extra];
     else {
       // Texts are looked up only for the fields filtered or grouped on (the type's are in the header).
       columns = segment.rollupColumns(k);
@@ -210,9 +218,9 @@ export const LOCATION = "@location";
 /** In scan's `fields`: the caller reads matched rows' ids (ListEvents orders by them). */
 export const IDS = "@id";
 
-/** The columns a row scan of `segment` reads for `sel` and the caller's `fields`. */
-function rowColumns(segment: Segment, sel: Selection, fields: readonly string[]): string[] {
-  const names = ["time"];
+/** The columns a row scan of `segment` reads for `sel` and the caller's `fields` (and `times`). */
+function rowColumns(segment: Segment, sel: Selection, fields: readonly string[], times: boolean): string[] {
+  const names = times || !withinRange(segment, sel) ? ["time"] : [];
   if (segment.maxIngested > sel.asOf) names.push("ingested");
   if (sel.geo || fields.includes(LOCATION)) names.push("lat", "lon");
   if (fields.includes(IDS)) names.push("id.o", "id.b");
@@ -227,6 +235,18 @@ function mayMatch(segment: Segment, sel: Selection): boolean {
   if (segment.count === 0 || segment.maxTime < sel.start || segment.minTime >= sel.end) return false;
   if (sel.geo && !bboxMayMatch(sel.geo, segment.bbox)) return false;
   return sel.types.length === 0 || segment.types.some((t) => sel.types.includes(t));
+}
+
+/** Whether every row of `segment` lies in the time range of `sel` (its header's span tells). */
+function withinRange(segment: Segment, sel: Selection): boolean {
+  return segment.minTime >= sel.start && segment.maxTime < sel.end;
+}
+
+/** The rows of `segment` in the range of `sel`, [from, to): all of them without reading times when its span lies inside. */
+function rowRange(segment: Segment, sel: Selection): [number, number] {
+  if (withinRange(segment, sel)) return [0, segment.count];
+  const { time } = segment;
+  return [lowerBound(time, sel.start), lowerBound(time, sel.end)];
 }
 
 function matchRows(
@@ -250,9 +270,7 @@ function matchRows(
     if (compiled === false) return undefined;
     if (compiled !== true) predicates.push(compiled);
   }
-  const { time } = segment;
-  const from = lowerBound(time, sel.start);
-  const to = lowerBound(time, sel.end);
+  const [from, to] = rowRange(segment, sel);
   if (!duplicates && !typeOk && !geo && predicates.length === 0 && segment.maxIngested <= sel.asOf) {
     // Nothing to check row by row: every row in the time range matches — a view of the shared run of
     // row numbers, not a new array per segment per query (Match.rows is read-only).
@@ -293,10 +311,8 @@ function takeRows(
     if (compiled !== true) predicates.push(compiled);
   }
   const typeOk = sel.types.length > 0 ? segment.types.map((t) => sel.types.includes(t)) : undefined;
-  const { time } = segment;
   const late = segment.maxIngested > sel.asOf ? segment.ingested : undefined;
-  const from = lowerBound(time, sel.start);
-  const to = lowerBound(time, sel.end);
+  const [from, to] = rowRange(segment, sel);
   const { after } = take;
   const rows: number[] = [];
   let counted = 0;

@@ -259,7 +259,7 @@ async function runPartitions(
   const cells = loadCells(step.state);
   const save = (): GeoState =>
     [...cells.values()].map((b) => [b.cellLat, b.cellLon, toJsonNumber(b.lat), toJsonNumber(b.lon), b.count]);
-  for await (const partition of scan(store, sel, { fields: [LOCATION], visit })) {
+  for await (const partition of scan(store, sel, { fields: [LOCATION], times: false, visit })) {
     accumulateGeo(cells, step.spec, partition);
     const next = dayStart(day) + DAY_MS;
     if (scanned >= maxEvents && next < step.spec.end)
