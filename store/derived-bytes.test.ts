@@ -213,8 +213,10 @@ describe("the segment cache", () => {
   it("counts QueryGeo's cell indexes, and lets go of those it no longer keeps", async () => {
     const store = await compactedStore(1024 ** 3);
     const at = (cellDegrees: number) => () => queryGeo(store, { ...geo, cellDegrees });
+    // The first scan reads the rows into copies (scan.ts, firstScan); the second keeps the columns.
     await at(0.5)();
-    // The second visit at a size builds each segment's index; the third reuses it.
+    await at(0.5)();
+    // The second visit of the kept columns at a size builds each segment's index; the third reuses it.
     expect(await growth(store, at(0.5))).toBeGreaterThan(0);
     expect(await growth(store, at(0.5))).toBe(0);
     // Three sizes in turn: two indexes are kept per segment, the third replaces the oldest.

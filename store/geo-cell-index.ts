@@ -45,7 +45,8 @@ export function cellIndex(
   const kept = indexes.get(lat) ?? [];
   const found = kept.find((index) => index.cellDegrees === cellDegrees);
   if (found) return found;
-  // Built on a segment's second visit at this size: the first costs what it did without an index (a
+  // Built on the second visit of a segment's kept columns at this size (the third query scanning its rows:
+  // scan.ts reads the first into a copy): the first costs what it did without an index (a
   // query over data read once, a cold one above all, should not pay for it), the next ones much less.
   let sizes = seen.get(lat);
   if (!sizes?.includes(cellDegrees)) {

@@ -141,6 +141,41 @@ describe("lazily read segments", () => {
     );
   });
 
+  it("a segment's row columns are cached from the second scan of its rows on; the first reads them into a copy", async () => {
+    const driver = await megabyteDay();
+    const [file] = await segmentFiles(driver);
+    const geoQuery = QUERIES.find((q) => q.tally.kind === "geo")!;
+    const lazy = reading(driver);
+    const expected = (await runTally(reading(driver, false).store, geoQuery, AS_OF)).answer();
+    const empty = lazy.store.cachedBytes;
+    const first = await runTally(lazy.store, geoQuery, AS_OF);
+    expect(first.answer()).toEqual(expected);
+    const afterFirst = lazy.store.cachedBytes;
+    // The header and the first read's 128 KiB, no column of the megabytes the rows take.
+    expect(afterFirst - empty).toBeLessThan(256 * 1024);
+    const columns = segmentColumns(file!.bytes);
+    const locations = columns.get("lat")!.length + columns.get("lon")!.length;
+    expect(lazy.counter.bytes).toBeGreaterThan(locations);
+    // Two queries at once on the segment's second scan: both answer, one keeps the columns.
+    const [a, b] = await Promise.all([
+      runTally(lazy.store, geoQuery, AS_OF),
+      runTally(lazy.store, geoQuery, AS_OF),
+    ]);
+    expect(a.answer()).toEqual(expected);
+    expect(b.answer()).toEqual(expected);
+    const kept = lazy.store.cachedBytes;
+    expect(kept - afterFirst).toBeGreaterThanOrEqual(locations);
+    // From then on nothing is read again.
+    const before = lazy.counter.bytes;
+    expect((await runTally(lazy.store, geoQuery, AS_OF)).answer()).toEqual(expected);
+    expect(lazy.counter.bytes).toBe(before);
+    // A query of other columns reads them into a copy once more, and leaves what is kept as it was.
+    const unique = QUERIES.find((q) => q.name.includes("COUNT_UNIQUE"))!;
+    const uniqueAnswer = (await runTally(reading(driver, false).store, unique, AS_OF)).answer();
+    expect((await runTally(lazy.store, unique, AS_OF)).answer()).toEqual(uniqueAnswer);
+    expect((await runTally(lazy.store, unique, AS_OF)).answer()).toEqual(uniqueAnswer);
+  });
+
   it("QueryGeo reads no time column of a segment whose span lies in the range, and reads it when the range cuts the span", async () => {
     const driver = await megabyteDay();
     const [file] = await segmentFiles(driver);

@@ -131,12 +131,13 @@ export async function* scan(
         const next = await iterator.next();
         if (next.done) listed = true;
         else {
+          const partition = lazy && cache ? firstScan(next.value, sel, claim) : next.value;
           const ready = lazy
-            ? loadColumns(next.value.segments, sel, fields, times, claim, extra)
+            ? loadColumns(partition.segments, sel, fields, times, claim, extra)
             : Promise.resolve(true);
           extra = [];
           ready.catch(() => {});
-          pending.push({ partition: next.value, ready });
+          pending.push({ partition, ready });
         }
       }
       const first = pending.shift();
@@ -176,6 +177,28 @@ export async function* scan(
     }
     return out;
   }
+}
+
+/**
+ * The cache takes a lazily read segment's row columns from the second scan of its rows on: the first reads
+ * them into a copy of the segment (`Segment.transient`) that goes with the query. So a query run once — a
+ * new process's first, an ad-hoc range — neither pushes out what the dashboard's repeated queries keep nor
+ * holds hundreds of megabytes it will not read again; where new memory is dear (on a VM that faults each
+ * new page into the host) it also touches far less of it, since the copies' columns are freed and reused as
+ * the scan moves on. Segments answered from a rollup table keep it at once (it is small), as do those
+ * read whole.
+ */
+function firstScan(partition: Partition, sel: Selection, claim: Claim | undefined): Partition {
+  let copied = false;
+  const segments = partition.segments.map((entry) => {
+    const { segment, duplicates } = entry;
+    if (segment.complete || !mayMatch(segment, sel)) return entry;
+    if (claim?.rollupIndex?.(segment, duplicates) !== undefined) return entry;
+    if (segment.rowScans++ > 0) return entry;
+    copied = true;
+    return { ...entry, segment: segment.transient() };
+  });
+  return copied ? { ...partition, segments } : partition;
 }
 
 /** Partitions whose columns are fetched ahead of the scan (lazily read segments). */

@@ -210,6 +210,44 @@ export class Segment {
     }
   }
 
+  /** Row scans that have met this (cached, lazily read) segment: see `firstScan` in scan.ts. */
+  rowScans = 0;
+
+  /**
+   * A copy of this lazily read segment with nothing loaded beyond its header, for a scan that reads its
+   * rows for the first time: what it loads is the copy's, let go with it, outside the store's cache. The
+   * copy shares the header, the layout and the source; every column and what is derived from them is its
+   * own, so a query using the copy and another using this segment never see each other's loads.
+   */
+  transient(): Segment {
+    const copy = Object.assign(Object.create(Segment.prototype), this) as Segment;
+    const own = copy as unknown as {
+      loadedColumns: Map<string, Uint8Array>;
+      pathCache: Map<string, PathColumn>;
+      rowCache: Map<string, Float64Array | Uint32Array>;
+      rollupCache: (RollupTable | undefined)[];
+      dictCache?: StringColumn;
+      idCache?: StringColumn;
+      dataCache?: StringColumn;
+      dataKept?: Uint8Array;
+      completeCache: boolean;
+      derivedBytes: number;
+    };
+    own.loadedColumns = new Map();
+    own.pathCache = new Map();
+    own.rowCache = new Map();
+    own.rollupCache = [];
+    own.dictCache = undefined;
+    own.idCache = undefined;
+    own.dataCache = undefined;
+    own.dataKept = undefined;
+    own.completeCache = false;
+    own.derivedBytes = 0;
+    copy.onGrow = undefined;
+    copy.rowScans = 0;
+    return copy;
+  }
+
   /** Whether every column is at hand (a whole read, or a lazy one that loaded them all). */
   get complete(): boolean {
     // Asked for every segment of every query: counted, not recomputed from the header's column names.
