@@ -119,7 +119,7 @@ export async function* scan(
     listEach,
   );
   // Lazily read partitions fetch their columns a few partitions ahead of the one being scanned.
-  const pending: { partition: Partition; ready: Promise<boolean> }[] = [];
+  const pending: { partition: Partition; ready: Promise<boolean>; copies: Copies }[] = [];
   const iterator = partitions[Symbol.asyncIterator]();
   // Events whose rows the last matchPartition checked (ScanOptions.visit).
   let checked = 0;
@@ -131,13 +131,14 @@ export async function* scan(
         const next = await iterator.next();
         if (next.done) listed = true;
         else {
-          const partition = lazy && cache ? firstScan(next.value, sel, claim) : next.value;
+          const copies: Copies = [];
+          const partition = lazy && cache ? firstScan(next.value, sel, claim, copies) : next.value;
           const ready = lazy
             ? loadColumns(partition.segments, sel, fields, times, claim, extra)
             : Promise.resolve(true);
           extra = [];
           ready.catch(() => {});
-          pending.push({ partition, ready });
+          pending.push({ partition, ready, copies });
         }
       }
       const first = pending.shift();
@@ -156,6 +157,17 @@ export async function* scan(
       if (out.length > 0 || visit) yield out;
     }
   } finally {
+    // Partitions fetched ahead but not scanned (a step that ends here, stepped-query.ts): their segments
+    // count as scanned (firstScan), so the next step reads the cached ones — which take what the copies
+    // fetched, rather than fetch it again.
+    for (const { ready, copies } of pending)
+      if (copies.length > 0)
+        ready.then(
+          (ok) => {
+            if (ok) for (const [segment, copy] of copies) segment.adopt(copy);
+          },
+          () => {},
+        );
     await iterator.return?.(undefined);
   }
 
@@ -188,7 +200,12 @@ export async function* scan(
  * the scan moves on. Segments answered from a rollup table keep it at once (it is small), as do those
  * read whole.
  */
-function firstScan(partition: Partition, sel: Selection, claim: Claim | undefined): Partition {
+function firstScan(
+  partition: Partition,
+  sel: Selection,
+  claim: Claim | undefined,
+  copies: Copies,
+): Partition {
   let copied = false;
   const segments = partition.segments.map((entry) => {
     const { segment, duplicates } = entry;
@@ -196,10 +213,15 @@ function firstScan(partition: Partition, sel: Selection, claim: Claim | undefine
     if (claim?.rollupIndex?.(segment, duplicates) !== undefined) return entry;
     if (segment.rowScans++ > 0) return entry;
     copied = true;
-    return { ...entry, segment: segment.transient() };
+    const copy = segment.transient();
+    copies.push([segment, copy]);
+    return { ...entry, segment: copy };
   });
   return copied ? { ...partition, segments } : partition;
 }
+
+/** A partition's cached segments and the copies firstScan read them into. */
+type Copies = [segment: Segment, copy: Segment][];
 
 /** Partitions whose columns are fetched ahead of the scan (lazily read segments). */
 const COLUMNS_AHEAD = 8;

@@ -248,6 +248,21 @@ export class Segment {
     return copy;
   }
 
+  /**
+   * Takes the columns a `transient` copy of this segment loaded and this one lacks (a scan that stopped
+   * before the partition it had fetched ahead: the query's next step scans it here, without reading again).
+   */
+  adopt(copy: Segment): void {
+    if (this.body) return;
+    let added = false;
+    for (const [name, bytes] of copy.loadedColumns) {
+      if (this.loadedColumns.has(name)) continue;
+      this.loadedColumns.set(name, bytes);
+      added = true;
+    }
+    if (added) this.onGrow?.();
+  }
+
   /** Whether every column is at hand (a whole read, or a lazy one that loaded them all). */
   get complete(): boolean {
     // Asked for every segment of every query: counted, not recomputed from the header's column names.
