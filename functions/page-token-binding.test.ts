@@ -171,8 +171,9 @@ describe("page sizes", () => {
     expect((await series(1000)).rows).toHaveLength(6);
     expect((await geo(0)).bins).toHaveLength(4);
     expect((await geo(7)).bins).toHaveLength(6);
-    for (const call of [list(-1), series(-1), geo(-(2 ** 31))]) {
-      const error = await call.then(
+    // Each call made as it is awaited: one made ahead could be refused before its handler is attached.
+    for (const call of [() => list(-1), () => series(-1), () => geo(-(2 ** 31))]) {
+      const error = await call().then(
         () => undefined,
         (e: unknown) => e as ConnectError,
       );
