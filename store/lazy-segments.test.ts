@@ -176,6 +176,22 @@ describe("lazily read segments", () => {
     expect((await runTally(lazy.store, unique, AS_OF)).answer()).toEqual(uniqueAnswer);
   });
 
+  it("a query its rollup table answered counts as a segment's first scan: the next query's columns are kept", async () => {
+    const driver = await megabyteDay();
+    const [file] = await segmentFiles(driver);
+    const columns = segmentColumns(file!.bytes);
+    const locations = columns.get("lat")!.length + columns.get("lon")!.length;
+    const { store } = reading(driver);
+    const count = QUERIES.find((q) => q.name.startsWith("full scan"))!;
+    expect((await runTally(store, count, AS_OF)).rollupStats?.rollup).toBe(1);
+    const before = store.cachedBytes;
+    const geoQuery = QUERIES.find((q) => q.tally.kind === "geo")!;
+    expect((await runTally(store, geoQuery, AS_OF)).answer()).toEqual(
+      (await runTally(reading(driver, false).store, geoQuery, AS_OF)).answer(),
+    );
+    expect(store.cachedBytes - before).toBeGreaterThanOrEqual(locations);
+  });
+
   it("QueryGeo reads no time column of a segment whose span lies in the range, and reads it when the range cuts the span", async () => {
     const driver = await megabyteDay();
     const [file] = await segmentFiles(driver);

@@ -192,13 +192,15 @@ export async function* scan(
 }
 
 /**
- * The cache takes a lazily read segment's row columns from the second scan of its rows on: the first reads
- * them into a copy of the segment (`Segment.transient`) that goes with the query. So a query run once — a
- * new process's first, an ad-hoc range — neither pushes out what the dashboard's repeated queries keep nor
- * holds hundreds of megabytes it will not read again; where new memory is dear (~17 µs for each new page a
- * process touches on the VM docs/performance.md measured) it also touches far less of it, since the copies'
- * columns are freed and their memory reused as the scan moves on. Segments answered from a rollup table keep it at once (it is small), as do those
- * read whole.
+ * The cache takes a lazily read segment's columns from the second query that scans it on: the first reads
+ * its rows into a copy of the segment (`Segment.transient`) that goes with the query. So a query run once —
+ * a new process's first, an ad-hoc range — neither pushes out what the dashboard's repeated queries keep
+ * nor holds hundreds of megabytes it will not read again; where new memory is dear (~17 µs for each new
+ * page a process touches on the VM docs/performance.md measured) it also touches far less of it, since the
+ * copies' columns are freed and their memory reused as the scan moves on. A segment answered from a rollup
+ * table keeps it at once (it is small), and counts as scanned. The rollup table is looked for only at a
+ * segment's first scan: later ones go straight to the cached segment, so a warm query asks no more than
+ * loadColumns does.
  */
 function firstScan(
   partition: Partition,
@@ -209,9 +211,8 @@ function firstScan(
   let copied = false;
   const segments = partition.segments.map((entry) => {
     const { segment, duplicates } = entry;
-    if (segment.complete || !mayMatch(segment, sel)) return entry;
+    if (segment.complete || !mayMatch(segment, sel) || segment.scans++ > 0) return entry;
     if (claim?.rollupIndex?.(segment, duplicates) !== undefined) return entry;
-    if (segment.rowScans++ > 0) return entry;
     copied = true;
     const copy = segment.transient();
     copies.push([segment, copy]);

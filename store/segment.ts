@@ -210,8 +210,8 @@ export class Segment {
     }
   }
 
-  /** Row scans that have met this (cached, lazily read) segment: see `firstScan` in scan.ts. */
-  rowScans = 0;
+  /** Scans that have met this (cached, lazily read) segment, rows or rollup table: see `firstScan` in scan.ts. */
+  scans = 0;
 
   /**
    * A copy of this lazily read segment with nothing loaded beyond its header, for a scan that reads its
@@ -244,7 +244,7 @@ export class Segment {
     own.completeCache = false;
     own.derivedBytes = 0;
     copy.onGrow = undefined;
-    copy.rowScans = 0;
+    copy.scans = 0;
     return copy;
   }
 
