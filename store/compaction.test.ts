@@ -6,6 +6,7 @@
 import { createStorage, type Storage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { countSpec } from "../test/count-spec.ts";
 import { compactPartition } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import type { StoredEvent } from "./json.ts";
@@ -15,6 +16,16 @@ import { querySeries } from "./series.ts";
 
 const DAY = "20260329";
 const T0 = Date.UTC(2026, 2, 29);
+/** The partition's day, listed in order (each test adds its snapshot's `asOf`). */
+const daySelection = {
+  tenant: "t",
+  module: "m",
+  start: T0,
+  end: T0 + 86_400_000,
+  types: [],
+  filters: [],
+  order: "asc" as const,
+};
 const ev = (id: string, minute: number, org = "o1"): StoredEvent => ({
   id,
   type: "enrolled",
@@ -62,28 +73,8 @@ async function seeded(): Promise<Storage> {
 
 async function countAll(storage: Storage): Promise<{ total: number; ids: string[] }> {
   const store = new EventStore({ storage });
-  const sel = {
-    tenant: "t",
-    module: "m",
-    start: T0,
-    end: T0 + 86_400_000,
-    types: [],
-    filters: [],
-    asOf: Number.MAX_VALUE,
-  };
-  const series = await querySeries(
-    store,
-    {
-      ...sel,
-      interval: "total",
-      timeZone: "UTC",
-      weekStart: 1,
-      groupBy: [],
-      aggregation: { fn: "count", field: "" },
-    },
-    { maxGroups: 10 },
-  );
-  const { events } = await listEvents(store, { ...sel, order: "asc" }, 10_000, undefined);
+  const series = await querySeries(store, countSpec(T0, { interval: "total" }), { maxGroups: 10 });
+  const { events } = await listEvents(store, { ...daySelection, asOf: Number.MAX_VALUE }, 10_000, undefined);
   return { total: series.value(0, 0), ids: events.map((e) => e.id).sort() };
 }
 
@@ -189,17 +180,13 @@ describe.each([
     await store.record("t", "m", [ev("b", 2)]);
     clock = 3000;
     await compactPartition(store, "t", "m", DAY);
-    const sel = {
-      tenant: "t",
-      module: "m",
-      start: T0,
-      end: T0 + 86_400_000,
-      types: [],
-      filters: [],
-      order: "asc" as const,
-    };
     // A snapshot taken between the two writes still sees only the first event after compaction.
-    const { events } = await listEvents(new EventStore({ storage }), { ...sel, asOf: 1500 }, 10, undefined);
+    const { events } = await listEvents(
+      new EventStore({ storage }),
+      { ...daySelection, asOf: 1500 },
+      10,
+      undefined,
+    );
     expect(events.map((e) => e.id)).toEqual(["a"]);
   });
 });
@@ -212,19 +199,10 @@ describe("a retry racing a compaction", () => {
     await store.record("t", "m", [ev("a", 1)]);
     clock = 2000;
     await store.record("t", "m", [ev("b", 2)]);
-    const sel = {
-      tenant: "t",
-      module: "m",
-      start: T0,
-      end: T0 + 86_400_000,
-      types: [],
-      filters: [],
-      order: "asc" as const,
-    };
     const snapshot = async () =>
-      (await listEvents(new EventStore({ storage }), { ...sel, asOf: 3000 }, 10, undefined)).events.map(
-        (e) => e.id,
-      );
+      (
+        await listEvents(new EventStore({ storage }), { ...daySelection, asOf: 3000 }, 10, undefined)
+      ).events.map((e) => e.id);
     expect(await snapshot()).toEqual(["a", "b"]);
     // A compactor lists the partition (as compactPartition does) ...
     const { live } = await store.partitionState("t", "m", DAY);
@@ -244,7 +222,7 @@ describe("a retry racing a compaction", () => {
     for (const s of live) await store.removeSegment(s.key);
     // Still both at the snapshot (the merged "a" was ingested at 1000), and "a" once now.
     expect(await snapshot()).toEqual(["a", "b"]);
-    const now = await listEvents(new EventStore({ storage }), { ...sel, asOf: 9000 }, 10, undefined);
+    const now = await listEvents(new EventStore({ storage }), { ...daySelection, asOf: 9000 }, 10, undefined);
     expect(now.events.map((e) => e.id)).toEqual(["a", "b"]);
     // The next compaction keeps one copy, the first ingested.
     await compactPartition(new EventStore({ storage }), "t", "m", DAY);

@@ -11,6 +11,7 @@ import { createStorage, type Storage } from "unstorage";
 import { describe, expect, it } from "vitest";
 import { fsAtomicDriver } from "../storage-drivers/fs-atomic.ts";
 import { memoryDriver } from "../storage-drivers/memory.ts";
+import { countSpec } from "../test/count-spec.ts";
 import { compactModule } from "./compaction.ts";
 import { EventStore } from "./event-store.ts";
 import { exportCsv } from "./export.ts";
@@ -38,18 +39,9 @@ const sel = {
 };
 
 async function counted(store: EventStore) {
-  const series = await querySeries(
-    store,
-    {
-      ...sel,
-      interval: "total",
-      timeZone: "UTC",
-      weekStart: 1,
-      groupBy: [],
-      aggregation: { fn: "count", field: "" },
-    },
-    { maxGroups: 10 },
-  );
+  const series = await querySeries(store, countSpec(sel.start, { end: sel.end, interval: "total" }), {
+    maxGroups: 10,
+  });
   const listed: string[] = [];
   let cursor: EventCursor | undefined;
   for (;;) {
