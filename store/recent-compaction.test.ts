@@ -17,6 +17,9 @@ import { applyRetention, listModules, listTenants } from "./retention.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 30, 12);
+/** The stores' clock: from NOW on, whatever the date the tests run (retention counts back from it). */
+let clock = NOW;
+const now = () => (clock += 0.5);
 
 const batch = (day: number, n: number, tag: string): StoredEvent[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -50,6 +53,7 @@ async function filled(oneLevel: boolean) {
   const { driver, listed } = recordingDriver(oneLevel);
   const store = new EventStore({
     storage: createStorage({ driver }),
+    now,
     retentionDays: (module) => (module === "mod-disco" ? 30 : undefined),
   });
   for (const tenant of ["acme", "beta"]) {
@@ -88,6 +92,7 @@ describe("housekeeping listings", () => {
     try {
       const store = new EventStore({
         storage: createStorage({ driver: fsAtomicDriver({ base: dir }) }),
+        now,
         retentionDays: () => 30,
       });
       await store.record("acme", "mod-disco", batch(0, 3, "now"));
