@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { type DescMessage, fromJson, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type Command, Option } from "commander";
+import { timestampFault } from "../functions/strict-timestamps.ts";
 import { UsageError } from "./errors.ts";
 import { NUMBER, parseBox, parseFilter, parseNear } from "./filters.ts";
 import { parseTime } from "./times.ts";
@@ -261,6 +262,9 @@ export async function loadRequest(schema: DescMessage, path: string): Promise<Js
   } catch (e) {
     throw new UsageError(`${name}: not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // fromJson would read 2026-02-30 as 2 March, and toJson then write that.
+  const fault = timestampFault(schema, text);
+  if (fault !== undefined) throw new UsageError(`${name}: ${fault}`);
   try {
     return toJson(schema, fromJson(schema, json)) as JsonObject;
   } catch (e) {

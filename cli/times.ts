@@ -2,6 +2,7 @@
  * `--from`/`--to` values. Local dates and times are read in the query's time zone, because that is where its
  * buckets start: `--from 2026-03-01 --tz Europe/Berlin` means the first Berlin day of March, not 01:00 local.
  */
+import { calendarFault } from "../functions/strict-timestamps.ts";
 import { isValidTimeZone, offsetMinutesAt } from "../store/time-buckets.ts";
 import { UsageError } from "./errors.ts";
 
@@ -40,12 +41,17 @@ export function parseTime(text: string, zone: string, now: number): { ms: number
   }
   const wall = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?)?$/.exec(t);
   if (wall) {
-    const [, y, mo, d, h = "0", mi = "0", s = "0", frac = ""] = wall;
+    const [, y, mo, d, h = "00", mi = "00", s = "00", frac = ""] = wall;
+    // Date.UTC would roll 2026-02-30 into March and 2026-13-01 into the next year.
+    const fault = calendarFault(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+    if (fault !== undefined) throw new UsageError(`${JSON.stringify(text)} is not a date: ${fault}`);
     const ms = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s, frac ? Math.round(Number(frac) * 1000) : 0);
     if (Number.isNaN(ms)) throw new UsageError(`${JSON.stringify(text)} is not a date`);
     return { ms: fromWallClock(ms, local), relative: false };
   }
   if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(t)) {
+    const fault = calendarFault(t);
+    if (fault !== undefined) throw new UsageError(`${JSON.stringify(text)} is not a time: ${fault}`);
     const ms = Date.parse(t);
     if (!Number.isNaN(ms)) return { ms, relative: false };
   }

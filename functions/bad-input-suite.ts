@@ -117,6 +117,17 @@ export function badInputSuite(title: string, fetch: () => PathFetch): void {
         { module: "mod-disco", events: [{ type: "x" }, { type: "x", time: "yesterday" }] },
         /^events\[1\]\.time: /,
       ],
+      [
+        // Date.parse, under the protobuf library, would store it as 2 March.
+        "a day the month does not have",
+        { module: "mod-disco", events: [...good(2), { type: "x", time: "2026-02-29T12:00:00Z" }] },
+        /^events\[2\]\.time: invalid RFC 3339 string "2026-02-29T12:00:00Z": February 2026 has 28 days/,
+      ],
+      [
+        "hour 24",
+        { module: "mod-disco", events: [{ type: "x", time: "2026-03-31T24:00:00+02:00" }] },
+        /^events\[0\]\.time: invalid RFC 3339 string .*: hours run from 00 to 23/,
+      ],
     ];
 
     it.each(recordCases)("RecordEvents refuses %s and stores nothing", async (_, body, message) => {
@@ -146,6 +157,12 @@ export function badInputSuite(title: string, fetch: () => PathFetch): void {
         /^timeZone: "Mars\/Olympus" is not an IANA/,
       ],
       ["no range", "QuerySeries", { module: "mod-disco" }, /^range: required/],
+      [
+        "a range ending on a day its month lacks",
+        "ListEvents",
+        { module: "mod-disco", range: { start: RANGE.start, end: "2026-04-31T00:00:00Z" } },
+        /^range\.end: invalid RFC 3339 string "2026-04-31T00:00:00Z": April 2026 has 30 days/,
+      ],
       [
         "end before start",
         "QuerySeries",

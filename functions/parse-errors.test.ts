@@ -137,3 +137,39 @@ describe("undecodable JSON requests name the field", () => {
     expect(JSON.parse(text).message).toMatch(/^events\[0\]\.type: required/);
   });
 });
+
+describe("a Timestamp no calendar has is refused in every JSON protocol, before the method runs", () => {
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  const envelope = (bytes: Uint8Array) => new Uint8Array([0, 0, 0, 0, bytes.length, ...bytes]);
+  const feb30 = json({ module: "m", events: [{ type: "x", time: "2026-02-30T00:00:00Z" }] });
+  const exportAprilEnd = json({
+    events: { module: "m", range: { start: "2026-03-01T00:00:00Z", end: "2026-04-31T00:00:00Z" } },
+  });
+  const feb30Message =
+    'events[0].time: invalid RFC 3339 string "2026-02-30T00:00:00Z": February 2026 has 28 days';
+  const aprilMessage =
+    /^events\.range\.end: invalid RFC 3339 string "2026-04-31T00:00:00Z": April 2026 has 30 days$/;
+
+  it("Connect unary", async () => {
+    const { res, text } = await call("RecordEvents", "application/json", feb30);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(text)).toEqual({ code: "invalid_argument", message: feb30Message });
+  });
+
+  it("Connect streaming", async () => {
+    const { text } = await call("ExportCsv", "application/connect+json", envelope(exportAprilEnd));
+    expect(JSON.parse(text.slice(5)).error.message).toMatch(aprilMessage);
+  });
+
+  it("gRPC-web", async () => {
+    const { text } = await call("ExportCsv", "application/grpc-web+json", envelope(exportAprilEnd));
+    expect(text).toContain("grpc-status: 3\r\n");
+    expect(decodeURIComponent(/grpc-message: (\S*)/.exec(text)![1]!)).toMatch(aprilMessage);
+  });
+
+  it("gRPC", async () => {
+    const { res } = await call("RecordEvents", "application/grpc+json", envelope(feb30));
+    expect(res.trailer?.get("grpc-status")).toBe("3");
+    expect(decodeURIComponent(res.trailer?.get("grpc-message") ?? "")).toBe(feb30Message);
+  });
+});

@@ -22,7 +22,7 @@
  * streams stay streams. Runtime-neutral.
  */
 import type { DescMessage, JsonValue } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import type {
   UniversalHandler,
   UniversalServerRequest,
@@ -30,6 +30,7 @@ import type {
 } from "@connectrpc/connect/protocol";
 import { gunzipSync } from "fflate";
 import { jsonErrorPath } from "./json-error-path.ts";
+import { timestampFault } from "./strict-timestamps.ts";
 
 const PREFIX = "parse binary: ";
 const encoder = new TextEncoder();
@@ -52,9 +53,14 @@ const JSON_TYPE = /^application\/(?:(connect|grpc-web|grpc)\+)?json\b/i;
 
 /**
  * Keeps a copy of a JSON request's bytes as connect-es reads them; `json()` decodes them (unary body, or
- * the first enveloped message, gunzipped when compressed) when an error needs the request.
+ * the first enveloped message, gunzipped when compressed) when an error needs the request. When the body
+ * has been read, its Timestamps are held to the calendar (strict-timestamps.ts): one that names no real
+ * instant fails the read, so the request is refused before its method runs.
  */
-function captureJson(req: UniversalServerRequest): {
+function captureJson(
+  req: UniversalServerRequest,
+  schema: DescMessage,
+): {
   req: UniversalServerRequest;
   json: () => JsonValue | undefined;
 } {
@@ -65,15 +71,8 @@ function captureJson(req: UniversalServerRequest): {
     return { req, json: () => body as JsonValue | undefined };
   }
   const chunks: Uint8Array[] = [];
-  const source = body as AsyncIterable<Uint8Array>;
-  const copied = (async function* () {
-    for await (const chunk of source) {
-      chunks.push(chunk);
-      yield chunk;
-    }
-  })();
   const enveloped = match[1] !== undefined;
-  const json = () => {
+  const text = (): string | undefined => {
     try {
       let bytes = concat(chunks);
       let compressed = !enveloped && req.header.get("content-encoding")?.toLowerCase() === "gzip";
@@ -83,7 +82,25 @@ function captureJson(req: UniversalServerRequest): {
         bytes = bytes.subarray(5, 5 + length);
       }
       if (compressed) bytes = gunzipSync(bytes);
-      return JSON.parse(decoder.decode(bytes)) as JsonValue;
+      return decoder.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  };
+  const source = body as AsyncIterable<Uint8Array>;
+  const copied = (async function* () {
+    for await (const chunk of source) {
+      chunks.push(chunk);
+      yield chunk;
+    }
+    const whole = text();
+    const fault = whole === undefined ? undefined : timestampFault(schema, whole);
+    if (fault !== undefined) throw new ConnectError(fault, Code.InvalidArgument);
+  })();
+  const json = () => {
+    const whole = text();
+    try {
+      return whole === undefined ? undefined : (JSON.parse(whole) as JsonValue);
     } catch {
       return undefined;
     }
@@ -110,7 +127,7 @@ export function mapParseErrors(router: ConnectRouter): void {
 
 function wrap(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (request: UniversalServerRequest) => {
-    const { req, json } = captureJson(request);
+    const { req, json } = captureJson(request, handler.method.input);
     const named = pathNamed(handler.method.input, json);
     return fix(await handler(req), (code, message) => renamedBinary(code, message) ?? named(code, message));
   };

@@ -190,6 +190,12 @@ describe("tally record", () => {
     const bad = await cli("record", ["-f", file, "--module", "cli-bad"]);
     expect(bad.code).toBe(2);
     expect(errorLine(bad)).toMatch(/^tally: .*request\.json: .*"colour" is unknown/);
+    writeFileSync(file, JSON.stringify({ events: [{ type: "a", time: "2026-11-30T24:00:00Z" }] }));
+    const hour24 = await cli("record", ["-f", file, "--module", "cli-bad"]);
+    expect(hour24.code).toBe(2);
+    expect(errorLine(hour24)).toMatch(
+      /request\.json: events\[0\]\.time: invalid RFC 3339 string .*: hours run/,
+    );
     const nameless = await cli("record", ["-f", "-"], { input: JSON.stringify({ events: [] }) });
     expect(errorLine(nameless)).toBe('tally: --module is required (or "module" in the -f request)');
   });
@@ -201,6 +207,14 @@ describe("tally record", () => {
     expect(errorLine(bad)).toMatch(/^tally: line 3: .*"colour" is unknown/);
     const notJson = await cli("record", ["--module", "cli-bad"], { input: "{}\nnope\n" });
     expect(errorLine(notJson)).toMatch(/^tally: line 2: not JSON/);
+    const feb30 = await cli("record", ["--module", "cli-bad"], {
+      input:
+        '{"type":"a"}\n{"type":"b","time":"2026-02-30T10:00:00Z","data":{"note":"2026-02-31T00:00:00Z"}}\n',
+    });
+    expect(feb30.code).toBe(1);
+    expect(errorLine(feb30)).toBe(
+      'tally: line 2: time: invalid RFC 3339 string "2026-02-30T10:00:00Z": February 2026 has 28 days',
+    );
     const refused = await cli("record", ["--module", "cli-bad"], {
       input: '{"type":"a"}\n{"type":"b","location":{"lat":91,"lon":0}}\n',
     });
@@ -696,6 +710,18 @@ describe("flag grammar", () => {
     expect(parseTime("-7d", "UTC", now)).toEqual({ ms: now - 7 * 86_400_000, relative: true });
     expect(parseTime("today", "Europe/Berlin", now).ms).toBe(Date.UTC(2026, 2, 28, 23));
     expect(() => parseTime("yesterday-ish", "UTC", now)).toThrow(/not a time/);
+    // Days and hours the calendar lacks are refused, not rolled into the next month (Date.UTC would).
+    expect(() => parseTime("2026-02-30", "UTC", now)).toThrow(
+      '"2026-02-30" is not a date: February 2026 has 28 days',
+    );
+    expect(() => parseTime("2026-13-01", "UTC", now)).toThrow(
+      '"2026-13-01" is not a date: there is no month 13',
+    );
+    expect(() => parseTime("2026-03-29T24:00", "UTC", now)).toThrow(/is not a date: hours run from 00 to 23/);
+    expect(() => parseTime("2026-04-31T00:00:00Z", "UTC", now)).toThrow(
+      /is not a time: April 2026 has 30 days/,
+    );
+    expect(parseTime("2028-02-29", "UTC", now).ms).toBe(Date.UTC(2028, 1, 29));
     expect(parseNear("-33.87,151.21,50km")).toEqual({
       circle: { center: { lat: -33.87, lon: 151.21 }, radiusMeters: 50_000 },
     });

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Command, Option } from "commander";
+import { timestampFault } from "../../functions/strict-timestamps.ts";
 import {
   type Event,
   EventSchema,
@@ -82,6 +83,9 @@ async function readEvents(path: string | undefined): Promise<{ events: Event[]; 
     } catch (e) {
       throw new CliError(`line ${n}: not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // fromJson would read 2026-02-30 as 2 March.
+    const fault = timestampFault(EventSchema, line);
+    if (fault !== undefined) throw new CliError(`line ${n}: ${fault}`);
     try {
       events.push(fromJson(EventSchema, json));
     } catch (e) {
