@@ -44,7 +44,7 @@ describe("events export over compacted segments", () => {
         fc.array(fc.array(event, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
         fc.constantFrom<ListSpec["order"]>("asc", "desc"),
         fc.constantFrom<string[]>([], ["joined"]),
-        fc.constantFrom<string[]>([], ["org", "a.b", "missing"]),
+        fc.constantFrom<string[]>([], ["org", "a.b", "missing"], ["a", "org", "a.b"]),
         async (batches, order, types, columns) => {
           const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
           for (const batch of batches) {
@@ -75,5 +75,51 @@ describe("events export over compacted segments", () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("a requested column that names an object", () => {
+  it("holds the object's JSON text, as an array's column does, in fresh and compacted segments", async () => {
+    const store = new EventStore({ storage: createStorage({ driver: memoryDriver() }) });
+    const data: JsonObject[] = [
+      { org: "o1", meta: { device: { os: "ios", v: 17 } } },
+      { org: "o2", meta: "plain" },
+      { org: "o3", meta: {} },
+      { org: "o4", "meta.device": { os: "literal dots" } },
+    ];
+    await store.record(
+      "t",
+      "m",
+      data.map((d, i) => ({
+        id: `e${i}`,
+        type: "x",
+        time: START + i,
+        data: d,
+        lat: Number.NaN,
+        lon: Number.NaN,
+      })),
+    );
+    const spec: ListSpec = {
+      tenant: "t",
+      module: "m",
+      start: START,
+      end: START + DAY,
+      types: [],
+      filters: [],
+      asOf: Number.MAX_SAFE_INTEGER,
+      order: "asc",
+    };
+    const columns = ["meta", "meta.device", "meta.device.os"];
+    const expected = [
+      "id,type,time,lat,lon,meta,meta.device,meta.device.os",
+      'e0,x,2026-03-28T00:00:00.000Z,,,"{""device"":{""os"":""ios"",""v"":17}}","{""os"":""ios"",""v"":17}",ios',
+      "e1,x,2026-03-28T00:00:00.001Z,,,plain,,",
+      "e2,x,2026-03-28T00:00:00.002Z,,,{},,",
+      'e3,x,2026-03-28T00:00:00.003Z,,,,"{""os"":""literal dots""}",literal dots',
+      "",
+    ].join("\r\n");
+    expect(await exportedEvents(store, spec, columns)).toBe(expected);
+    await compactModule(store, "t", "m");
+    expect(await exportedEvents(store, spec, columns)).toBe(expected);
   });
 });

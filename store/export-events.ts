@@ -127,8 +127,14 @@ function corruptShape(segment: Segment): TallyError {
 class RowWriter {
   private readonly index: Map<string, number>;
   private readonly cells: string[];
-  /** Per segment: its rows' shape codes and, per shape, the column of each of its cells (-1: not exported). */
-  private readonly bySegment = new Map<Segment, { codes: Uint32Array; targets: Int32Array[] } | null>();
+  /**
+   * Per segment: its rows' shape codes and, per shape, the column of each of its cells (-1: not exported)
+   * and the columns that name one of its objects.
+   */
+  private readonly bySegment = new Map<
+    Segment,
+    { codes: Uint32Array; targets: Int32Array[]; objects: number[][] } | null
+  >();
   private targets: Int32Array = new Int32Array(0);
   private readonly put = (k: number, cell: string) => {
     const column = this.targets[k]!;
@@ -137,11 +143,17 @@ class RowWriter {
   private readonly set = (path: string, cell: string) => {
     const column = this.index.get(path);
     if (column !== undefined) this.cells[column] = cell;
+    for (let dot = path.indexOf("."); dot > 0; dot = path.indexOf(".", dot + 1)) {
+      const object = this.index.get(path.slice(0, dot));
+      if (object !== undefined && !this.objects.includes(object)) this.objects.push(object);
+    }
   };
+  /** The row's columns that name a (non-empty) object: flattening gives only its leaves. */
+  private objects: number[] = [];
   private day = Number.NaN;
   private dayText = "";
 
-  constructor(columns: readonly string[]) {
+  constructor(private readonly columns: readonly string[]) {
     this.index = new Map(columns.map((c, i) => [c, i]));
     this.cells = new Array<string>(columns.length).fill("");
   }
@@ -152,11 +164,17 @@ class RowWriter {
     const text = segment.dataText(row);
     const positions = this.positions(segment);
     if (positions) {
-      const targets = positions.targets[positions.codes[row]!];
+      const code = positions.codes[row]!;
+      const targets = positions.targets[code];
       if (!targets) throw corruptShape(segment);
       this.targets = targets;
       flattenCells(text, this.put);
-    } else flattenJsonText(text, this.set);
+      this.objects = positions.objects[code]!;
+    } else {
+      this.objects = [];
+      flattenJsonText(text, this.set);
+    }
+    if (this.objects.length > 0) this.fillObjects(text);
     const lat = segment.lat[row]!;
     const located = !Number.isNaN(lat);
     const type = segment.types[segment.typeCodes[row]!]!;
@@ -175,11 +193,33 @@ class RowWriter {
         ? {
             codes: stored.codes,
             targets: stored.shapes.map((shape) => Int32Array.from(shape, (p) => this.index.get(p) ?? -1)),
+            objects: stored.shapes.map((shape) => this.objectColumns(shape)),
           }
         : null;
       this.bySegment.set(segment, entry);
     }
     return entry;
+  }
+
+  /** The columns naming an object of a row of this shape: proper prefixes of its paths, at a dot. */
+  private objectColumns(shape: readonly string[]): number[] {
+    const found: number[] = [];
+    for (const path of shape) {
+      for (let dot = path.indexOf("."); dot > 0; dot = path.indexOf(".", dot + 1)) {
+        const column = this.index.get(path.slice(0, dot));
+        if (column !== undefined && !found.includes(column)) found.push(column);
+      }
+    }
+    return found;
+  }
+
+  /** A column naming an object holds its JSON text, as an array's does (rare: parsing is paid only then). */
+  private fillObjects(text: string): void {
+    const data = JSON.parse(text) as unknown;
+    for (const column of this.objects) {
+      const value = valueAt(data, this.columns[column]!);
+      if (value !== undefined) this.cells[column] = csvCell(JSON.stringify(value));
+    }
   }
 
   /** ISO 8601 UTC with milliseconds, like Date#toISOString; only the day's part comes from a Date. */
@@ -198,6 +238,23 @@ class RowWriter {
     const sec = Math.floor(rest / 1000);
     return `${this.dayText}${TWO[h]}:${TWO[m]}:${TWO[sec]}.${THREE[rest - sec * 1000]}Z`;
   }
+}
+
+/**
+ * The value at a dotted path, as flattening names it: a key may itself hold dots (`"app.version"`), so
+ * every split of the path at a dot is tried, the whole key first.
+ */
+function valueAt(value: unknown, path: string): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const object = value as Record<string, unknown>;
+  if (Object.hasOwn(object, path)) return object[path];
+  for (let dot = path.indexOf("."); dot > 0; dot = path.indexOf(".", dot + 1)) {
+    const key = path.slice(0, dot);
+    if (!Object.hasOwn(object, key)) continue;
+    const found = valueAt(object[key], path.slice(dot + 1));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 const DAY = 86_400_000;
