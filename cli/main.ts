@@ -3,7 +3,7 @@
  * tables or as the RPC's own JSON — plus `serve` and `demo`.
  */
 import { readFileSync } from "node:fs";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { backupCommand, restoreCommand } from "./commands/backup.ts";
 import { compactCommand } from "./commands/compact.ts";
 import { deleteCommand } from "./commands/delete.ts";
@@ -18,6 +18,7 @@ import { seriesCommand } from "./commands/series.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { CommanderError, commanderExitCode, describeError } from "./errors.ts";
 import { withFieldSpellings } from "./flag-spellings.ts";
+import { collect } from "./request-flags.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -60,7 +61,30 @@ export function buildProgram(): Command {
   migrateCommand(program);
   serveCommand(program);
   demoCommand(program);
+  refuseRepeats(program);
   return program;
+}
+
+/**
+ * A flag that takes one value and is given twice (`--unique a --unique b`) is a usage error: commander
+ * would keep the last one without a word. Repeatable flags are those that `collect` their values; the
+ * next-page hint's flags are appended to the command that printed it, so for them the last one counts.
+ */
+const HINTED = new Set(["--from", "--to", "--page-token"]);
+
+function refuseRepeats(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || option.parseArg === collect) continue;
+    if (HINTED.has(option.long ?? "")) continue;
+    const parse = option.parseArg;
+    option.argParser((value: string, previous: unknown) => {
+      // "cli" once it was given on the command line; a default or the environment may be overridden.
+      if (command.getOptionValueSource(option.attributeName()) === "cli")
+        throw new InvalidArgumentError("It takes one value and was given more than once.");
+      return parse ? parse(value, previous) : value;
+    });
+  }
+  for (const sub of command.commands) refuseRepeats(sub);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -42,7 +42,8 @@ export interface QueryFlags {
 const DAY = 86_400_000;
 const ALL: QueryKind[] = ["series", "geo", "events"];
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+/** The parser of a repeatable flag: every value, in order. Any other flag given twice is refused (main.ts). */
+export const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /** Each query flag with the queries it belongs to: `export` offers the union and checks the fit itself. */
 const QUERY_OPTIONS: { kinds: QueryKind[]; option: () => Option }[] = [
@@ -230,9 +231,11 @@ export function applyQueryFlags(
   for (const [flag, fn] of aggregations) json.aggregation = { function: fn, field: flags[flag]! };
 
   if (flags.cell !== undefined) {
-    if (!NUMBER.test(flags.cell))
-      throw new UsageError(`--cell ${JSON.stringify(flags.cell)}: expected degrees`);
-    json.cellDegrees = Number(flags.cell);
+    const degrees = Number(flags.cell);
+    // 0 would be proto3's "not set", the default 1°, as if the flag were not given.
+    if (!NUMBER.test(flags.cell) || !(degrees >= 0.0001 && degrees <= 180))
+      throw new UsageError(`--cell ${JSON.stringify(flags.cell)}: expected degrees from 0.0001 to 180`);
+    json.cellDegrees = degrees;
   }
   if (flags.minCount !== undefined) json.minCount = integer(flags.minCount, "--min-count");
   if (flags.order !== undefined) json.order = `ORDER_${flags.order.toUpperCase()}`;

@@ -489,7 +489,9 @@ describe.concurrent("tally export", () => {
         "--filter",
         "org=org-3",
         "--columns",
-        "org,userId",
+        "org",
+        "--columns",
+        "userId",
       ]),
       directEvents({ filters: [{ field: "org", op: "OPERATOR_EQ", values: ["org-3"] }] }),
     ]);
@@ -623,6 +625,11 @@ describe.concurrent("failures: a non-zero exit and one readable line", () => {
       cli("geo", [...RANGE_FLAGS]),
       cli("events", ["--module", MODULE, "--near", "52,13", "--box", "1,2,3,4"]),
       tally(["frobnicate"]),
+      // A one-value flag given twice (spelt either way) is refused, not silently the last one.
+      cli("series", ["--module", MODULE, "--unique", "a", "--unique", "userId"]),
+      cli("series", ["--module", MODULE, "--tz", "UTC", "--time-zone", "Europe/Berlin"]),
+      cli("geo", ["--module", MODULE, "--cell", "0"]),
+      cli("series", ["--module", MODULE, "--from", "2026-13-01"]),
     ]);
     for (const run of runs) {
       expect(run.code).toBe(2);
@@ -630,6 +637,12 @@ describe.concurrent("failures: a non-zero exit and one readable line", () => {
     }
     expect(errorLine(runs[0]!)).toBe("tally: unknown option '--bogus'");
     expect(errorLine(runs[4]!)).toBe('tally: --module is required (or "module" in the -f request)');
+    expect(errorLine(runs[7]!)).toBe(
+      "tally: option '--unique <field>' argument 'userId' is invalid. It takes one value and was given more than once.",
+    );
+    expect(errorLine(runs[8]!)).toMatch(/^tally: option '--tz <zone>' argument 'Europe\/Berlin' is invalid/);
+    expect(errorLine(runs[9]!)).toBe('tally: --cell "0": expected degrees from 0.0001 to 180');
+    expect(errorLine(runs[10]!)).toBe('tally: "2026-13-01" is not a date: there is no month 13');
   });
 
   it("unauthenticated without a key; --token and TALLY_TOKEN send it", async ({ expect }) => {

@@ -15,6 +15,7 @@ import { formatBytes, note, progressBar } from "../output.ts";
 import {
   addQueryOptions,
   applyQueryFlags,
+  collect,
   decodeRequest,
   loadRequest,
   type QueryFlags,
@@ -26,7 +27,7 @@ interface ExportFlags extends QueryFlags, GlobalOptions {
   geo?: boolean;
   events?: boolean;
   bom?: boolean;
-  columns?: string;
+  columns?: string[];
   out?: string;
 }
 
@@ -50,7 +51,7 @@ async function buildRequest(flags: ExportFlags): Promise<ExportCsvRequest> {
   if (flags.bom) json.bom = true;
   if (flags.columns !== undefined) {
     if (kind !== "events") throw new UsageError("--columns: only events exports have data columns");
-    json.columns = flags.columns.split(",").filter((c) => c !== "");
+    json.columns = flags.columns.flatMap((list) => list.split(",")).filter((c) => c !== "");
   }
   return decodeRequest(ExportCsvRequestSchema, json);
 }
@@ -100,7 +101,11 @@ export function exportCommand(program: Command): Command {
     .option("--events", "export an events query")
     .option("--out <file>", "write the CSV here (default: stdout)")
     .option("--bom", "start with a UTF-8 byte order mark, for Excel")
-    .option("--columns <paths>", "events only: the data paths to export as columns, comma-separated");
+    .option(
+      "--columns <paths>",
+      "events only: the data paths to export as columns, comma-separated (repeatable)",
+      collect,
+    );
   addQueryOptions(command, KINDS, "the whole ExportCsvRequest as JSON (- for stdin)");
   return command.action(async (_options: unknown, cmd: Command) => {
     const flags = cmd.optsWithGlobals<ExportFlags>();

@@ -18,6 +18,7 @@ import {
 } from "../migrate-from-server.ts";
 import { migrateToServer } from "../migrate-to-server.ts";
 import { jsonText, note, out, outputFormat } from "../output.ts";
+import { collect } from "../request-flags.ts";
 
 interface MigrateFlags extends GlobalOptions {
   fromDir?: string;
@@ -44,7 +45,7 @@ export function migrateCommand(program: Command): Command {
     .option(
       "--module <name>",
       "with --from: a module to copy (repeatable; the API lists no modules)",
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collect,
     )
     .option("--tenant <name>", "the tenant to copy (with --from: the tenant it becomes in --to-dir)")
     .addOption(new Option("--to-dir <dir>", "the destination data directory").conflicts("to"))
