@@ -39,6 +39,39 @@ describe("the offline world outline", () => {
     expect(Math.max(...lons)).toBeGreaterThan(170);
   });
 
+  it("draws nothing along the map's edge but where land crosses it", () => {
+    // Clamping the copies (as before) folded Russia's whole extent onto -180: a line from 41°N to 82°N.
+    for (const feature of world.features) {
+      for (const ring of rings(feature.geometry)) {
+        const edge = ring.filter(([lon]) => Math.abs(lon!) === 180).map(([, lat]) => lat!);
+        if (feature.properties.name === "Russia" && edge.length > 0) {
+          expect(Math.min(...edge)).toBeGreaterThan(60);
+          expect(Math.max(...edge)).toBeLessThan(72);
+        }
+      }
+    }
+    const [east, west] = splitAntimeridian([
+      [100, 40],
+      [179, 40],
+      [-175, 65],
+      [-175, 70],
+      [179, 80],
+      [100, 80],
+      [100, 40],
+    ]);
+    expect(west!.map(([lon, lat]) => [lon, Math.round(lat! * 100) / 100])).toEqual([
+      [-180, 44.17],
+      [-175, 65],
+      [-175, 70],
+      [-180, 78.33],
+      [-180, 44.17],
+    ]);
+    expect(east!.every(([lon]) => lon! <= 180)).toBe(true);
+    expect(east!.filter(([lon]) => lon === 180).map(([, lat]) => Math.round(lat! * 100) / 100)).toEqual([
+      44.17, 78.33,
+    ]);
+  });
+
   it("splits a crossing ring into a piece on each side", () => {
     const ring = [
       [170, 0],
