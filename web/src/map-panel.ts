@@ -6,6 +6,7 @@
 import type { GeoBin } from "../../proto/gen/telemetry/v1/telemetry_pb.ts";
 import type { Api } from "./api.ts";
 import { chartIn, type EChartsType, registerWorld } from "./charts.ts";
+import { circleSize } from "./circle-size.ts";
 import { debug } from "./debug.ts";
 import { Panel } from "./panel.ts";
 import { cellForZoom, geoRequest, json, type QueryContext } from "./requests.ts";
@@ -246,7 +247,7 @@ export class MapPanel {
             type: "scatter",
             coordinateSystem: "geo",
             data: bins.map((b) => [b.lon, b.lat, b.count]),
-            symbolSize: (value: number[]) => 5 + 25 * Math.sqrt((value[2] ?? 0) / max),
+            symbolSize: (value: number[]) => circleSize(value[2] ?? 0, max),
             tooltip: {
               formatter: (p: { value: number[] }) =>
                 `${number.format(p.value[2] ?? 0)} events<br>${p.value[1]?.toFixed(2)}, ${p.value[0]?.toFixed(2)}`,
