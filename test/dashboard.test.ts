@@ -381,6 +381,24 @@ describe("the dashboard in headless Chromium", () => {
     await context.close();
   });
 
+  it("names what a damaged link asks for that it cannot show, and drops it from the address", async () => {
+    const { page, errors } = await open(`?module=${DISCO}&range=bogus&interval=fortnight&tz=Not/AZone`);
+    const notice = page.locator("#link-notice");
+    expect(await notice.isVisible()).toBe(true);
+    expect(await notice.textContent()).toBe(
+      "Left out of this link, not understood: range=bogus, interval=fortnight, tz=Not/AZone. Showing the defaults instead.",
+    );
+    // The address is now the view on screen, so that a link copied from it shows the same.
+    expect(new URL(page.url()).search).toBe(""); // mod-disco is the default module
+    expect(errors).toEqual([]);
+    // The reader's next change is a view of their own: the notice goes.
+    const before = await debugOf(page);
+    await page.selectOption("select[name=range]", "7d");
+    await settled(page, before.view);
+    expect(await notice.isVisible()).toBe(false);
+    await page.context().close();
+  });
+
   it("is usable on a phone-sized screen", async () => {
     const { page, errors } = await open(VIEW, { width: 390, height: 844 });
     // One column, nothing wider than the screen.

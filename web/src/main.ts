@@ -21,7 +21,26 @@ import {
 import { browserTimeZone, isTimeZone, resolveRange } from "./time.ts";
 
 const api = createApi();
-let state = parseState(location.search);
+const notice = document.querySelector<HTMLElement>("#link-notice")!;
+
+/**
+ * The view the address bar's link describes. What the link holds that cannot be used (a hand-edited
+ * `range=bogus`, an unknown time zone) is named on the page and dropped from the address, so that the
+ * address and the page agree and a link shared from here is the view on screen.
+ */
+function linkState(): DashboardState {
+  const ignored: string[] = [];
+  const parsed = parseState(location.search, ignored);
+  notice.hidden = ignored.length === 0;
+  notice.textContent =
+    ignored.length === 0
+      ? ""
+      : `Left out of this link, not understood: ${ignored.join(", ")}. Showing the defaults instead.`;
+  if (ignored.length > 0) history.replaceState(null, "", `${location.pathname}${encodeState(parsed)}`);
+  return parsed;
+}
+
+let state = linkState();
 /** The calls of the current view, and (apart, since the breakdown field reloads that panel alone) its breakdown's. */
 let current: AbortController | undefined;
 let currentBreakdown: AbortController | undefined;
@@ -53,6 +72,7 @@ by.addEventListener("change", () => {
 });
 
 function navigate(next: DashboardState, change: Change | "breakdown"): void {
+  notice.hidden = true;
   show(next, "push");
   refresh(change);
 }
@@ -68,7 +88,7 @@ function show(next: DashboardState, entry: "push" | "replace"): void {
 }
 
 window.addEventListener("popstate", () => {
-  state = parseState(location.search);
+  state = linkState();
   refresh("scope");
 });
 

@@ -64,10 +64,28 @@ describe("the dashboard's URL state", () => {
   });
 
   it("falls back to defaults field by field on a damaged link", () => {
+    const ignored: string[] = [];
     const state = parseState(
-      "?module=Bad Module&range=3y&interval=fortnight&from=2026-13&to=2026-01-01&box=1,2,3&near=95,0,10&by=colour&org=org-1&map=0.5,0,0",
+      "?module=Bad Module&range=3y&interval=fortnight&from=2026-13&to=2026-01-01&box=1,2,3&near=95,0,10&by=colour&org=org-1&map=0.5,0,0&tz=Not/AZone",
+      ignored,
     );
     expect(state).toEqual({ ...defaultState(), filters: { ...defaultState().filters, org: ["org-1"] } });
+    // Each left out, so that the page can say the view is not the link's.
+    expect(ignored).toEqual([
+      "module=Bad Module",
+      "from=2026-13",
+      "to=2026-01-01",
+      "range=3y",
+      "interval=fortnight",
+      "tz=Not/AZone",
+      "box=1,2,3",
+      "near=95,0,10",
+      "by=colour",
+      "map=0.5,0,0",
+    ]);
+    const fine: string[] = [];
+    parseState("?module=sys-account&from=2026-03-01&to=2026-03-02&tz=Europe/Berlin&near=1,2,3&by=org", fine);
+    expect(fine).toEqual([]);
   });
 
   it("ignores a custom range whose end is before its start, and repeated values", () => {

@@ -1,8 +1,10 @@
 /**
  * The dashboard's whole state, and its URL form: what is in the query string is the view, so a link can
  * be shared and a reload shows the same thing. Parsing is lenient (a hand-edited or stale link falls back
- * to defaults field by field); encoding leaves defaults out so links stay short.
+ * to defaults field by field), but says what it left out, so that the page can tell the reader the view is
+ * not the one the link asked for; encoding leaves defaults out so links stay short.
  */
+import { isTimeZone } from "./time.ts";
 
 export const RANGE_PRESETS = ["24h", "7d", "30d", "90d", "365d"] as const;
 export type RangeChoice = (typeof RANGE_PRESETS)[number] | "custom";
@@ -96,33 +98,54 @@ function parseLocation(params: URLSearchParams): LocationFilter | undefined {
   return undefined;
 }
 
-export function parseState(search: string): DashboardState {
+/**
+ * The state a query string describes. Each parameter it has but cannot use (`range=bogus`, a reversed
+ * custom range, an unknown time zone) falls back to its default and is added to `ignored` as `key=value`.
+ */
+export function parseState(search: string, ignored: string[] = []): DashboardState {
   const params = new URLSearchParams(search);
   const state = defaultState();
+  const drop = (...keys: string[]) => {
+    for (const key of keys) for (const value of params.getAll(key)) ignored.push(`${key}=${value}`);
+  };
   const module = params.get("module");
   if (module !== null && MODULE.test(module)) state.module = module;
-  const from = params.get("from") ?? "";
-  const to = params.get("to") ?? "";
-  if (DAY.test(from) && DAY.test(to) && from <= to) {
+  else if (module !== null) drop("module");
+  const from = params.get("from");
+  const to = params.get("to");
+  const range = params.get("range");
+  if (from !== null && to !== null && DAY.test(from) && DAY.test(to) && from <= to) {
     state.range = "custom";
     state.from = from;
     state.to = to;
+    if (range !== null && range !== "custom") drop("range");
   } else {
-    state.range = oneOf(RANGE_PRESETS, params.get("range"), "30d");
+    if (from !== null || to !== null) drop("from", "to");
+    state.range = oneOf(RANGE_PRESETS, range, "30d");
+    if (range !== null && range !== state.range) drop("range");
   }
-  state.interval = oneOf(INTERVALS, params.get("interval"), "auto");
-  state.tz = params.get("tz") ?? "";
+  const interval = params.get("interval");
+  state.interval = oneOf(INTERVALS, interval, "auto");
+  if (interval !== null && interval !== state.interval) drop("interval");
+  const tz = params.get("tz") ?? "";
+  if (tz === "" || isTimeZone(tz)) state.tz = tz;
+  else drop("tz");
   for (const key of FILTER_KEYS) {
     state.filters[key] = [...new Set(params.getAll(key))];
   }
   state.location = parseLocation(params);
-  state.breakdown = oneOf(BREAKDOWNS, params.get("by"), "supply");
+  if (state.location === undefined) drop("box", "near");
+  else if (state.location.kind === "box") drop("near");
+  const by = params.get("by");
+  state.breakdown = oneOf(BREAKDOWNS, by, "supply");
+  if (by !== null && by !== state.breakdown) drop("by");
   const map = numbers(params.get("map"), 3);
   if (map) {
     const [zoom, lon, lat] = map as [number, number, number];
     if (zoom >= 1 && zoom <= 256 && Math.abs(lon) <= 180 && Math.abs(lat) <= 90)
       state.map = { zoom, lon, lat };
   }
+  if (state.map === undefined) drop("map");
   return state;
 }
 
