@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { fromJson } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -379,6 +380,30 @@ describe("the dashboard in headless Chromium", () => {
     release();
     await settled(page, 0);
     await context.close();
+  });
+
+  it("shades the buckets not over yet as counts so far, and only those", async () => {
+    const soFar = (page: Page, panel: string) =>
+      page.$$eval(
+        `#panel-${panel} svg text`,
+        (texts) => texts.filter((t) => t.textContent?.endsWith(" (so far)")).length,
+      );
+    // The last 7 days run to the end of today: today's bucket is under way.
+    const now = Date.now();
+    await api.recordEvents({
+      module: "so-far",
+      events: [2, 1, 0].map((days) => ({ type: "joined", time: timestampFromMs(now - days * 86_400_000) })),
+    });
+    const running = await open("?module=so-far&range=7d&tz=UTC");
+    expect(await soFar(running.page, "types")).toBe(1);
+    expect(await soFar(running.page, "users")).toBe(1);
+    await shot(running.page, "so-far", "#panel-types");
+    await running.page.context().close();
+    // A range that ended has none.
+    const past = await open(VIEW);
+    expect(await soFar(past.page, "types")).toBe(0);
+    expect(await soFar(past.page, "users")).toBe(0);
+    await past.page.context().close();
   });
 
   it("names what a damaged link asks for that it cannot show, and drops it from the address", async () => {

@@ -8,6 +8,7 @@ import {
   GeoComponent,
   GridComponent,
   LegendScrollComponent,
+  MarkAreaComponent,
   TooltipComponent,
   VisualMapContinuousComponent,
 } from "echarts/components";
@@ -23,6 +24,7 @@ use([
   GeoComponent,
   GridComponent,
   LegendScrollComponent,
+  MarkAreaComponent,
   TooltipComponent,
   VisualMapContinuousComponent,
   SVGRenderer,

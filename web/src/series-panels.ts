@@ -10,7 +10,7 @@ import { debug } from "./debug.ts";
 import { Panel } from "./panel.ts";
 import { breakdownRequest, json, type QueryContext, typesRequest, usersRequest } from "./requests.ts";
 import { FILTER_FIELDS } from "./state.ts";
-import { bucketLabel } from "./time.ts";
+import { bucketLabel, unfinishedFrom } from "./time.ts";
 
 const number = new Intl.NumberFormat();
 const NO_MATCH = "No events match this range and these filters.";
@@ -73,18 +73,32 @@ abstract class SeriesPanel {
 
 function timeOption(rows: SeriesRow[], ctx: QueryContext, type: "bar" | "line") {
   const { buckets, groups } = pivot(rows);
+  const labels = buckets.map((ms) => bucketLabel(ms, ctx.bucket, ctx.tz));
+  // The buckets not over yet are shaded, and the one under way says so (on the axis and in the tooltip):
+  // their counts are so far, not final.
+  const unfinished = unfinishedFrom(buckets, ctx.range.end, Date.now());
+  if (unfinished >= 0) labels[unfinished] = `${labels[unfinished]} (so far)`;
+  const markArea =
+    unfinished < 0
+      ? undefined
+      : {
+          silent: true,
+          itemStyle: { color: "rgba(100, 116, 139, 0.12)" },
+          data: [[{ xAxis: labels[unfinished] }, { xAxis: labels[labels.length - 1] }]],
+        };
   return {
     animation: false,
     tooltip: { trigger: "axis", confine: true },
     legend: { type: "scroll", top: 0 },
     grid: { left: 8, right: 16, top: 36, bottom: 8 },
-    xAxis: { type: "category", data: buckets.map((ms) => bucketLabel(ms, ctx.bucket, ctx.tz)) },
+    xAxis: { type: "category", data: labels },
     yAxis: { type: "value", minInterval: 1 },
-    series: [...groups].map(([group, data]) => ({
+    series: [...groups].map(([group, data], i) => ({
       name: label(group),
       type,
       data,
       ...(type === "bar" ? { stack: "events", barMaxWidth: 32 } : { showSymbol: buckets.length <= 40 }),
+      ...(i === 0 && markArea ? { markArea } : {}),
     })),
   };
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { defaultState } from "./state.ts";
-import { bucketLabel, effectiveInterval, offsetAt, resolveRange, startOfLocalDay } from "./time.ts";
+import {
+  bucketLabel,
+  effectiveInterval,
+  offsetAt,
+  resolveRange,
+  startOfLocalDay,
+  unfinishedFrom,
+} from "./time.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -61,5 +68,21 @@ describe("ranges", () => {
     expect(bucketLabel(Date.UTC(2026, 2, 28, 23), "day", "Europe/Berlin")).toBe("2026-03-29");
     expect(bucketLabel(Date.UTC(2026, 2, 29, 1), "hour", "Europe/Berlin")).toBe("2026-03-29 03:00");
     expect(bucketLabel(Date.UTC(2026, 2, 31, 22), "month", "Europe/Berlin")).toBe("2026-04");
+  });
+});
+
+describe("unfinishedFrom", () => {
+  const H = 3_600_000;
+  const buckets = [0, H, 2 * H, 3 * H];
+  it("is the bucket now falls in, when the range runs past now", () => {
+    expect(unfinishedFrom(buckets, 4 * H, 2.5 * H)).toBe(2);
+    expect(unfinishedFrom(buckets, 4 * H, 3 * H)).toBe(3);
+    expect(unfinishedFrom(buckets, 4 * H, 0)).toBe(0);
+  });
+  it("is -1 when the range is over, or has not begun", () => {
+    expect(unfinishedFrom(buckets, 4 * H, 4 * H)).toBe(-1);
+    expect(unfinishedFrom(buckets, 4 * H, 9 * H)).toBe(-1);
+    expect(unfinishedFrom(buckets, 4 * H, -1)).toBe(-1);
+    expect(unfinishedFrom([], 4 * H, H)).toBe(-1);
   });
 });

@@ -143,3 +143,15 @@ export function timeLabel(ms: number, tz: string): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`;
 }
+
+/**
+ * The index of the first bucket not over yet at `now` — the one `now` falls in, when the range runs past
+ * it — or -1 when every bucket is complete. Its count is so far, not the bucket's: a chart that draws it
+ * as the others would show a collapse at the end of every range that runs to the end of today.
+ */
+export function unfinishedFrom(buckets: readonly number[], rangeEnd: number, now: number): number {
+  if (rangeEnd <= now || buckets.length === 0 || now < buckets[0]!) return -1;
+  let i = buckets.length - 1;
+  while (buckets[i]! > now) i--;
+  return i;
+}
