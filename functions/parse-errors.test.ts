@@ -167,6 +167,30 @@ describe("a Timestamp no calendar has is refused in every JSON protocol, before 
     expect(decodeURIComponent(/grpc-message: (\S*)/.exec(text)![1]!)).toMatch(aprilMessage);
   });
 
+  it("unpacks a gzipped body no further than the request limit: over it, connect-es refuses it", async () => {
+    const { gzipSync } = await import("fflate");
+    const deps = testDeps({ limits: { maxRequestBytes: 64 * 1024 } });
+    const handler = createRouter(deps).handlers.find(
+      (h) => h.requestPath === "/telemetry.v1.TelemetryService/RecordEvents",
+    )!;
+    const padded = new TextEncoder().encode(
+      `{"module":"m","events":[{"type":"x","time":"2026-02-30T00:00:00Z"}]}${" ".repeat(10_000_000)}`,
+    );
+    const res = await handler({
+      httpVersion: "1.1",
+      method: "POST",
+      url: "http://x/telemetry.v1.TelemetryService/RecordEvents",
+      header: new Headers({ "content-type": "application/json", "content-encoding": "gzip" }),
+      body: (async function* () {
+        yield gzipSync(padded);
+      })(),
+      signal: new AbortController().signal,
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of res.body ?? []) chunks.push(chunk);
+    expect(JSON.parse(Buffer.concat(chunks).toString()).code).toBe("resource_exhausted");
+  });
+
   it("gRPC", async () => {
     const { res } = await call("RecordEvents", "application/grpc+json", envelope(feb30));
     expect(res.trailer?.get("grpc-status")).toBe("3");

@@ -29,6 +29,7 @@ import type {
   UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { gunzipSync } from "fflate";
+import { gzip } from "./compression.ts";
 import { jsonErrorPath } from "./json-error-path.ts";
 import { timestampFault } from "./strict-timestamps.ts";
 
@@ -55,11 +56,13 @@ const JSON_TYPE = /^application\/(?:(connect|grpc-web|grpc)\+)?json\b/i;
  * Keeps a copy of a JSON request's bytes as connect-es reads them; `json()` decodes them (unary body, or
  * the first enveloped message, gunzipped when compressed) when an error needs the request. When the body
  * has been read, its Timestamps are held to the calendar (strict-timestamps.ts): one that names no real
- * instant fails the read, so the request is refused before its method runs.
+ * instant fails the read, so the request is refused before its method runs. That check gunzips at most
+ * `readMaxBytes`, as connect-es does after it (a gzip bomb is refused by connect-es, unchecked here).
  */
 function captureJson(
   req: UniversalServerRequest,
   schema: DescMessage,
+  readMaxBytes: number,
 ): {
   req: UniversalServerRequest;
   json: () => JsonValue | undefined;
@@ -72,35 +75,41 @@ function captureJson(
   }
   const chunks: Uint8Array[] = [];
   const enveloped = match[1] !== undefined;
-  const text = (): string | undefined => {
-    try {
-      let bytes = concat(chunks);
-      let compressed = !enveloped && req.header.get("content-encoding")?.toLowerCase() === "gzip";
-      if (enveloped) {
-        const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
-        compressed = (bytes[0]! & 0x01) !== 0;
-        bytes = bytes.subarray(5, 5 + length);
-      }
-      if (compressed) bytes = gunzipSync(bytes);
-      return decoder.decode(bytes);
-    } catch {
-      return undefined;
+  /** The message's bytes as sent, and whether they are gzipped. */
+  const payload = () => {
+    let bytes = concat(chunks);
+    let compressed = !enveloped && req.header.get("content-encoding")?.toLowerCase() === "gzip";
+    if (enveloped) {
+      const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
+      compressed = (bytes[0]! & 0x01) !== 0;
+      bytes = bytes.subarray(5, 5 + length);
     }
+    return { bytes, compressed };
   };
+  let read: string | undefined;
   const source = body as AsyncIterable<Uint8Array>;
   const copied = (async function* () {
     for await (const chunk of source) {
       chunks.push(chunk);
       yield chunk;
     }
-    const whole = text();
-    const fault = whole === undefined ? undefined : timestampFault(schema, whole);
+    try {
+      const { bytes, compressed } = payload();
+      read = decoder.decode(compressed ? await gzip.decompress(bytes, readMaxBytes) : bytes);
+    } catch {
+      return; // too large or not gzip: connect-es refuses it next
+    }
+    const fault = timestampFault(schema, read);
     if (fault !== undefined) throw new ConnectError(fault, Code.InvalidArgument);
   })();
   const json = () => {
-    const whole = text();
     try {
-      return whole === undefined ? undefined : (JSON.parse(whole) as JsonValue);
+      // An error before the body was read whole: connect-es decompressed it within its limit already.
+      if (read === undefined) {
+        const { bytes, compressed } = payload();
+        read = decoder.decode(compressed ? gunzipSync(bytes) : bytes);
+      }
+      return JSON.parse(read) as JsonValue;
     } catch {
       return undefined;
     }
@@ -120,14 +129,14 @@ function pathNamed(schema: DescMessage, json: () => JsonValue | undefined): Rewr
 }
 
 /** Replaces the router's handlers in place (servers read `router.handlers` after `routes` ran). */
-export function mapParseErrors(router: ConnectRouter): void {
+export function mapParseErrors(router: ConnectRouter, readMaxBytes: number): void {
   const handlers = router.handlers as UniversalHandler[];
-  for (let i = 0; i < handlers.length; i++) handlers[i] = wrap(handlers[i]!);
+  for (let i = 0; i < handlers.length; i++) handlers[i] = wrap(handlers[i]!, readMaxBytes);
 }
 
-function wrap(handler: UniversalHandler): UniversalHandler {
+function wrap(handler: UniversalHandler, readMaxBytes: number): UniversalHandler {
   const wrapped = async (request: UniversalServerRequest) => {
-    const { req, json } = captureJson(request, handler.method.input);
+    const { req, json } = captureJson(request, handler.method.input, readMaxBytes);
     const named = pathNamed(handler.method.input, json);
     return fix(await handler(req), (code, message) => renamedBinary(code, message) ?? named(code, message));
   };

@@ -14,7 +14,7 @@ import "./text-encoding.ts";
 export function routes(router: ConnectRouter, deps: ServiceDeps): ConnectRouter {
   router.service(TelemetryService, telemetryService(deps));
   // Unparseable binary is invalid_argument, not connect-es's internal (parse-errors.ts).
-  mapParseErrors(router);
+  mapParseErrors(router, deps.limits.maxRequestBytes);
   return router;
 }
 
