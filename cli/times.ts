@@ -50,7 +50,10 @@ export function parseTime(text: string, zone: string, now: number): { ms: number
     return { ms: fromWallClock(ms, local), relative: false };
   }
   if (/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(t)) {
-    const fault = calendarFault(t);
+    // Date.parse rolls 2026-02-30T00:00Z into March: the written date and time are checked first (seconds
+    // and the offset's colon are optional here, so they are checked as if written out).
+    const [, date, h, mi, s = "00"] = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/i.exec(t) ?? [];
+    const fault = date === undefined ? undefined : calendarFault(`${date}T${h}:${mi}:${s}Z`);
     if (fault !== undefined) throw new UsageError(`${JSON.stringify(text)} is not a time: ${fault}`);
     const ms = Date.parse(t);
     if (!Number.isNaN(ms)) return { ms, relative: false };

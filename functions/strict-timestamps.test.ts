@@ -56,6 +56,15 @@ describe("timestampFault", () => {
     expect(timestampFault(QuerySeriesRequestSchema, range)).toMatch(/^range\.start: /);
   });
 
+  it("sees through \\u escapes, which JSON allows for any character", () => {
+    const escaped = String.raw`{"module":"m","events":[{"type":"a","time":"\u0032026-02-30T00:00:00\u005a"}]}`;
+    expect(timestampFault(RecordEventsRequestSchema, escaped)).toBe(
+      'events[0].time: invalid RFC 3339 string "2026-02-30T00:00:00Z": February 2026 has 28 days',
+    );
+    const accented = String.raw`{"module":"m","events":[{"type":"caf\u00e9","time":"2026-02-28T00:00:00Z"}]}`;
+    expect(timestampFault(RecordEventsRequestSchema, accented)).toBeUndefined();
+  });
+
   it("leaves the same strings alone in an event's free data, and valid requests untouched", () => {
     const text = record([
       { type: "a", data: { when: "2026-02-30T08:00:00Z", list: ["2026-04-31T00:00:00Z"] } },

@@ -12,6 +12,7 @@
 import type { DescField, DescMessage, JsonValue } from "@bufbuild/protobuf";
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+const ESCAPED_DATE_CHARACTER = /\\u00(?:3[0-9a]|2[bde]|[57][4a])/i;
 const QUOTED_DATE_TIME = /"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2}))"/gi;
 
 const MONTHS = [
@@ -62,13 +63,15 @@ export function calendarFault(text: string): string | undefined {
 
 /** The first Timestamp field of a JSON request whose text names no real instant, as an error message. */
 export function timestampFault(schema: DescMessage, text: string): string | undefined {
-  let suspect = false;
-  for (const match of text.matchAll(QUOTED_DATE_TIME)) {
-    if (calendarFault(match[1]!) !== undefined) {
-      suspect = true;
-      break;
+  // A \u escape of a digit or of T, Z, :, +, -, . could spell a date-time the search below cannot see.
+  let suspect = ESCAPED_DATE_CHARACTER.test(text);
+  if (!suspect)
+    for (const match of text.matchAll(QUOTED_DATE_TIME)) {
+      if (calendarFault(match[1]!) !== undefined) {
+        suspect = true;
+        break;
+      }
     }
-  }
   if (!suspect) return undefined;
   let json: JsonValue;
   try {
