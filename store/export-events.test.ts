@@ -86,6 +86,8 @@ describe("a requested column that names an object", () => {
       { org: "o2", meta: "plain" },
       { org: "o3", meta: {} },
       { org: "o4", "meta.device": { os: "literal dots" } },
+      // A key with a dot makes "meta" look like an object's name; it is a plain value, and stays one.
+      { org: "o5", meta: "plain too", "meta.device": null },
     ];
     await store.record(
       "t",
@@ -116,6 +118,7 @@ describe("a requested column that names an object", () => {
       "e1,x,2026-03-28T00:00:00.001Z,,,plain,,",
       "e2,x,2026-03-28T00:00:00.002Z,,,{},,",
       'e3,x,2026-03-28T00:00:00.003Z,,,,"{""os"":""literal dots""}",literal dots',
+      "e4,x,2026-03-28T00:00:00.004Z,,,plain too,,",
       "",
     ].join("\r\n");
     expect(await exportedEvents(store, spec, columns)).toBe(expected);

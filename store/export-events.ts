@@ -213,12 +213,16 @@ class RowWriter {
     return found;
   }
 
-  /** A column naming an object holds its JSON text, as an array's does (rare: parsing is paid only then). */
+  /**
+   * A column naming an object holds its JSON text, as an array's does (rare: parsing is paid only then).
+   * A column is only suspected of it (a key with a dot may share its prefix): one naming a plain value
+   * keeps the cell flattening gave it.
+   */
   private fillObjects(text: string): void {
     const data = JSON.parse(text) as unknown;
     for (const column of this.objects) {
-      const value = valueAt(data, this.columns[column]!);
-      if (value !== undefined) this.cells[column] = csvCell(JSON.stringify(value));
+      const object = objectAt(data, this.columns[column]!);
+      if (object !== undefined) this.cells[column] = csvCell(JSON.stringify(object));
     }
   }
 
@@ -240,18 +244,19 @@ class RowWriter {
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
 /**
- * The value at a dotted path, as flattening names it: a key may itself hold dots (`"app.version"`), so
- * every split of the path at a dot is tried, the whole key first.
+ * The object at a dotted path, as flattening names it, or undefined when the path reaches none: a key may
+ * itself hold dots (`"app.version"`), so every split of the path at a dot is tried, the whole key first.
  */
-function valueAt(value: unknown, path: string): unknown {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const object = value as Record<string, unknown>;
-  if (Object.hasOwn(object, path)) return object[path];
+function objectAt(value: unknown, path: string): Record<string, unknown> | undefined {
+  if (!isObject(value)) return undefined;
+  if (Object.hasOwn(value, path) && isObject(value[path])) return value[path];
   for (let dot = path.indexOf("."); dot > 0; dot = path.indexOf(".", dot + 1)) {
     const key = path.slice(0, dot);
-    if (!Object.hasOwn(object, key)) continue;
-    const found = valueAt(object[key], path.slice(dot + 1));
+    const found = Object.hasOwn(value, key) ? objectAt(value[key], path.slice(dot + 1)) : undefined;
     if (found !== undefined) return found;
   }
   return undefined;
