@@ -119,7 +119,8 @@ async function refresh(change: Change | "breakdown"): Promise<void> {
   }
   const view = ++debug.view;
   const tz = state.tz !== "" && isTimeZone(state.tz) ? state.tz : browserTimeZone();
-  const ctx = queryContext(state, tz, resolveRange(state, tz, Date.now()));
+  const now = Date.now();
+  const ctx = queryContext(state, tz, resolveRange(state, tz, now), now);
   controls.show(state);
   by.value = state.breakdown;
   const signal = current.signal;

@@ -38,10 +38,17 @@ export interface QueryContext {
   tz: string;
   range: ResolvedRange;
   bucket: Bucket;
+  /** The clock the range was resolved at: what is "so far" is judged by it, not by when an answer came. */
+  now: number;
 }
 
-export function queryContext(state: DashboardState, tz: string, range: ResolvedRange): QueryContext {
-  return { state, tz, range, bucket: effectiveInterval(state.interval, range) };
+export function queryContext(
+  state: DashboardState,
+  tz: string,
+  range: ResolvedRange,
+  now = Date.now(),
+): QueryContext {
+  return { state, tz, range, bucket: effectiveInterval(state.interval, range), now };
 }
 
 function filters(state: DashboardState): Filter[] {

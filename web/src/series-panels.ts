@@ -76,7 +76,7 @@ function timeOption(rows: SeriesRow[], ctx: QueryContext, type: "bar" | "line") 
   const labels = buckets.map((ms) => bucketLabel(ms, ctx.bucket, ctx.tz));
   // The buckets not over yet are shaded, and the one under way says so (on the axis and in the tooltip):
   // their counts are so far, not final.
-  const unfinished = unfinishedFrom(buckets, ctx.range.end, Date.now());
+  const unfinished = unfinishedFrom(buckets, ctx.range.end, ctx.now);
   if (unfinished >= 0) labels[unfinished] = `${labels[unfinished]} (so far)`;
   const markArea =
     unfinished < 0
