@@ -18,7 +18,7 @@ import { seriesCommand } from "./commands/series.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { CommanderError, commanderExitCode, describeError } from "./errors.ts";
 import { withFieldSpellings } from "./flag-spellings.ts";
-import { collect } from "./request-flags.ts";
+import { collect, HINTED, hinted } from "./request-flags.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -40,7 +40,7 @@ export function buildProgram(): Command {
       ]),
     )
     .option("--page-size <n>", "rows, bins or events per page")
-    .option("--page-token <token>", "the page to fetch, from the previous page's hint")
+    .addOption(hinted(new Option("--page-token <token>", "the page to fetch, from the previous page's hint")))
     .option("--all", "follow every page")
     // Throw instead of exiting, so that usage errors get exit code 2 and everything ends in one place.
     .exitOverride()
@@ -67,15 +67,13 @@ export function buildProgram(): Command {
 
 /**
  * A flag that takes one value and is given twice (`--unique a --unique b`) is a usage error: commander
- * would keep the last one without a word. Repeatable flags are those that `collect` their values; the
- * next-page hint's flags are appended to the command that printed it, so for them the last one counts.
+ * would keep the last one without a word. Repeatable flags are those that `collect` their values; for the
+ * next-page hint's flags (HINTED) the last one counts.
  */
-const HINTED = new Set(["--from", "--to", "--page-token"]);
-
 function refuseRepeats(command: Command): void {
   for (const option of command.options) {
     if (!(option.required || option.optional) || option.variadic || option.parseArg === collect) continue;
-    if (HINTED.has(option.long ?? "")) continue;
+    if (HINTED.has(option)) continue;
     const parse = option.parseArg;
     option.argParser((value: string, previous: unknown) => {
       // "cli" once it was given on the command line; a default or the environment may be overridden.

@@ -45,6 +45,17 @@ const ALL: QueryKind[] = ["series", "geo", "events"];
 /** The parser of a repeatable flag: every value, in order. Any other flag given twice is refused (main.ts). */
 export const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
+/**
+ * The flags a next-page hint pins (the range's ends, the page token): the hint is appended to the command
+ * that printed it, so for these the last value counts, where any other one-value flag given twice is
+ * refused (main.ts).
+ */
+export const HINTED = new WeakSet<Option>();
+export function hinted(option: Option): Option {
+  HINTED.add(option);
+  return option;
+}
+
 /** Each query flag with the queries it belongs to: `export` offers the union and checks the fit itself. */
 const QUERY_OPTIONS: { kinds: QueryKind[]; option: () => Option }[] = [
   {
@@ -55,8 +66,8 @@ const QUERY_OPTIONS: { kinds: QueryKind[]; option: () => Option }[] = [
     kinds: ALL,
     option: () => new Option("--type <type>", "only this event type (repeatable)").argParser(collect),
   },
-  { kinds: ALL, option: () => new Option("--from <time>", "range start, inclusive (default: -7d)") },
-  { kinds: ALL, option: () => new Option("--to <time>", "range end, exclusive (default: now)") },
+  { kinds: ALL, option: () => hinted(new Option("--from <time>", "range start, inclusive (default: -7d)")) },
+  { kinds: ALL, option: () => hinted(new Option("--to <time>", "range end, exclusive (default: now)")) },
   {
     kinds: ALL,
     option: () =>

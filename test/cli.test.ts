@@ -630,6 +630,8 @@ describe.concurrent("failures: a non-zero exit and one readable line", () => {
       cli("series", ["--module", MODULE, "--tz", "UTC", "--time-zone", "Europe/Berlin"]),
       cli("geo", ["--module", MODULE, "--cell", "0"]),
       cli("series", ["--module", MODULE, "--from", "2026-13-01"]),
+      // migrate's --to is a server, not a hinted range end.
+      cli("migrate", ["--from-dir", tempDir(), "--to", "http://127.0.0.1:1", "--to", "http://127.0.0.1:2"]),
     ]);
     for (const run of runs) {
       expect(run.code).toBe(2);
@@ -643,6 +645,9 @@ describe.concurrent("failures: a non-zero exit and one readable line", () => {
     expect(errorLine(runs[8]!)).toMatch(/^tally: option '--tz <zone>' argument 'Europe\/Berlin' is invalid/);
     expect(errorLine(runs[9]!)).toBe('tally: --cell "0": expected degrees from 0.0001 to 180');
     expect(errorLine(runs[10]!)).toBe('tally: "2026-13-01" is not a date: there is no month 13');
+    expect(errorLine(runs[11]!)).toMatch(
+      /^tally: option '--to <url>' argument 'http:\/\/127\.0\.0\.1:2' is invalid/,
+    );
   });
 
   it("unauthenticated without a key; --token and TALLY_TOKEN send it", async ({ expect }) => {
@@ -735,6 +740,11 @@ describe("flag grammar", () => {
       /is not a time: April 2026 has 30 days/,
     );
     expect(parseTime("2028-02-29", "UTC", now).ms).toBe(Date.UTC(2028, 1, 29));
+    // Instants without seconds, or with an offset without its colon, too.
+    expect(() => parseTime("2026-02-30T00:00Z", "UTC", now)).toThrow(/February 2026 has 28 days/);
+    expect(() => parseTime("2026-02-30T00:00:00+0100", "UTC", now)).toThrow(/February 2026 has 28 days/);
+    expect(() => parseTime("2026-03-31T24:00+02:00", "UTC", now)).toThrow(/hours run from 00 to 23/);
+    expect(parseTime("2026-03-31T23:00+0200", "UTC", now).ms).toBe(Date.UTC(2026, 2, 31, 21));
     expect(parseNear("-33.87,151.21,50km")).toEqual({
       circle: { center: { lat: -33.87, lon: 151.21 }, radiusMeters: 50_000 },
     });
