@@ -30,6 +30,27 @@ async function call(path: string, type: string, body: Uint8Array) {
   return { res, text: Buffer.concat(chunks).toString("latin1") };
 }
 
+/** A Connect unary RecordEvents with a gzipped JSON body: the error it is answered with. */
+async function gzippedRecord(deps: ReturnType<typeof testDeps>, json: Uint8Array) {
+  const { gzipSync } = await import("fflate");
+  const handler = createRouter(deps).handlers.find(
+    (h) => h.requestPath === "/telemetry.v1.TelemetryService/RecordEvents",
+  )!;
+  const res = await handler({
+    httpVersion: "1.1",
+    method: "POST",
+    url: "http://x/telemetry.v1.TelemetryService/RecordEvents",
+    header: new Headers({ "content-type": "application/json", "content-encoding": "gzip" }),
+    body: (async function* () {
+      yield gzipSync(json);
+    })(),
+    signal: new AbortController().signal,
+  });
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of res.body ?? []) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString()) as { code: string; message: string };
+}
+
 describe("unparseable binary requests", () => {
   it("Connect unary: 400 invalid_argument", async () => {
     const { res, text } = await call("QuerySeries", "application/proto", garbage);
@@ -93,23 +114,8 @@ describe("undecodable JSON requests name the field", () => {
   });
 
   it("Connect unary, gzip-compressed: the same", async () => {
-    const { gzipSync } = await import("fflate");
-    const handler = createRouter(testDeps()).handlers.find(
-      (h) => h.requestPath === "/telemetry.v1.TelemetryService/RecordEvents",
-    )!;
-    const res = await handler({
-      httpVersion: "1.1",
-      method: "POST",
-      url: "http://x/telemetry.v1.TelemetryService/RecordEvents",
-      header: new Headers({ "content-type": "application/json", "content-encoding": "gzip" }),
-      body: (async function* () {
-        yield gzipSync(badTime);
-      })(),
-      signal: new AbortController().signal,
-    });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of res.body ?? []) chunks.push(chunk);
-    expect(JSON.parse(Buffer.concat(chunks).toString()).message).toMatch(/^events\[1\]\.time: /);
+    const error = await gzippedRecord(testDeps(), badTime);
+    expect(error.message).toMatch(/^events\[1\]\.time: /);
   });
 
   it("Connect streaming: the end-stream frame", async () => {
@@ -168,27 +174,11 @@ describe("a Timestamp no calendar has is refused in every JSON protocol, before 
   });
 
   it("unpacks a gzipped body no further than the request limit: over it, connect-es refuses it", async () => {
-    const { gzipSync } = await import("fflate");
-    const deps = testDeps({ limits: { maxRequestBytes: 64 * 1024 } });
-    const handler = createRouter(deps).handlers.find(
-      (h) => h.requestPath === "/telemetry.v1.TelemetryService/RecordEvents",
-    )!;
     const padded = new TextEncoder().encode(
       `{"module":"m","events":[{"type":"x","time":"2026-02-30T00:00:00Z"}]}${" ".repeat(10_000_000)}`,
     );
-    const res = await handler({
-      httpVersion: "1.1",
-      method: "POST",
-      url: "http://x/telemetry.v1.TelemetryService/RecordEvents",
-      header: new Headers({ "content-type": "application/json", "content-encoding": "gzip" }),
-      body: (async function* () {
-        yield gzipSync(padded);
-      })(),
-      signal: new AbortController().signal,
-    });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of res.body ?? []) chunks.push(chunk);
-    expect(JSON.parse(Buffer.concat(chunks).toString()).code).toBe("resource_exhausted");
+    const error = await gzippedRecord(testDeps({ limits: { maxRequestBytes: 64 * 1024 } }), padded);
+    expect(error.code).toBe("resource_exhausted");
   });
 
   it("gRPC", async () => {
