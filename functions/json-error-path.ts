@@ -10,11 +10,11 @@ import { type DescMessage, fromJson, type JsonReadOptions, type JsonValue } from
 
 type JsonObject = { [key: string]: JsonValue };
 
-const isObject = (v: JsonValue | undefined): v is JsonObject =>
+export const isObject = (v: JsonValue | undefined): v is JsonObject =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Well-known types have their own JSON forms (a Timestamp is a string, a Struct any object): leaves here. */
-const isLeafMessage = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
+export const isLeafMessage = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
 
 const decodes = (schema: DescMessage, json: JsonValue, options: Partial<JsonReadOptions>): boolean => {
   try {
@@ -25,7 +25,7 @@ const decodes = (schema: DescMessage, json: JsonValue, options: Partial<JsonRead
   }
 };
 
-const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+export const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
 /**
  * The JSON path (`events[3].location.lat`, `filters[0].op`, `range.foo`) of the first part of `json` that

@@ -10,6 +10,7 @@
  * Runtime-neutral.
  */
 import type { DescField, DescMessage, JsonValue } from "@bufbuild/protobuf";
+import { isLeafMessage, isObject, join } from "./json-error-path.ts";
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/i;
 const ESCAPED_DATE_CHARACTER = /\\u00(?:3[0-9a]|2[bde]|[57][4a])/i;
@@ -82,19 +83,14 @@ export function timestampFault(schema: DescMessage, text: string): string | unde
   return walk(schema, json, "");
 }
 
-const isObject = (v: JsonValue): v is { [key: string]: JsonValue } =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 const isTimestamp = (m: DescMessage) => m.typeName === "google.protobuf.Timestamp";
-/** Struct, Value and the other well-known types hold free JSON or scalars: nothing of ours inside. */
-const isOpaque = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
 
 function walk(schema: DescMessage, json: JsonValue, path: string): string | undefined {
   if (!isObject(json)) return undefined;
   for (const [key, value] of Object.entries(json)) {
     const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
     if (!field) continue;
-    const at = path ? `${path}.${field.jsonName}` : field.jsonName;
+    const at = join(path, field.jsonName);
     const fault = fieldFault(field, value, at);
     if (fault !== undefined) return fault;
   }
@@ -117,5 +113,6 @@ function messageFault(message: DescMessage, value: JsonValue, at: string): strin
     const why = typeof value === "string" ? calendarFault(value) : undefined;
     return why === undefined ? undefined : `${at}: invalid RFC 3339 string ${JSON.stringify(value)}: ${why}`;
   }
-  return isOpaque(message) ? undefined : walk(message, value, at);
+  // Struct, Value and the other well-known types hold free JSON or scalars: nothing of ours inside.
+  return isLeafMessage(message) ? undefined : walk(message, value, at);
 }
